@@ -1,0 +1,109 @@
+/**
+ * Micro-batching scheduler: requests wait at most `maxWaitMs` (or until `maxBatch` are queued)
+ * and then run together in one executor call. Batches are filled round-robin across models,
+ * so a model with a deep queue cannot starve the others. When `maxQueue` requests are already
+ * waiting, new ones are refused at once with QueueFullError (the HTTP layer answers 503).
+ */
+export interface SchedulerOptions<Req, Res> {
+  maxBatch: number;
+  maxWaitMs: number;
+  maxQueue: number;
+  /** Batches allowed in flight at once. */
+  concurrency?: number;
+  /** Runs one batch; must return one result per request, in order. */
+  run(batch: Req[]): Promise<Res[]>;
+}
+
+export class QueueFullError extends Error {
+  constructor(readonly details: { queued: number; maxQueue: number }) {
+    super(`the runner is at capacity (${details.queued} requests queued); retry later`);
+    this.name = "QueueFullError";
+  }
+}
+
+interface Waiting<Req, Res> {
+  request: Req;
+  resolve(result: Res): void;
+  reject(error: unknown): void;
+}
+
+export class Scheduler<Req, Res> {
+  private readonly queues = new Map<string, Waiting<Req, Res>[]>();
+  private queued = 0;
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | null = null;
+  readonly stats = { batches: 0, requests: 0, rejected: 0 };
+
+  constructor(private readonly options: SchedulerOptions<Req, Res>) {}
+
+  get depth(): number {
+    return this.queued;
+  }
+
+  submit(key: string, request: Req): Promise<Res> {
+    if (this.queued >= this.options.maxQueue) {
+      this.stats.rejected++;
+      return Promise.reject(new QueueFullError({ queued: this.queued, maxQueue: this.options.maxQueue }));
+    }
+    return new Promise<Res>((resolve, reject) => {
+      let queue = this.queues.get(key);
+      if (!queue) this.queues.set(key, (queue = []));
+      queue.push({ request, resolve, reject });
+      this.queued++;
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    const concurrency = this.options.concurrency ?? 1;
+    while (this.inFlight < concurrency && this.queued >= this.options.maxBatch) this.dispatch();
+    if (this.queued > 0 && this.inFlight < concurrency && !this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (this.queued > 0 && this.inFlight < concurrency) this.dispatch();
+        this.schedule();
+      }, this.options.maxWaitMs);
+    }
+  }
+
+  /** Takes up to maxBatch requests, one per model in turn, and runs them. */
+  private dispatch(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const batch: Waiting<Req, Res>[] = [];
+    while (batch.length < this.options.maxBatch && this.queued > 0) {
+      for (const [key, queue] of this.queues) {
+        const next = queue.shift();
+        if (next) {
+          batch.push(next);
+          this.queued--;
+        }
+        // Re-inserting moves the model behind the others: the next batch starts elsewhere.
+        this.queues.delete(key);
+        if (queue.length > 0) this.queues.set(key, queue);
+        if (batch.length === this.options.maxBatch) break;
+      }
+    }
+    this.inFlight++;
+    this.stats.batches++;
+    this.stats.requests += batch.length;
+    this.execute(batch).finally(() => {
+      this.inFlight--;
+      this.schedule();
+    });
+  }
+
+  private async execute(batch: Waiting<Req, Res>[]): Promise<void> {
+    try {
+      const results = await this.options.run(batch.map((w) => w.request));
+      if (results.length !== batch.length) {
+        throw new Error(`executor returned ${results.length} results for a batch of ${batch.length}`);
+      }
+      batch.forEach((w, i) => w.resolve(results[i] as Res));
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+    }
+  }
+}
