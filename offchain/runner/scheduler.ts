@@ -46,8 +46,8 @@ export class Scheduler<Req, Res> {
       return Promise.reject(new QueueFullError({ queued: this.queued, maxQueue: this.options.maxQueue }));
     }
     return new Promise<Res>((resolve, reject) => {
-      let queue = this.queues.get(key);
-      if (!queue) this.queues.set(key, (queue = []));
+      const queue = this.queues.get(key) ?? [];
+      this.queues.set(key, queue);
       queue.push({ request, resolve, reject });
       this.queued++;
       this.schedule();
@@ -101,7 +101,7 @@ export class Scheduler<Req, Res> {
       if (results.length !== batch.length) {
         throw new Error(`executor returned ${results.length} results for a batch of ${batch.length}`);
       }
-      batch.forEach((w, i) => w.resolve(results[i] as Res));
+      for (const [i, w] of batch.entries()) w.resolve(results[i] as Res);
     } catch (error) {
       for (const w of batch) w.reject(error);
     }
