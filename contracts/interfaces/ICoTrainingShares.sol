@@ -88,8 +88,8 @@ interface ICoTrainingShares {
     error Shares_NoContributors();
     /// @notice A contributor was given zero units at registration.
     error Shares_ZeroUnits(address account);
-    /// @notice An account appears twice in one contributors list or round.
-    error Shares_DuplicateAccount(address account);
+    /// @notice Accounts of a contributors list or round must be strictly ascending (no duplicates).
+    error Shares_AccountsNotAscending(address previous, address account);
     /// @notice A round entry does not change the account's units.
     error Shares_UnitsUnchanged(address account, uint256 units);
     /// @notice The model's total units would exceed the supported maximum (2^128 - 1).
@@ -132,7 +132,7 @@ interface ICoTrainingShares {
     /// @param modelId the id the registry assigned.
     /// @param registrant the account registering (future owner), bound in every consent.
     /// @param adapterHash the adapter's content hash, bound in every consent.
-    /// @param contributors at least one, distinct accounts, units > 0.
+    /// @param contributors at least one, accounts strictly ascending by address, units > 0.
     /// @return totalUnits the model's total units.
     function initializeModel(
         uint256 modelId,
@@ -144,7 +144,7 @@ interface ICoTrainingShares {
     // ------------------------------------------------------------------ holders
 
     /// @notice Applies a new training round: sets each listed account's units to `toUnits`, each with
-    ///         its signed consent. Earnings up to now stay with their earners. Only the model owner.
+    ///         its signed consent (accounts strictly ascending by address). Earnings up to now stay with their earners. Only the model owner.
     ///         Reverts while paused.
     /// @return totalUnits the model's new total (must stay > 0).
     function applyTrainingRound(uint256 modelId, UnitsChange[] calldata changes) external returns (uint256 totalUnits);

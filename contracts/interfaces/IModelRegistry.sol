@@ -193,8 +193,8 @@ interface IModelRegistry {
     ///         (each consenting, see {ICoTrainingShares.initializeModel}) and creates its vault. The
     ///         caller becomes the owner. Reverts while paused.
     /// @param params provenance and terms, see {ModelParams}.
-    /// @param contributors at least one; each with units > 0 and a consent signature (none needed
-    ///        for the caller itself).
+    /// @param contributors at least one, strictly ascending by address; each with units > 0 and a
+    ///        consent signature (none needed for the caller itself).
     /// @return modelId the new id (sequential from 1).
     /// @return vault the address of the model's new ERC-4626 vault.
     function registerModel(ModelParams calldata params, ICoTrainingShares.ContributorConsent[] calldata contributors)
