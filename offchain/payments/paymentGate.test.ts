@@ -1,0 +1,161 @@
+import { type Address, type Hex, keccak256, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { beforeEach, describe, expect, it } from "vitest";
+import {
+  EMPTY_TRANSCRIPT,
+  extendTranscript,
+  paymentChannelsDomain,
+  requestHash,
+  type Voucher,
+  voucherTypes,
+} from "../../sdk/protocol/typedData";
+import { type ChannelSnapshot, PaymentGate, PaymentRefusedError, type RefusalReason } from "./paymentGate";
+import { VoucherVerifier } from "./voucherVerifier";
+
+const CHAIN_ID = 31337;
+const CHANNELS: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const consumer = privateKeyToAccount(generatePrivateKey());
+const sessionKey = privateKeyToAccount(generatePrivateKey());
+const stranger = privateKeyToAccount(generatePrivateKey());
+const runner = privateKeyToAccount(generatePrivateKey()).address;
+const PRICE = 1_000n;
+const MODEL = 1n;
+
+let channel: ChannelSnapshot;
+let gate: PaymentGate;
+
+beforeEach(() => {
+  channel = {
+    channelId: 7n,
+    consumer: consumer.address,
+    runner,
+    sessionKey: sessionKey.address,
+    balance: 3_500n,
+    closing: false,
+    settled: new Map(),
+  };
+  gate = new PaymentGate(new VoucherVerifier(CHAIN_ID, CHANNELS), runner, {
+    channel: async (id) => (id === channel.channelId ? channel : null),
+  });
+});
+
+/** Signs the voucher that pays the lane's next call, with optional tampering. */
+async function nextCall(
+  overrides: Partial<Voucher> = {},
+  signer = consumer,
+  options: { modelId?: bigint; price?: bigint; chainId?: number } = {},
+) {
+  const modelId = options.modelId ?? MODEL;
+  const lane = gate.lane(channel.channelId, overrides.modelId ?? modelId);
+  const callIndex = lane.cumulativeCalls + 1n;
+  const hash = requestHash(channel.channelId, modelId, callIndex, `{"text":"call ${callIndex}"}`);
+  const voucher: Voucher = {
+    channelId: channel.channelId,
+    modelId,
+    cumulativeAmount: lane.cumulativeAmount + PRICE,
+    cumulativeCalls: callIndex,
+    transcriptHash: extendTranscript(lane.transcriptHash, hash),
+    ...overrides,
+  };
+  const signature = await signer.signTypedData({
+    domain: paymentChannelsDomain(options.chainId ?? CHAIN_ID, CHANNELS),
+    types: voucherTypes,
+    primaryType: "Voucher",
+    message: voucher,
+  });
+  return { voucher, signature, requestHash: hash, modelId, price: options.price ?? PRICE };
+}
+
+async function refusal(call: Promise<unknown>): Promise<RefusalReason> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof PaymentRefusedError) return error.reason;
+    throw error;
+  }
+  throw new Error("the payment was accepted");
+}
+
+describe("PaymentGate", () => {
+  it("accepts consecutive vouchers from the consumer and its session key", async () => {
+    const first = await gate.authorize(await nextCall());
+    expect(first.payer).toBe(consumer.address);
+    const second = await gate.authorize(await nextCall({}, sessionKey));
+    expect(second.payer).toBe(consumer.address);
+    expect(gate.lane(7n, MODEL)).toMatchObject({ cumulativeAmount: 2_000n, cumulativeCalls: 2n });
+  });
+
+  it("refuses a replayed voucher as stale", async () => {
+    const call = await nextCall();
+    await gate.authorize(call);
+    expect(await refusal(gate.authorize(call))).toBe("voucher_stale");
+  });
+
+  it("refuses a voucher that skips calls", async () => {
+    expect(await refusal(gate.authorize(await nextCall({ cumulativeCalls: 2n })))).toBe("voucher_stale");
+  });
+
+  it("refuses a voucher signed by someone else, or for another chain", async () => {
+    expect(await refusal(gate.authorize(await nextCall({}, stranger)))).toBe("voucher_wrong_signer");
+    expect(await refusal(gate.authorize(await nextCall({}, consumer, { chainId: 1 })))).toBe(
+      "voucher_wrong_signer",
+    );
+    const call = await nextCall();
+    expect(await refusal(gate.authorize({ ...call, signature: "0x1234" as Hex }))).toBe(
+      "voucher_wrong_signer",
+    );
+  });
+
+  it("refuses a voucher for another model's lane", async () => {
+    const call = await nextCall({ modelId: 2n });
+    expect(await refusal(gate.authorize({ ...call, modelId: MODEL }))).toBe("voucher_wrong_lane");
+  });
+
+  it("refuses underpaying vouchers and transcripts that skip this request", async () => {
+    expect(await refusal(gate.authorize(await nextCall({ cumulativeAmount: PRICE - 1n })))).toBe(
+      "voucher_underpaid",
+    );
+    const otherRequest = keccak256(toHex("another request"));
+    expect(
+      await refusal(
+        gate.authorize(await nextCall({ transcriptHash: extendTranscript(EMPTY_TRANSCRIPT, otherRequest) })),
+      ),
+    ).toBe("transcript_mismatch");
+  });
+
+  it("refuses calls beyond the channel balance across lanes, and accepts again after settlement", async () => {
+    await gate.authorize(await nextCall());
+    await gate.authorize(await nextCall({}, consumer, { modelId: 2n }));
+    await gate.authorize(await nextCall());
+    expect(await refusal(gate.authorize(await nextCall({}, consumer, { modelId: 2n })))).toBe(
+      "insufficient_channel_balance",
+    );
+    // The runner settles model 1's lane (2,000 paid out of the balance): 1,500 left, 1,000 owed.
+    channel = { ...channel, balance: 1_500n, settled: new Map([[MODEL, 2_000n]]) };
+    expect(gate.unsettled(channel)).toBe(1_000n);
+    expect(await refusal(gate.authorize(await nextCall({}, consumer, { modelId: 2n })))).toBe(
+      "insufficient_channel_balance",
+    );
+    channel = { ...channel, balance: 2_500n };
+    await expect(gate.authorize(await nextCall({}, consumer, { modelId: 2n }))).resolves.toBeDefined();
+  });
+
+  it("refuses unknown, closing and other runners' channels", async () => {
+    const call = await nextCall();
+    expect(await refusal(gate.authorize({ ...call, voucher: { ...call.voucher, channelId: 99n } }))).toBe(
+      "channel_unusable",
+    );
+    channel = { ...channel, closing: true };
+    expect(await refusal(gate.authorize(call))).toBe("channel_unusable");
+    channel = { ...channel, closing: false, runner: stranger.address };
+    expect(await refusal(gate.authorize(call))).toBe("channel_unusable");
+  });
+
+  it("rolls back an unserved call so that the consumer's next voucher is accepted", async () => {
+    const call = await nextCall();
+    const authorization = await gate.authorize(call);
+    gate.rollback(call.voucher, authorization);
+    expect(gate.lane(7n, MODEL).cumulativeCalls).toBe(0n);
+    await expect(gate.authorize(call)).resolves.toBeDefined();
+  });
+});

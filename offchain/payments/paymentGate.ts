@@ -1,0 +1,208 @@
+/**
+ * The runner's decision on a paid call: is this voucher exactly the next one of its lane,
+ * signed by the channel's consumer (or session key), paying the price, extending the lane's
+ * transcript by this request, and covered by the channel's on-chain balance? Reasons for a
+ * refusal are the `errorReason`s of docs/protocol/http-402.md.
+ *
+ * Lane state lives in memory and is rebuilt from the receipt journal on start; channel
+ * balances come from the chain through a cached `ChannelSource`, so serving continues within
+ * known balances while the RPC is down.
+ */
+import type { Address, Hex } from "viem";
+import { extendTranscript, type Voucher } from "../../sdk/protocol/typedData";
+import { VoucherSignatureError, type VoucherVerifier } from "./voucherVerifier";
+
+export type RefusalReason =
+  | "voucher_wrong_lane"
+  | "voucher_wrong_signer"
+  | "voucher_stale"
+  | "voucher_underpaid"
+  | "transcript_mismatch"
+  | "insufficient_channel_balance"
+  | "channel_unusable";
+
+export class PaymentRefusedError extends Error {
+  constructor(
+    readonly reason: RefusalReason,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "PaymentRefusedError";
+  }
+}
+
+/** What the chain says about a channel, as last read. */
+export interface ChannelSnapshot {
+  channelId: bigint;
+  consumer: Address;
+  runner: Address;
+  sessionKey: Address | null;
+  /** Asset escrowed in the channel now (funded − settled − withdrawn). */
+  balance: bigint;
+  closing: boolean;
+  /** Settled cumulative amount per model lane. */
+  settled: Map<bigint, bigint>;
+}
+
+export interface ChannelSource {
+  /** The latest known snapshot, or null for a channel that does not exist. */
+  channel(channelId: bigint): Promise<ChannelSnapshot | null>;
+}
+
+export interface LaneState {
+  cumulativeAmount: bigint;
+  cumulativeCalls: bigint;
+  transcriptHash: Hex;
+  signature: Hex | null;
+}
+
+export interface PaidCall {
+  voucher: Voucher;
+  signature: Hex;
+  requestHash: Hex;
+  modelId: bigint;
+  price: bigint;
+}
+
+export interface Authorization {
+  payer: Address;
+  previous: LaneState;
+  accepted: LaneState;
+}
+
+const laneKey = (channelId: bigint, modelId: bigint) => `${channelId}:${modelId}`;
+
+export class PaymentGate {
+  private readonly lanes = new Map<string, LaneState>();
+
+  constructor(
+    private readonly verifier: VoucherVerifier,
+    private readonly runner: Address,
+    private readonly source: ChannelSource,
+  ) {}
+
+  /** The last accepted voucher of a lane (the settled state until one is accepted). */
+  lane(channelId: bigint, modelId: bigint): LaneState {
+    return (
+      this.lanes.get(laneKey(channelId, modelId)) ?? {
+        cumulativeAmount: 0n,
+        cumulativeCalls: 0n,
+        transcriptHash: `0x${"00".repeat(32)}`,
+        signature: null,
+      }
+    );
+  }
+
+  /** Restores a lane from the journal on start (the latest accepted voucher wins). */
+  restore(channelId: bigint, modelId: bigint, state: LaneState): void {
+    const current = this.lane(channelId, modelId);
+    if (state.cumulativeCalls > current.cumulativeCalls) this.lanes.set(laneKey(channelId, modelId), state);
+  }
+
+  /** Accepts the call's voucher as the lane's latest, or throws PaymentRefusedError. */
+  async authorize(call: PaidCall): Promise<Authorization> {
+    const { voucher } = call;
+    if (voucher.modelId !== call.modelId) {
+      throw new PaymentRefusedError("voucher_wrong_lane", "the voucher pays another model's lane", {
+        voucherModelId: voucher.modelId,
+        modelId: call.modelId,
+      });
+    }
+    const channel = await this.usableChannel(voucher.channelId);
+    const payer = this.signer(call, channel);
+    const previous = this.lane(voucher.channelId, voucher.modelId);
+    this.checkSequence(call, previous);
+    this.checkBalance(channel, voucher, previous);
+    const accepted: LaneState = {
+      cumulativeAmount: voucher.cumulativeAmount,
+      cumulativeCalls: voucher.cumulativeCalls,
+      transcriptHash: voucher.transcriptHash,
+      signature: call.signature,
+    };
+    this.lanes.set(laneKey(voucher.channelId, voucher.modelId), accepted);
+    return { payer, previous, accepted };
+  }
+
+  /** Undoes an authorization whose call was not served, unless a later voucher came since. */
+  rollback(voucher: Voucher, authorization: Authorization): void {
+    const key = laneKey(voucher.channelId, voucher.modelId);
+    if (this.lanes.get(key) === authorization.accepted) this.lanes.set(key, authorization.previous);
+  }
+
+  /** Sum of accepted-but-unsettled amounts over a channel's lanes. */
+  unsettled(channel: ChannelSnapshot): bigint {
+    let total = 0n;
+    for (const [key, lane] of this.lanes) {
+      const [channelId, modelId] = key.split(":").map(BigInt) as [bigint, bigint];
+      if (channelId !== channel.channelId) continue;
+      const settled = channel.settled.get(modelId) ?? 0n;
+      if (lane.cumulativeAmount > settled) total += lane.cumulativeAmount - settled;
+    }
+    return total;
+  }
+
+  private async usableChannel(channelId: bigint): Promise<ChannelSnapshot> {
+    const channel = await this.source.channel(channelId);
+    if (!channel) throw new PaymentRefusedError("channel_unusable", `channel ${channelId} does not exist`);
+    if (channel.runner.toLowerCase() !== this.runner.toLowerCase()) {
+      throw new PaymentRefusedError("channel_unusable", `channel ${channelId} pays another runner`, {
+        runner: channel.runner,
+      });
+    }
+    if (channel.closing) throw new PaymentRefusedError("channel_unusable", `channel ${channelId} is closing`);
+    return channel;
+  }
+
+  private signer(call: PaidCall, channel: ChannelSnapshot): Address {
+    let signer: Address;
+    try {
+      signer = this.verifier.recoverSigner(call.voucher, call.signature);
+    } catch (error) {
+      const message = error instanceof VoucherSignatureError ? error.message : "signature does not verify";
+      throw new PaymentRefusedError("voucher_wrong_signer", message);
+    }
+    const allowed = [channel.consumer, channel.sessionKey].filter(Boolean).map((a) => a?.toLowerCase());
+    if (!allowed.includes(signer.toLowerCase())) {
+      throw new PaymentRefusedError(
+        "voucher_wrong_signer",
+        "the voucher is not signed by the channel's consumer or session key (or was signed for another chain or contract)",
+        { recovered: signer },
+      );
+    }
+    return channel.consumer;
+  }
+
+  private checkSequence(call: PaidCall, previous: LaneState): void {
+    const { voucher } = call;
+    if (voucher.cumulativeCalls !== previous.cumulativeCalls + 1n) {
+      throw new PaymentRefusedError("voucher_stale", "the voucher is not the next one of its lane", {
+        expectedCalls: previous.cumulativeCalls + 1n,
+        signedCalls: voucher.cumulativeCalls,
+      });
+    }
+    if (voucher.cumulativeAmount - previous.cumulativeAmount < call.price) {
+      throw new PaymentRefusedError("voucher_underpaid", "the voucher pays less than the model's price", {
+        price: call.price,
+        paid: voucher.cumulativeAmount - previous.cumulativeAmount,
+      });
+    }
+    if (voucher.transcriptHash !== extendTranscript(previous.transcriptHash, call.requestHash)) {
+      throw new PaymentRefusedError(
+        "transcript_mismatch",
+        "the transcript does not extend the lane's by this request",
+      );
+    }
+  }
+
+  private checkBalance(channel: ChannelSnapshot, voucher: Voucher, previous: LaneState): void {
+    const owed = this.unsettled(channel) + (voucher.cumulativeAmount - previous.cumulativeAmount);
+    if (owed > channel.balance) {
+      throw new PaymentRefusedError(
+        "insufficient_channel_balance",
+        "the channel's balance does not cover this call; top it up",
+        { balance: channel.balance, owed },
+      );
+    }
+  }
+}
