@@ -25,6 +25,7 @@ const laneSchema = z.object({
   cumulativeAmount: uint,
   cumulativeCalls: uint,
   transcriptHash: hex32,
+  signature: signature.optional(),
 });
 
 const acceptsSchema = z.object({

@@ -1,0 +1,40 @@
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { describe, expect, it } from "vitest";
+import { extendTranscript, requestHash } from "../protocol/typedData";
+import { ChannelLanes } from "./lanes";
+
+const CHANNELS = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const consumer = privateKeyToAccount(generatePrivateKey());
+const stranger = privateKeyToAccount(generatePrivateKey());
+
+describe("ChannelLanes", () => {
+  it("signs consecutive vouchers chaining the request hashes", async () => {
+    const lanes = new ChannelLanes(consumer, 31337, CHANNELS, 4n);
+    const first = await lanes.signNext(1n, 500n, "a");
+    const second = await lanes.signNext(1n, 500n, "b");
+    expect(first.requestHash).toBe(requestHash(4n, 1n, 1n, "a"));
+    expect(second.voucher).toMatchObject({ cumulativeAmount: 1000n, cumulativeCalls: 2n, modelId: 1n });
+    expect(second.voucher.transcriptHash).toBe(
+      extendTranscript(first.voucher.transcriptHash, second.requestHash),
+    );
+    expect((await lanes.signNext(2n, 7n, "c")).voucher.cumulativeCalls).toBe(1n); // lanes are per model
+  });
+
+  it("adopts the runner's view of a lane only for a voucher it signed itself", async () => {
+    const mine = new ChannelLanes(consumer, 31337, CHANNELS, 4n);
+    const signed = await mine.signNext(1n, 500n, "a");
+    const view = { ...signed.voucher, signature: signed.signature };
+
+    const restarted = new ChannelLanes(consumer, 31337, CHANNELS, 4n);
+    expect(await restarted.resync(1n, view)).toBe(true);
+    expect(restarted.cursor(1n).cumulativeCalls).toBe(1n);
+
+    // A view signed by someone else, without a signature, or for another channel is ignored.
+    const forged = await new ChannelLanes(stranger, 31337, CHANNELS, 4n).signNext(1n, 9_999n, "x");
+    const fresh = new ChannelLanes(consumer, 31337, CHANNELS, 4n);
+    expect(await fresh.resync(1n, { ...forged.voucher, signature: forged.signature })).toBe(false);
+    expect(await fresh.resync(1n, { ...signed.voucher })).toBe(false);
+    expect(await fresh.resync(1n, { ...view, channelId: 5n })).toBe(false);
+    expect(fresh.cursor(1n).cumulativeCalls).toBe(0n);
+  });
+});

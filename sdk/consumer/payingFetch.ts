@@ -1,0 +1,155 @@
+/**
+ * A `fetch` that pays per call: answers the runner's 402 with a signed voucher on the
+ * consumer's channel (docs/protocol/http-402.md), checks the runner-signed receipt of every
+ * paid answer against the bytes it received, and hands the receipt to `onReceipt`.
+ */
+import { type Address, type Hex, keccak256, recoverTypedDataAddress } from "viem";
+import { receiptTypes, settlementDomain } from "../protocol/typedData";
+import {
+  decodePaymentRequired,
+  decodePaymentResponse,
+  encodeHeader,
+  HEADERS,
+  type PaymentRequired,
+  type PaymentResponse,
+  type PaymentTerms,
+  paymentPayload,
+  SCHEME,
+} from "../protocol/x402";
+import type { ChannelLanes } from "./lanes";
+
+export class PaymentClientError extends Error {
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "PaymentClientError";
+  }
+}
+
+export interface PaidReceipt {
+  url: string;
+  receipt: NonNullable<PaymentResponse["receipt"]>;
+  receiptSignature: Hex;
+  runner: Address;
+  price: bigint;
+}
+
+export interface PayingFetchOptions {
+  lanes: ChannelLanes;
+  /** Refuse terms above this price per call (payment-asset base units). */
+  maxPricePerCall?: bigint;
+  onReceipt?(paid: PaidReceipt): void;
+  fetch?: typeof fetch;
+}
+
+/** Tries at most this often per call: unpaid probe, paid try, one retry after a lane resync. */
+const MAX_ATTEMPTS = 3;
+/** Refusals that a fresh voucher from the runner's view of the lane can cure. */
+const RESYNCABLE = new Set(["voucher_stale", "transcript_mismatch"]);
+
+export function createPayingFetch(options: PayingFetchOptions) {
+  const { lanes } = options;
+  const baseFetch = options.fetch ?? fetch;
+  const termsByUrl = new Map<string, PaymentTerms>();
+
+  function pickTerms(required: PaymentRequired): PaymentTerms {
+    const terms = required.accepts.find(
+      (t) =>
+        t.scheme === SCHEME &&
+        t.network === `eip155:${lanes.chainId}` &&
+        t.extra.paymentChannels.toLowerCase() === lanes.paymentChannels.toLowerCase(),
+    );
+    if (!terms) {
+      throw new PaymentClientError(
+        "the runner accepts no payment on this client's channel contract and chain",
+        {
+          accepts: required.accepts,
+        },
+      );
+    }
+    if (options.maxPricePerCall !== undefined && terms.amount > options.maxPricePerCall) {
+      throw new PaymentClientError("the runner's price is above this client's limit", {
+        price: terms.amount,
+        maxPricePerCall: options.maxPricePerCall,
+      });
+    }
+    return terms;
+  }
+
+  async function verifyReceipt(terms: PaymentTerms, requestHash: Hex, response: Response, body: Uint8Array) {
+    const paid = decodePaymentResponse(response.headers.get(HEADERS.response));
+    const { receipt, receiptSignature, runner } = paid;
+    if (!receipt || !receiptSignature || !runner)
+      throw new PaymentClientError("paid answer without a receipt");
+    const problems: string[] = [];
+    if (receipt.requestHash !== requestHash) problems.push("it is for another request");
+    if (receipt.outputHash !== keccak256(body)) problems.push("its output hash does not match the answer");
+    if (receipt.modelId !== terms.extra.modelId) problems.push("it names another model");
+    const signer = await recoverTypedDataAddress({
+      domain: settlementDomain(lanes.chainId, terms.extra.settlement),
+      types: receiptTypes,
+      primaryType: "Receipt",
+      message: receipt,
+      signature: receiptSignature,
+    });
+    if (signer.toLowerCase() !== terms.payTo.toLowerCase())
+      problems.push("it is not signed by the runner paid");
+    if (problems.length > 0)
+      throw new PaymentClientError(`invalid receipt: ${problems.join(", ")}`, { receipt });
+    return { receipt, receiptSignature, runner, price: terms.amount };
+  }
+
+  return async function payingFetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const body = init.body ?? "";
+    if (typeof body !== "string" && !(body instanceof Uint8Array)) {
+      throw new PaymentClientError(
+        "a paid request needs a string or byte body: its hash is what the voucher pays for",
+      );
+    }
+    let lastReason = "";
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const headers = new Headers(init.headers);
+      headers.set(HEADERS.channel, lanes.channelId.toString());
+      const terms = termsByUrl.get(url);
+      let requestHash: Hex | null = null;
+      if (terms) {
+        const call = await lanes.signNext(terms.extra.modelId, terms.amount, body);
+        requestHash = call.requestHash;
+        headers.set(
+          HEADERS.signature,
+          encodeHeader(paymentPayload(terms, call.voucher, call.requestHash, call.signature)),
+        );
+      }
+      const response = await baseFetch(url, { ...init, headers, body });
+      if (response.status === 402) {
+        const required = decodePaymentRequired(response.headers.get(HEADERS.required));
+        const offered = pickTerms(required);
+        termsByUrl.set(url, offered);
+        if (offered.extra.lane) await lanes.resync(offered.extra.modelId, offered.extra.lane);
+        if (!terms) continue; // the unpaid probe: now we know the terms
+        const refusal = response.headers.get(HEADERS.response);
+        lastReason = refusal ? (decodePaymentResponse(refusal).errorReason ?? "") : "";
+        if (RESYNCABLE.has(lastReason)) continue;
+        throw new PaymentClientError(`the runner refused the payment: ${lastReason || "no reason given"}`, {
+          url,
+          reason: lastReason,
+          error: required.error,
+        });
+      }
+      if (!terms || !requestHash || !response.ok) return response;
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      options.onReceipt?.({ url, ...(await verifyReceipt(terms, requestHash, response, bytes)) });
+      return new Response(bytes, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
+    }
+    throw new PaymentClientError(`the runner refused payment ${MAX_ATTEMPTS} times (${lastReason})`, {
+      url,
+      reason: lastReason,
+    });
+  };
+}
