@@ -1,5 +1,6 @@
 // `openlora`: one command per module in ./commands, each registering itself on the program.
 import { Command, CommanderError } from "commander";
+import { registerTrain } from "./commands/train";
 import { CliError, ExitCode } from "./errors";
 
 const program = new Command("openlora")
@@ -7,6 +8,8 @@ const program = new Command("openlora")
   .option("--json", "machine-readable output (one JSON object on stdout)")
   .showHelpAfterError()
   .exitOverride();
+
+registerTrain(program);
 
 function report(error: unknown): ExitCode {
   if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
@@ -16,7 +19,9 @@ function report(error: unknown): ExitCode {
     else console.error(`openlora: ${error.message}`);
     return error.exitCode;
   }
-  console.error(`openlora: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+  console.error(
+    `openlora: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : error}`,
+  );
   return ExitCode.failure;
 }
 

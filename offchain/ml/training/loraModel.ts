@@ -35,8 +35,9 @@ export function parameterCount(s: LoraShape): number {
 /** Views of a flat vector laid out as A, B, H, c. */
 export function viewParameters(shape: LoraShape, scale: number, flat: Float64Array): LoraParameters {
   const { inputDim: d, hiddenDim: k, rank: r, classes: C } = shape;
-  const sizes = [d * r, r * k, k * C, C];
-  const offsets = sizes.reduce<number[]>((acc, size) => [...acc, (acc.at(-1) ?? 0) + size], [0]);
+  if (flat.length !== parameterCount(shape))
+    throw new Error("parameter vector does not match the LoRA shape");
+  const offsets = [0, d * r, d * r + r * k, d * r + r * k + k * C, d * r + r * k + k * C + C];
   const view = (i: number) => flat.subarray(offsets[i] as number, offsets[i + 1] as number);
   return { ...shape, scale, flat, a: view(0), b: view(1), headWeight: view(2), headBias: view(3) };
 }

@@ -85,7 +85,8 @@ export function trainRun(options: TrainRunOptions): TrainRunResult {
   const params = trainParameters(base, trainData, labels.length, config, options.onEpoch);
   const stored = roundToFloat32(params);
   const manifest = saveAdapter(options.out, base, toAdapter(params, labels), {
-    name: options.name ?? datasets.map((d) => d.name.replace(/\.[^.]+$/, "")).join("+"),
+    name:
+      options.name ?? datasets.map((d) => d.name.replace(/(\.gz)?$/i, "").replace(/\.[^.]+$/, "")).join("+"),
     seed: config.seed,
     datasets: records,
     contributors: [],
