@@ -1,0 +1,159 @@
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LoraAdapter } from "../../ml/adapter/adapter";
+import { type BaseModel, landeBaseModel, wideBenchmarkBase } from "../../ml/base/baseModel";
+import { Rng } from "../../ml/random";
+import { AdapterTooLargeError } from "./adapterArena";
+import { createMergedSession } from "./mergedSession";
+import { MultiAdapterExecutor } from "./multiAdapterExecutor";
+
+function randomAdapter(rng: Rng, base: BaseModel, rank: number, classes: number | null): LoraAdapter {
+  const { inputs: d, outputs: k } = base.hidden;
+  const fill = (n: number, std: number) => Float32Array.from({ length: n }, () => rng.normal() * std);
+  const adapter: LoraAdapter = {
+    target: "hidden",
+    rank,
+    scale: 2 / rank,
+    a: fill(d * rank, 0.3),
+    b: fill(rank * k, 0.3),
+  };
+  if (classes !== null) {
+    adapter.head = {
+      weight: fill(k * classes, 0.3),
+      bias: fill(classes, 0.1),
+      labels: Array.from({ length: classes }, (_, c) => `label${c}`),
+    };
+  }
+  return adapter;
+}
+
+/** The same adapter merged into the base weights, run in its own onnxruntime session. */
+async function mergedSessionOutput(
+  base: BaseModel,
+  adapter: LoraAdapter,
+  x: Float32Array,
+): Promise<Float32Array> {
+  const session = await createMergedSession(base, adapter);
+  const out = await session.run({ features: new ort.Tensor("float32", x, [1, x.length]) });
+  await session.release();
+  return out.probabilities?.data as Float32Array;
+}
+
+/** The merged-weights reference in float64: softmax(relu(x·(W1 + scale·A·B) + b1)·H + c). */
+function mergedReference(base: BaseModel, adapter: LoraAdapter, x: Float32Array): number[] {
+  const { inputs: d, outputs: k, weights, biases } = base.hidden;
+  const r = adapter.rank;
+  const merged = Float64Array.from(weights);
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < k; j++) {
+      let ab = 0;
+      for (let t = 0; t < r; t++) ab += (adapter.a[i * r + t] as number) * (adapter.b[t * k + j] as number);
+      merged[i * k + j] = (merged[i * k + j] as number) + adapter.scale * ab;
+    }
+  const h = Array.from({ length: k }, (_, j) => {
+    let z = biases[j] as number;
+    for (let i = 0; i < d; i++) z += (x[i] as number) * (merged[i * k + j] as number);
+    return Math.max(0, z);
+  });
+  const head = adapter.head ?? { weight: base.output.weights, bias: base.output.biases };
+  const classes = head.bias.length;
+  const logits = Array.from({ length: classes }, (_, c) => {
+    let z = head.bias[c] as number;
+    for (let j = 0; j < k; j++) z += (h[j] as number) * (head.weight[j * classes + c] as number);
+    return z;
+  });
+  const max = Math.max(...logits);
+  const exps = logits.map((z) => Math.exp(z - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)));
+  return max;
+}
+
+describe("MultiAdapterExecutor on the lande base", () => {
+  const base = landeBaseModel();
+  const rng = new Rng(7);
+  let executor: MultiAdapterExecutor;
+  // Ranks and class counts differ per slot; slot 3 has no head and uses the base's 50 languages.
+  const adapters = [
+    randomAdapter(rng, base, 4, 2),
+    randomAdapter(rng, base, 8, 3),
+    randomAdapter(rng, base, 1, 5),
+  ];
+  adapters.push(randomAdapter(rng, base, 2, null));
+
+  beforeAll(async () => {
+    executor = await MultiAdapterExecutor.create(base, { slots: 8, maxRank: 8, maxClasses: 50 });
+    for (const [slot, adapter] of adapters.entries()) executor.arena.write(slot, adapter);
+  });
+  afterAll(() => executor?.release());
+
+  it("serves a batch mixing every adapter and equals the merged-weights reference to 1e-5", async () => {
+    const texts = [
+      "FREE money!!! click here to claim your prize now",
+      "Meeting moved to 3pm, see the agenda attached",
+      "BTC just broke resistance, bulls are back",
+      "ETH gas fees are killing me, selling everything",
+      "Der schnelle braune Fuchs springt über den faulen Hund",
+      "Le conseil municipal se réunira jeudi prochain",
+      "El mercado de criptomonedas está muy volátil hoy",
+      "ok",
+    ];
+    const features = texts.map((t) => base.featurizer?.featurize(t) as Float32Array);
+    const rows = features.map((f, i) => ({ features: f, slot: i % adapters.length }));
+    const results = await executor.run(rows);
+    for (const [i, row] of rows.entries()) {
+      const adapter = adapters[row.slot] as LoraAdapter;
+      const merged = await mergedSessionOutput(base, adapter, row.features);
+      if (adapter.head) {
+        expect(maxAbsDiff(results[i] as Float32Array, merged)).toBeLessThan(1e-5);
+        expect(
+          maxAbsDiff(results[i] as Float32Array, mergedReference(base, adapter, row.features)),
+        ).toBeLessThan(1e-5);
+      } else {
+        // Through lande's own 50-way output layer, whose logits are large, float32 rounding
+        // alone (summing x·W1 and the LoRA delta apart or merged) moves probabilities by ~2e-5:
+        // the same tolerance as lande's ONNX conversion itself.
+        expect(maxAbsDiff(results[i] as Float32Array, merged)).toBeLessThan(1e-4);
+      }
+    }
+    expect(results.map((r) => r.length)).toEqual([2, 3, 5, 50, 2, 3, 5, 50]);
+  });
+
+  it("serves a new adapter written into a slot without a new session", async () => {
+    const replacement = randomAdapter(rng, base, 6, 2);
+    executor.arena.write(1, replacement);
+    const x = base.featurizer?.featurize("hello world, this is a test") as Float32Array;
+    const [p] = await executor.run([{ features: x, slot: 1 }]);
+    expect(maxAbsDiff(p as Float32Array, mergedReference(base, replacement, x))).toBeLessThan(1e-5);
+  });
+
+  it("refuses an adapter above the arena's rank or class limit", () => {
+    expect(() => executor.arena.write(5, randomAdapter(rng, base, 9, 2))).toThrow(AdapterTooLargeError);
+  });
+});
+
+describe("MultiAdapterExecutor on a wide base", () => {
+  it("matches the merged reference at 256 wide with random features", async () => {
+    const base = wideBenchmarkBase({ inputDim: 256, hiddenDim: 256, outputDim: 10, seed: 3 });
+    const rng = new Rng(11);
+    const executor = await MultiAdapterExecutor.create(base, { slots: 4, maxRank: 8, maxClasses: 4 });
+    const adapters = [0, 1, 2, 3].map(() => randomAdapter(rng, base, 8, 4));
+    for (const [slot, adapter] of adapters.entries()) executor.arena.write(slot, adapter);
+    const rows = Array.from({ length: 12 }, (_, i) => ({
+      features: Float32Array.from({ length: 256 }, () => rng.normal()),
+      slot: (i * 3) % 4,
+    }));
+    const results = await executor.run(rows);
+    rows.forEach((row, i) => {
+      const expected = mergedReference(base, adapters[row.slot] as LoraAdapter, row.features);
+      expect(maxAbsDiff(results[i] as Float32Array, expected)).toBeLessThan(1e-5);
+    });
+    await executor.release();
+  });
+});
