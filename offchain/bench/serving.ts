@@ -50,7 +50,7 @@ async function measure(base: BaseModel) {
     interOpNumThreads: 1,
   });
   const batchFeatures = new Float32Array(BATCH * d);
-  rows.forEach((row, i) => batchFeatures.set(row.features, i * d));
+  for (const [i, row] of rows.entries()) batchFeatures.set(row.features, i * d);
 
   const gather = await opsPerSecond(() => executor.run(rows), 2_000, 1);
   const mergedRate = await opsPerSecond(
