@@ -147,7 +147,7 @@ export interface LoadedAdapter {
  * Loads `manifest.json` (a directory or the manifest path) and its adapter file, verifying
  * hash, base model and shapes; `expectedHash` (e.g. from the registry) must also match.
  */
-export function loadAdapter(location: string, base: BaseModel, expectedHash?: Hex): LoadedAdapter {
+export function loadAdapter(location: string, base: BaseModel, expectedHash?: Hex | string): LoadedAdapter {
   const manifestPath = location.endsWith(".json") ? location : join(location, MANIFEST_FILE);
   let raw: unknown;
   try {

@@ -40,10 +40,16 @@ export const LANDE_BASE_ID = "lande-t50";
 
 let landeCache: BaseModel | undefined;
 
+/** The lande base (built once per process). */
 export function landeBaseModel(): BaseModel {
-  if (landeCache) return landeCache;
-  const network = loadLandeNetwork();
-  landeCache = finish(
+  landeCache ??= buildLandeBaseModel();
+  return landeCache;
+}
+
+/** Builds the lande base from the package files, from scratch (decode, graph, serialize). */
+export function buildLandeBaseModel(): BaseModel {
+  const network = loadLandeNetwork(true);
+  return finish(
     {
       id: LANDE_BASE_ID,
       hidden: network.hidden,
@@ -56,7 +62,6 @@ export function landeBaseModel(): BaseModel {
       ["openlora.labels", network.languages.join(",")],
     ],
   );
-  return landeCache;
 }
 
 export interface WideBaseOptions {

@@ -104,9 +104,12 @@ function denseLayer(layer: ToygradDense, inputs: number): DenseLayer {
 
 let cached: LandeNetwork | undefined;
 
-/** The decoded t50 network: 620 n-gram features → 120 ReLU → 50 languages (softmax). */
-export function loadLandeNetwork(): LandeNetwork {
-  if (cached) return cached;
+/**
+ * The decoded t50 network: 620 n-gram features → 120 ReLU → 50 languages (softmax).
+ * Decoded once per process unless `fresh` asks to read the package files again.
+ */
+export function loadLandeNetwork(fresh = false): LandeNetwork {
+  if (cached && !fresh) return cached;
   const options = readDefaultExport("t50-options.js") as { layers: Array<{ type: string; sz?: number }> };
   const types = options.layers.map((layer) => layer.type).join(",");
   if (types !== "input,dense,relu,dense,softmax") {
