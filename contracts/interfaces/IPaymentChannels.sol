@@ -91,6 +91,9 @@ interface IPaymentChannels {
     error PaymentChannels_ZeroAddress();
     /// @notice A zero amount was passed.
     error PaymentChannels_ZeroAmount();
+    /// @notice The session key was changed recently and the replaced key is still valid until
+    ///         `previousKeyValidUntil`; it can be changed again from then on.
+    error PaymentChannels_SessionKeyChangePending(uint256 channelId, uint256 previousKeyValidUntil);
     /// @notice The runner is not registered in the runner registry.
     error PaymentChannels_RunnerNotRegistered(address runner);
     /// @notice The session key is the consumer itself.
@@ -175,7 +178,8 @@ interface IPaymentChannels {
         external;
 
     /// @notice Sets the channel's session key (zero removes it). The replaced key stays valid for one
-    ///         {challengePeriod}. Only the consumer of an open channel.
+    ///         {challengePeriod} (so vouchers the runner already accepted can still be settled), during
+    ///         which the key cannot be changed again. Only the consumer of a channel not yet withdrawn.
     function setSessionKey(uint256 channelId, address sessionKey) external;
 
     /// @notice Starts the challenge period: the runner can settle until `block.timestamp +

@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {ICoTrainingShares} from "./interfaces/ICoTrainingShares.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IModelVault} from "./interfaces/IModelVault.sol";
+import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
+import {IRunnerRegistry} from "./interfaces/IRunnerRegistry.sol";
+import {ISettlement} from "./interfaces/ISettlement.sol";
+import {PaymentMessages} from "./libraries/PaymentMessages.sol";
+import {RevenueSplit} from "./libraries/RevenueSplit.sol";
+import {Batch, ModelTotal, Receipt} from "./types/PaymentTypes.sol";
+import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
+import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
+import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
+import {
+    ReentrancyGuardTransientUpgradeable
+} from "@openzeppelin/contracts-upgradeable/utils/ReentrancyGuardTransientUpgradeable.sol";
+import {EIP712Upgradeable} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+/// @title Settlement
+/// @notice Settles runners' batches (vouchers paid, usage recorded, receipts root stored, revenue
+///         split) and slashes runners that equivocate.
+/// @dev See {ISettlement}. UUPS proxy; ERC-7201 storage (EIP712Upgradeable keeps its own namespaced
+///      storage; the reentrancy guard uses transient storage only).
+contract Settlement is
+    Initializable,
+    AccessControlUpgradeable,
+    PausableUpgradeable,
+    EIP712Upgradeable,
+    UUPSUpgradeable,
+    ReentrancyGuardTransientUpgradeable,
+    ISettlement
+{
+    using SafeERC20 for IERC20;
+
+    bytes32 public constant UPGRADER_ROLE = keccak256("UPGRADER_ROLE");
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    bytes32 public constant FEE_SETTER_ROLE = keccak256("FEE_SETTER_ROLE");
+    uint16 public constant MAX_PROTOCOL_FEE_BPS = 2000;
+    bytes32 public constant RECEIPT_TYPEHASH = PaymentMessages.RECEIPT_TYPEHASH;
+
+    struct RunnerAccount {
+        uint128 batchCount; // batches settled; sequence numbers run from 1
+        uint128 feesAccrued; // runner fees not yet claimed
+        uint256 settledAmount; // cumulative gross amount settled
+        uint256 feesClaimed; // cumulative runner fees claimed
+    }
+
+    /// @custom:storage-location erc7201:openlora.storage.Settlement
+    struct SettlementStorage {
+        IERC20 asset;
+        IPaymentChannels paymentChannels;
+        IRunnerRegistry runnerRegistry;
+        IModelRegistry modelRegistry;
+        ICoTrainingShares shares;
+        address treasury;
+        uint16 protocolFeeBps;
+        uint256 protocolFeesAccrued;
+        uint256 protocolFeesWithdrawn;
+        uint256 runnerFeesAccrued; // Σ over runners of feesAccrued
+        mapping(address runner => RunnerAccount) runners;
+        mapping(address runner => mapping(uint256 sequence => bytes32 root)) batchRoots;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("openlora.storage.Settlement")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant SETTLEMENT_STORAGE_LOCATION =
+        0x06ea47631e951b62801da9f0983f1364f36f25cb98420ccd413fa9396a81aa00;
+
+    function _getSettlementStorage() private pure returns (SettlementStorage storage $) {
+        assembly {
+            $.slot := SETTLEMENT_STORAGE_LOCATION
+        }
+    }
+
+    /// @notice The protocol contracts Settlement works with, for {initialize}.
+    struct Modules {
+        IERC20 asset;
+        IPaymentChannels paymentChannels;
+        IRunnerRegistry runnerRegistry;
+        IModelRegistry modelRegistry;
+        ICoTrainingShares shares;
+    }
+
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor() {
+        _disableInitializers();
+    }
+
+    /// @notice Initializes the proxy.
+    /// @param admin receives `DEFAULT_ADMIN_ROLE`, `UPGRADER_ROLE`, `PAUSER_ROLE` and `FEE_SETTER_ROLE`.
+    /// @param modules the payment asset and the contracts Settlement calls.
+    /// @param treasury_ receives protocol fees and the treasury's part of slashing.
+    /// @param protocolFeeBps_ the protocol fee (at most {MAX_PROTOCOL_FEE_BPS}).
+    function initialize(address admin, Modules calldata modules, address treasury_, uint16 protocolFeeBps_)
+        external
+        initializer
+    {
+        if (
+            admin == address(0) || address(modules.asset) == address(0)
+                || address(modules.paymentChannels) == address(0) || address(modules.runnerRegistry) == address(0)
+                || address(modules.modelRegistry) == address(0) || address(modules.shares) == address(0)
+        ) revert Settlement_ZeroAddress();
+        __AccessControl_init();
+        __Pausable_init();
+        __EIP712_init("OpenLoRA Settlement", "1");
+        __ReentrancyGuardTransient_init();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(UPGRADER_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+        _grantRole(FEE_SETTER_ROLE, admin);
+        SettlementStorage storage $ = _getSettlementStorage();
+        $.asset = modules.asset;
+        $.paymentChannels = modules.paymentChannels;
+        $.runnerRegistry = modules.runnerRegistry;
+        $.modelRegistry = modules.modelRegistry;
+        $.shares = modules.shares;
+        _setTreasury(treasury_);
+        _setProtocolFeeBps(protocolFeeBps_);
+    }
+
+    // ------------------------------------------------------------------ runners
+
+    /// @inheritdoc ISettlement
+    function settle(Batch calldata batch) external whenNotPaused nonReentrant returns (uint256 sequence) {
+        SettlementStorage storage $ = _getSettlementStorage();
+        (bool active, uint16 runnerFeeBps) = $.runnerRegistry.runnerTerms(msg.sender);
+        if (!active) revert Settlement_RunnerNotActive(msg.sender);
+        if (batch.vouchers.length == 0) revert Settlement_EmptyBatch();
+        if (batch.receiptsRoot == bytes32(0)) revert Settlement_ZeroRoot();
+
+        // Pays every lane (signatures, monotonicity, balances checked there) and sends us the total.
+        (ModelTotal[] memory paid, uint256 amount) = $.paymentChannels.settleVouchers(msg.sender, batch.vouchers);
+        _checkTotals(batch.totals, paid);
+
+        RunnerAccount storage account = $.runners[msg.sender];
+        sequence = account.batchCount + 1;
+        account.batchCount = uint128(sequence);
+        $.batchRoots[msg.sender][sequence] = batch.receiptsRoot;
+
+        (uint256 calls, uint256 runnerFees) = _distribute($, paid, runnerFeeBps, sequence);
+        if (runnerFees != 0) {
+            account.feesAccrued = SafeCast.toUint128(account.feesAccrued + runnerFees);
+            $.runnerFeesAccrued += runnerFees;
+        }
+        uint256 settled = account.settledAmount + amount;
+        account.settledAmount = settled;
+        emit BatchSettled(msg.sender, sequence, batch.receiptsRoot, batch.vouchers.length, calls, amount, settled);
+    }
+
+    /// @inheritdoc ISettlement
+    function claimRunnerFees(address to) external nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert Settlement_ZeroAddress();
+        SettlementStorage storage $ = _getSettlementStorage();
+        RunnerAccount storage account = $.runners[msg.sender];
+        amount = account.feesAccrued;
+        if (amount == 0) return 0;
+        account.feesAccrued = 0;
+        $.runnerFeesAccrued -= amount;
+        uint256 claimed = account.feesClaimed + amount;
+        account.feesClaimed = claimed;
+        emit RunnerFeesClaimed(msg.sender, to, amount, claimed);
+        $.asset.safeTransfer(to, amount);
+    }
+
+    // ------------------------------------------------------------------ anyone
+
+    /// @inheritdoc ISettlement
+    function withdrawProtocolFees() external nonReentrant returns (uint256 amount) {
+        SettlementStorage storage $ = _getSettlementStorage();
+        amount = $.protocolFeesAccrued;
+        if (amount == 0) return 0;
+        $.protocolFeesAccrued = 0;
+        uint256 withdrawn = $.protocolFeesWithdrawn + amount;
+        $.protocolFeesWithdrawn = withdrawn;
+        address treasury_ = $.treasury;
+        emit ProtocolFeesWithdrawn(treasury_, amount, withdrawn);
+        $.asset.safeTransfer(treasury_, amount);
+    }
+
+    /// @inheritdoc ISettlement
+    function reportEquivocation(
+        address runner,
+        Receipt calldata a,
+        bytes calldata signatureA,
+        Receipt calldata b,
+        bytes calldata signatureB
+    ) external nonReentrant returns (uint256 slashed) {
+        if (a.requestHash != b.requestHash) {
+            revert Settlement_DifferentRequests(a.requestHash, b.requestHash);
+        }
+        if (a.outputHash == b.outputHash) revert Settlement_SameOutput(a.requestHash, a.outputHash);
+        if (!SignatureChecker.isValidSignatureNow(runner, _hashTypedDataV4(PaymentMessages.hashReceipt(a)), signatureA))
+        {
+            revert Settlement_InvalidReceiptSignature(runner);
+        }
+        if (!SignatureChecker.isValidSignatureNow(runner, _hashTypedDataV4(PaymentMessages.hashReceipt(b)), signatureB))
+        {
+            revert Settlement_InvalidReceiptSignature(runner);
+        }
+        SettlementStorage storage $ = _getSettlementStorage();
+        slashed = $.runnerRegistry.slash(runner, a.requestHash, msg.sender, $.treasury);
+        emit EquivocationReported(runner, a.requestHash, msg.sender, a.outputHash, b.outputHash, slashed);
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @inheritdoc ISettlement
+    function setProtocolFeeBps(uint16 feeBps) external onlyRole(FEE_SETTER_ROLE) {
+        _setProtocolFeeBps(feeBps);
+    }
+
+    /// @inheritdoc ISettlement
+    function setTreasury(address treasury_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setTreasury(treasury_);
+    }
+
+    /// @inheritdoc ISettlement
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc ISettlement
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc ISettlement
+    function verifyLeaf(address runner, uint256 sequence, bytes32 leaf, bytes32[] calldata proof)
+        public
+        view
+        returns (bool)
+    {
+        bytes32 root = _getSettlementStorage().batchRoots[runner][sequence];
+        return root != bytes32(0) && MerkleProof.verifyCalldata(proof, root, leaf);
+    }
+
+    /// @inheritdoc ISettlement
+    function verifyReceipt(address runner, uint256 sequence, Receipt calldata receipt, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        return verifyLeaf(runner, sequence, PaymentMessages.receiptLeaf(PaymentMessages.hashReceipt(receipt)), proof);
+    }
+
+    /// @inheritdoc ISettlement
+    function receiptLeaf(Receipt calldata receipt) external pure returns (bytes32) {
+        return PaymentMessages.receiptLeaf(PaymentMessages.hashReceipt(receipt));
+    }
+
+    /// @inheritdoc ISettlement
+    function receiptDigest(Receipt calldata receipt) external view returns (bytes32) {
+        return _hashTypedDataV4(PaymentMessages.hashReceipt(receipt));
+    }
+
+    /// @inheritdoc ISettlement
+    function batchRoot(address runner, uint256 sequence) external view returns (bytes32) {
+        return _getSettlementStorage().batchRoots[runner][sequence];
+    }
+
+    /// @inheritdoc ISettlement
+    function batchCount(address runner) external view returns (uint256) {
+        return _getSettlementStorage().runners[runner].batchCount;
+    }
+
+    /// @inheritdoc ISettlement
+    function settledAmount(address runner) external view returns (uint256) {
+        return _getSettlementStorage().runners[runner].settledAmount;
+    }
+
+    /// @inheritdoc ISettlement
+    function protocolFeesAccrued() external view returns (uint256) {
+        return _getSettlementStorage().protocolFeesAccrued;
+    }
+
+    /// @inheritdoc ISettlement
+    function runnerFeesAccrued(address runner) external view returns (uint256) {
+        return _getSettlementStorage().runners[runner].feesAccrued;
+    }
+
+    /// @inheritdoc ISettlement
+    function totalFeesOwed() external view returns (uint256) {
+        SettlementStorage storage $ = _getSettlementStorage();
+        return $.protocolFeesAccrued + $.runnerFeesAccrued;
+    }
+
+    /// @inheritdoc ISettlement
+    function protocolFeeBps() external view returns (uint16) {
+        return _getSettlementStorage().protocolFeeBps;
+    }
+
+    /// @inheritdoc ISettlement
+    function treasury() external view returns (address) {
+        return _getSettlementStorage().treasury;
+    }
+
+    /// @inheritdoc ISettlement
+    function asset() external view returns (IERC20) {
+        return _getSettlementStorage().asset;
+    }
+
+    /// @inheritdoc ISettlement
+    function paymentChannels() external view returns (IPaymentChannels) {
+        return _getSettlementStorage().paymentChannels;
+    }
+
+    /// @inheritdoc ISettlement
+    function runnerRegistry() external view returns (IRunnerRegistry) {
+        return _getSettlementStorage().runnerRegistry;
+    }
+
+    /// @inheritdoc ISettlement
+    function modelRegistry() external view returns (IModelRegistry) {
+        return _getSettlementStorage().modelRegistry;
+    }
+
+    /// @inheritdoc ISettlement
+    function shares() external view returns (ICoTrainingShares) {
+        return _getSettlementStorage().shares;
+    }
+
+    /// @inheritdoc ISettlement
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// @dev The batch's listed totals must equal what its vouchers paid, model by model.
+    function _checkTotals(ModelTotal[] calldata listed, ModelTotal[] memory paid) private pure {
+        uint256 models = paid.length;
+        if (listed.length != models) revert Settlement_TotalsLengthMismatch(listed.length, models);
+        for (uint256 i; i < models; ++i) {
+            ModelTotal memory p = paid[i];
+            ModelTotal calldata l = listed[i];
+            if (l.modelId != p.modelId || l.calls != p.calls || l.amount != p.amount) {
+                revert Settlement_TotalsMismatch(l.modelId, l.calls, l.amount, p.calls, p.amount);
+            }
+        }
+    }
+
+    /// @dev Records usage and splits each model's amount: vault shares pushed to the vaults, holder
+    ///      shares pushed to the shares contract in one transfer and credited per model, protocol
+    ///      fees accrued here. Returns the batch's calls and the runner's fee (accrued by the caller).
+    function _distribute(SettlementStorage storage $, ModelTotal[] memory paid, uint256 runnerFeeBps, uint256 sequence)
+        private
+        returns (uint256 calls, uint256 runnerFees)
+    {
+        uint256 models = paid.length;
+        uint256 protocolFeeBps_ = $.protocolFeeBps;
+        uint256[] memory holders = new uint256[](models);
+        uint256 protocolFees;
+        uint256 holdersTotal;
+        for (uint256 i; i < models; ++i) {
+            RevenueSplit.Parts memory parts = _splitModel($, paid[i], protocolFeeBps_, runnerFeeBps, sequence);
+            holders[i] = parts.holders;
+            calls += paid[i].calls;
+            protocolFees += parts.protocolFee;
+            runnerFees += parts.runnerFee;
+            holdersTotal += parts.holders;
+        }
+        if (holdersTotal != 0) {
+            ICoTrainingShares shares_ = $.shares;
+            $.asset.safeTransfer(address(shares_), holdersTotal);
+            for (uint256 i; i < models; ++i) {
+                if (holders[i] != 0) shares_.creditRevenue(paid[i].modelId, holders[i]);
+            }
+        }
+        if (protocolFees != 0) $.protocolFeesAccrued += protocolFees;
+    }
+
+    /// @dev One model: usage recorded, amount split, vault share pushed and notified.
+    function _splitModel(
+        SettlementStorage storage $,
+        ModelTotal memory p,
+        uint256 protocolFeeBps_,
+        uint256 runnerFeeBps,
+        uint256 sequence
+    ) private returns (RevenueSplit.Parts memory parts) {
+        IModelRegistry registry = $.modelRegistry;
+        // Reverts for an unknown model; any registered status is accepted (see ISettlement).
+        IModelRegistry.ModelTerms memory terms = registry.getModelTerms(p.modelId);
+        registry.recordUsage(p.modelId, p.calls, p.amount);
+        parts = RevenueSplit.split(p.amount, protocolFeeBps_, runnerFeeBps, terms.vaultShareBps);
+        if (parts.vault != 0) {
+            $.asset.safeTransfer(terms.vault, parts.vault);
+            IModelVault(terms.vault).receiveRevenue(parts.vault);
+        }
+        emit RevenueDistributed(
+            p.modelId,
+            msg.sender,
+            sequence,
+            p.calls,
+            p.amount,
+            parts.protocolFee,
+            parts.runnerFee,
+            parts.vault,
+            parts.holders
+        );
+    }
+
+    function _setProtocolFeeBps(uint16 feeBps) private {
+        if (feeBps > MAX_PROTOCOL_FEE_BPS) revert Settlement_ProtocolFeeTooHigh(feeBps, MAX_PROTOCOL_FEE_BPS);
+        SettlementStorage storage $ = _getSettlementStorage();
+        emit ProtocolFeeSet($.protocolFeeBps, feeBps);
+        $.protocolFeeBps = feeBps;
+    }
+
+    function _setTreasury(address treasury_) private {
+        if (treasury_ == address(0)) revert Settlement_ZeroAddress();
+        SettlementStorage storage $ = _getSettlementStorage();
+        emit TreasurySet($.treasury, treasury_);
+        $.treasury = treasury_;
+    }
+
+    function _authorizeUpgrade(address) internal override onlyRole(UPGRADER_ROLE) {}
+}
