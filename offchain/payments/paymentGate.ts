@@ -10,7 +10,8 @@
  */
 import type { Address, Hex } from "viem";
 import { extendTranscript, type Voucher } from "../../sdk/protocol/typedData";
-import { VoucherSignatureError, type VoucherVerifier } from "./voucherVerifier";
+import { SignatureError } from "./nativeEip712";
+import type { VoucherVerifier } from "./voucherVerifier";
 
 export type RefusalReason =
   | "voucher_wrong_lane"
@@ -159,7 +160,7 @@ export class PaymentGate {
     try {
       signer = this.verifier.recoverSigner(call.voucher, call.signature);
     } catch (error) {
-      const message = error instanceof VoucherSignatureError ? error.message : "signature does not verify";
+      const message = error instanceof SignatureError ? error.message : "signature does not verify";
       throw new PaymentRefusedError("voucher_wrong_signer", message);
     }
     const allowed = [channel.consumer, channel.sessionKey].filter(Boolean).map((a) => a?.toLowerCase());

@@ -1,0 +1,115 @@
+/**
+ * EIP-712 hashing and secp256k1 signing/recovery for the runner's hot path, on the native
+ * libsecp256k1 binding. The runner verifies a voucher and signs a receipt on every paid call;
+ * viem's pure-JS versions of both are about 20× slower. Tests hold every digest here equal
+ * to viem's hashTypedData.
+ */
+import { createRequire } from "node:module";
+import {
+  type Address,
+  domainSeparator,
+  getAddress,
+  type Hex,
+  hexToBytes,
+  keccak256,
+  toBytes,
+  toHex,
+} from "viem";
+
+const require = createRequire(import.meta.url);
+// The package silently falls back to pure JS when its native prebuild does not load; require
+// the binding itself so that a missing native module fails loudly instead of running slowly.
+const secp256k1: {
+  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
+  ecdsaSign(msg32: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
+} = require("secp256k1/bindings");
+
+/** Half the curve order: signatures with a larger s are malleable twins, refused on-chain too. */
+const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+export class SignatureError extends Error {
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "SignatureError";
+  }
+}
+
+export type Field = { uint: bigint; bits: 64 | 256 } | { bytes32: Hex };
+
+export function typeHash(type: string): Uint8Array {
+  return hexToBytes(keccak256(toBytes(type)));
+}
+
+/** hashTypedData for one domain, over structs given as their type hash and 32-byte fields. */
+export class TypedDataHasher {
+  private readonly prefix = new Uint8Array(34); // 0x1901 ‖ domainSeparator
+
+  constructor(domain: { name: string; version: string; chainId: number; verifyingContract: Address }) {
+    this.prefix.set([0x19, 0x01]);
+    this.prefix.set(hexToBytes(domainSeparator({ domain })), 2);
+  }
+
+  digest(structTypeHash: Uint8Array, fields: readonly Field[], names: readonly string[]): Uint8Array {
+    const struct = new Uint8Array(32 * (fields.length + 1));
+    struct.set(structTypeHash, 0);
+    fields.forEach((field, i) => {
+      const offset = 32 * (i + 1);
+      if ("bytes32" in field) {
+        const bytes = hexToBytes(field.bytes32);
+        if (bytes.length !== 32)
+          throw new SignatureError(`${names[i]} must be 32 bytes`, { field: names[i] });
+        struct.set(bytes, offset);
+      } else {
+        writeUint(struct, offset, field.uint, field.bits, names[i] as string);
+      }
+    });
+    const message = new Uint8Array(66);
+    message.set(this.prefix, 0);
+    message.set(hexToBytes(keccak256(struct)), 34);
+    return hexToBytes(keccak256(message));
+  }
+}
+
+function writeUint(out: Uint8Array, offset: number, value: bigint, bits: number, name: string) {
+  if (value < 0n || value >= 1n << BigInt(bits)) {
+    throw new SignatureError(`${name} is out of range for uint${bits}`, { field: name });
+  }
+  let v = value;
+  for (let i = offset + 31; i >= offset && v > 0n; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+}
+
+/** The address whose key made a 65-byte (r, s, v) signature over `digest`. */
+export function recoverAddress(digest: Uint8Array, signature: Hex): Address {
+  const sig = hexToBytes(signature);
+  if (sig.length !== 65)
+    throw new SignatureError("signature must be 65 bytes (r, s, v)", { length: sig.length });
+  const v = sig[64] as number;
+  const recid = v >= 27 ? v - 27 : v;
+  if (recid !== 0 && recid !== 1) throw new SignatureError("signature has an invalid v", { v });
+  const s = BigInt(toHex(sig.subarray(32, 64)));
+  if (s === 0n || s > HALF_N) throw new SignatureError("signature s is not in the lower half order");
+  let publicKey: Uint8Array;
+  try {
+    publicKey = secp256k1.ecdsaRecover(sig.subarray(0, 64), recid, digest, false);
+  } catch (error) {
+    throw new SignatureError("signature does not recover to a public key", {
+      cause: (error as Error).message,
+    });
+  }
+  return getAddress(`0x${keccak256(publicKey.subarray(1)).slice(-40)}`);
+}
+
+/** A 65-byte (r, s, v = 27|28) low-s signature of `digest`. */
+export function signDigest(digest: Uint8Array, privateKey: Hex): Hex {
+  const { signature, recid } = secp256k1.ecdsaSign(digest, hexToBytes(privateKey));
+  const out = new Uint8Array(65);
+  out.set(signature, 0);
+  out[64] = 27 + recid;
+  return toHex(out);
+}

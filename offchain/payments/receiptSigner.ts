@@ -1,0 +1,50 @@
+/**
+ * Signs receipts (docs/protocol/typed-data.md) for the runner on the native path: one per
+ * paid call, so it must not cost more than the inference.
+ */
+import type { Address, Hex } from "viem";
+import { privateKeyToAddress } from "viem/accounts";
+import { type Receipt, settlementDomain } from "../../sdk/protocol/typedData";
+import { recoverAddress, signDigest, TypedDataHasher, typeHash } from "./nativeEip712";
+
+const RECEIPT_TYPEHASH = typeHash(
+  "Receipt(bytes32 requestHash,uint256 modelId,bytes32 adapterHash,bytes32 outputHash,uint256 channelId,uint64 callIndex)",
+);
+const FIELDS = ["requestHash", "modelId", "adapterHash", "outputHash", "channelId", "callIndex"];
+
+export class ReceiptSigner {
+  private readonly hasher: TypedDataHasher;
+  readonly address: Address;
+
+  constructor(
+    chainId: number,
+    settlement: Address,
+    private readonly privateKey: Hex,
+  ) {
+    this.hasher = new TypedDataHasher(settlementDomain(chainId, settlement));
+    this.address = privateKeyToAddress(privateKey);
+  }
+
+  digest(receipt: Receipt): Uint8Array {
+    return this.hasher.digest(
+      RECEIPT_TYPEHASH,
+      [
+        { bytes32: receipt.requestHash },
+        { uint: receipt.modelId, bits: 256 },
+        { bytes32: receipt.adapterHash },
+        { bytes32: receipt.outputHash },
+        { uint: receipt.channelId, bits: 256 },
+        { uint: receipt.callIndex, bits: 64 },
+      ],
+      FIELDS,
+    );
+  }
+
+  sign(receipt: Receipt): Hex {
+    return signDigest(this.digest(receipt), this.privateKey);
+  }
+
+  recover(receipt: Receipt, signature: Hex): Address {
+    return recoverAddress(this.digest(receipt), signature);
+  }
+}
