@@ -1,5 +1,6 @@
 // `openlora`: one command per module in ./commands, each registering itself on the program.
 import { Command, CommanderError } from "commander";
+import { registerCotrain } from "./commands/cotrain";
 import { registerTrain } from "./commands/train";
 import { CliError, ExitCode } from "./errors";
 
@@ -10,6 +11,7 @@ const program = new Command("openlora")
   .exitOverride();
 
 registerTrain(program);
+registerCotrain(program);
 
 function report(error: unknown): ExitCode {
   if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;

@@ -55,6 +55,7 @@ export const trainingConfigSchema = z.object({
   holdout: z.number().min(0).lt(1),
   seed: z.number().int().nonnegative(),
   rounds: z.number().int().positive().optional(),
+  localEpochs: z.number().int().positive().optional(),
   contributionMethod: z.string().optional(),
   permutations: z.number().int().positive().optional(),
   totalUnits: z.number().int().positive().optional(),
@@ -84,7 +85,12 @@ export const manifestSchema = z.object({
   datasets: z.array(datasetRecordSchema),
   contributors: z.array(contributorSchema),
   training: trainingConfigSchema,
-  metrics: z.object({ train: evaluationSchema, heldOut: evaluationSchema }),
+  metrics: z.object({
+    train: evaluationSchema,
+    heldOut: evaluationSchema,
+    /** Co-training: the coordinator's validation set, on which contributions are measured. */
+    validation: evaluationSchema.optional(),
+  }),
 });
 
 export type AdapterManifest = z.infer<typeof manifestSchema>;

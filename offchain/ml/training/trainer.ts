@@ -23,7 +23,7 @@ export type ProgressListener = (progress: EpochProgress) => void;
 export function initialParameters(
   base: BaseModel,
   classes: number,
-  config: TrainConfig,
+  config: Pick<TrainConfig, "rank" | "alpha">,
   rng: Rng,
 ): LoraParameters {
   const shape = { inputDim: base.hidden.inputs, hiddenDim: base.hidden.outputs, rank: config.rank, classes };
@@ -34,10 +34,21 @@ export function initialParameters(
  * Trains `params` in place for `epochs` epochs on `data` (Adam state starts fresh).
  * Returns the mean loss of the last epoch.
  */
+export interface EpochOptions extends Pick<TrainConfig, "batchSize" | "learningRate" | "weightDecay"> {
+  epochs: number;
+  /** "cosine": the rate decays over these epochs to 10%; "constant": the caller schedules it. */
+  schedule?: "cosine" | "constant";
+}
+
+/** The cosine schedule's factor for epoch `epoch` (1-based) of `epochs`: 1 → 0.1. */
+export function cosineRate(epoch: number, epochs: number): number {
+  return 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / epochs));
+}
+
 export function runEpochs(
   params: LoraParameters,
   data: EncodedExamples,
-  options: Pick<TrainConfig, "batchSize" | "learningRate" | "weightDecay"> & { epochs: number },
+  options: EpochOptions,
   rng: Rng,
   onEpoch?: ProgressListener,
 ): number {
@@ -49,8 +60,7 @@ export function runEpochs(
     rng.shuffle(order);
     let lossSum = 0;
     let correct = 0;
-    // Cosine decay of the learning rate over the epochs (to 10% at the last epoch).
-    const rate = 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / options.epochs));
+    const rate = options.schedule === "constant" ? 1 : cosineRate(epoch, options.epochs);
     for (let start = 0; start < order.length; start += options.batchSize) {
       const batch = order.slice(start, start + options.batchSize);
       const result = lossAndGradients(params, data, batch, grads);
