@@ -1,0 +1,266 @@
+// The runner's HTTP API with real payments (signed vouchers, native verification, signed
+// receipts), a real onnxruntime session and a real journal. Channel state comes from a fixed
+// snapshot here; the anvil tests read it from the PaymentChannels contract.
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pino from "pino";
+import type { Address, Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChannelLanes } from "../../sdk/consumer/lanes";
+import { createPayingFetch, type PaidReceipt, PaymentClientError } from "../../sdk/consumer/payingFetch";
+import { decodePaymentRequired, decodePaymentResponse, encodeHeader, HEADERS } from "../../sdk/protocol/x402";
+import type { LoraAdapter } from "../ml/adapter/adapter";
+import { encodeAdapter } from "../ml/adapter/adapterFile";
+import { landeBaseModel } from "../ml/base/baseModel";
+import { Rng } from "../ml/random";
+import { type ChannelSnapshot, PaymentGate } from "../payments/paymentGate";
+import { ReceiptSigner } from "../payments/receiptSigner";
+import { VoucherVerifier } from "../payments/voucherVerifier";
+import { AdapterCache } from "./adapterCache";
+import { AdapterStore } from "./adapterStore";
+import type { ServedModel } from "./catalog";
+import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
+import { RunnerHttpServer } from "./http";
+import { InferenceService } from "./inference";
+import { Journal, readJournal } from "./journal";
+import { RunnerMetrics } from "./metrics";
+
+const CHAIN_ID = 31337;
+const CHANNELS: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const SETTLEMENT: Address = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0";
+const ASSET: Address = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512";
+const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-http-"));
+const base = landeBaseModel();
+const consumer = privateKeyToAccount(generatePrivateKey());
+const runnerKey = generatePrivateKey();
+
+function adapter(labels: string[], seed: number): LoraAdapter {
+  const rng = new Rng(seed);
+  const { inputs: d, outputs: k } = base.hidden;
+  const fill = (n: number) => Float32Array.from({ length: n }, () => rng.normal() * 0.1);
+  return {
+    target: "hidden",
+    rank: 2,
+    scale: 1,
+    a: fill(d * 2),
+    b: fill(2 * k),
+    head: { weight: fill(k * labels.length), bias: fill(labels.length), labels },
+  };
+}
+
+let server: RunnerHttpServer;
+let url: string;
+let journal: Journal;
+let executor: MultiAdapterExecutor;
+const models = new Map<bigint, ServedModel>();
+let channel: ChannelSnapshot;
+
+beforeAll(async () => {
+  const store = new AdapterStore(path.join(dir, "adapters"));
+  const spam = store.put(encodeAdapter(adapter(["spam", "ham"], 1), base));
+  const sentiment = store.put(encodeAdapter(adapter(["positive", "negative", "neutral"], 2), base));
+  models.set(1n, { modelId: 1n, adapterHash: spam, pricePerCall: 1_000n, status: "active", metadataURI: "" });
+  models.set(2n, {
+    modelId: 2n,
+    adapterHash: sentiment,
+    pricePerCall: 2_500n,
+    status: "active",
+    metadataURI: "",
+  });
+  models.set(3n, {
+    modelId: 3n,
+    adapterHash: `0x${"77".repeat(32)}`,
+    pricePerCall: 1n,
+    status: "active",
+    metadataURI: "",
+  });
+  models.set(4n, { modelId: 4n, adapterHash: spam, pricePerCall: 1n, status: "paused", metadataURI: "" });
+  const signer = new ReceiptSigner(CHAIN_ID, SETTLEMENT, runnerKey);
+  channel = {
+    channelId: 1n,
+    consumer: consumer.address,
+    runner: signer.address,
+    sessionKey: null,
+    balance: 10_000n,
+    closing: false,
+    settled: new Map(),
+  };
+  executor = await MultiAdapterExecutor.create(base, { slots: 4, maxRank: 4, maxClasses: 4 });
+  const metrics = new RunnerMetrics();
+  const inference = new InferenceService(
+    base,
+    executor,
+    new AdapterCache(base, executor.arena, store),
+    { maxBatch: 8, maxWaitMs: 2, maxQueue: 64 },
+    metrics,
+  );
+  journal = (await Journal.open(path.join(dir, "receipts.journal"))).journal;
+  const gate = new PaymentGate(new VoucherVerifier(CHAIN_ID, CHANNELS), signer.address, {
+    channel: async (id) => (id === channel.channelId ? channel : null),
+  });
+  server = new RunnerHttpServer(
+    {
+      chainId: CHAIN_ID,
+      paymentChannels: CHANNELS,
+      settlement: SETTLEMENT,
+      paymentAsset: ASSET,
+      gate,
+      signer,
+      inference,
+      journal,
+      catalog: { model: async (id) => models.get(id) ?? null, models: async () => [...models.values()] },
+      metrics,
+      log: pino({ level: "silent" }),
+      ready: () => true,
+    },
+    { maxBodyBytes: 4096 },
+  );
+  url = await server.listen();
+});
+
+afterAll(async () => {
+  await server?.close();
+  await journal?.close();
+  await executor?.release();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies under test, asserted field by field
+const json = (res: Response): Promise<any> => res.json();
+
+const inferBody = (text: string) =>
+  JSON.stringify({ inputs: [{ name: "text", datatype: "BYTES", shape: [1], data: [text] }] });
+
+function client(onReceipt?: (paid: PaidReceipt) => void, key = consumer) {
+  const lanes = new ChannelLanes(key, CHAIN_ID, CHANNELS, channel.channelId);
+  return createPayingFetch({ lanes, ...(onReceipt ? { onReceipt } : {}) });
+}
+
+describe("runner HTTP API", () => {
+  it("answers an unpaid call with 402 and the terms", async () => {
+    const res = await fetch(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("hello") });
+    expect(res.status).toBe(402);
+    const required = decodePaymentRequired(res.headers.get(HEADERS.required));
+    expect(required.accepts[0]).toMatchObject({
+      scheme: "openlora-channel",
+      network: "eip155:31337",
+      amount: 1_000n,
+      payTo: channel.runner,
+      extra: { paymentChannels: CHANNELS, settlement: SETTLEMENT, modelId: 1n },
+    });
+  });
+
+  it("serves paid calls across models, with receipts journaled before the answer", async () => {
+    const receipts: PaidReceipt[] = [];
+    const pay = client((paid) => receipts.push(paid));
+    const first = await pay(`${url}/v2/models/1/infer`, {
+      method: "POST",
+      body: inferBody("WIN a FREE cruise, click now"),
+    });
+    expect(first.status).toBe(200);
+    const answer = await json(first);
+    expect(answer.outputs[0].name).toBe("label");
+    expect(["spam", "ham"]).toContain(answer.outputs[0].data[0]);
+    expect(answer.outputs[1].data).toHaveLength(2);
+    const second = await pay(`${url}/v2/models/2/infer`, {
+      method: "POST",
+      body: inferBody("BTC to the moon"),
+    });
+    expect((await json(second)).parameters.labels).toEqual(["positive", "negative", "neutral"]);
+    const third = await pay(`${url}/v2/models/1/infer`, {
+      method: "POST",
+      body: inferBody("lunch at noon?"),
+    });
+    expect(third.status).toBe(200);
+
+    expect(receipts.map((r) => [r.receipt.modelId, r.receipt.callIndex, r.price])).toEqual([
+      [1n, 1n, 1_000n],
+      [2n, 1n, 2_500n],
+      [1n, 2n, 1_000n],
+    ]);
+    const journaled = readJournal(
+      await import("node:fs").then((fs) => fs.readFileSync(path.join(dir, "receipts.journal"))),
+    ).records.filter((r) => r.type === "call");
+    expect(journaled.map((r) => (r.receipt as { callIndex: bigint }).callIndex)).toEqual([1n, 1n, 2n]);
+  });
+
+  it("refuses a replayed payment with 402 voucher_stale and serves nothing", async () => {
+    let captured: Hex | null = null;
+    const recordingFetch: typeof fetch = async (input, init) => {
+      const header = new Headers(init?.headers).get(HEADERS.signature);
+      if (header) captured = header as Hex;
+      return fetch(input, init);
+    };
+    const lanes = new ChannelLanes(consumer, CHAIN_ID, CHANNELS, channel.channelId);
+    const pay = createPayingFetch({ lanes, fetch: recordingFetch });
+    const body = inferBody("replay me");
+    expect((await pay(`${url}/v2/models/2/infer`, { method: "POST", body })).status).toBe(200);
+    const replay = await fetch(`${url}/v2/models/2/infer`, {
+      method: "POST",
+      body,
+      headers: { [HEADERS.signature]: captured as unknown as string },
+    });
+    expect(replay.status).toBe(402);
+    expect(decodePaymentResponse(replay.headers.get(HEADERS.response)).errorReason).toBe("voucher_stale");
+    expect((await json(replay)).reason).toBe("voucher_stale");
+  });
+
+  it("refuses a voucher from another signer and one over the channel balance", async () => {
+    const stranger = privateKeyToAccount(generatePrivateKey());
+    await expect(
+      client(undefined, stranger)(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("hi") }),
+    ).rejects.toThrow(/voucher_wrong_signer/);
+    channel = { ...channel, balance: 0n };
+    await expect(
+      client()(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("hi") }),
+    ).rejects.toThrow(PaymentClientError);
+    channel = { ...channel, balance: 10_000n };
+  });
+
+  it("answers bad input with a clear 4xx and unavailable models with 503", async () => {
+    const post = (model: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(`${url}/v2/models/${model}/infer`, { method: "POST", body, headers });
+    const malformed = await post("1", "{not json");
+    expect([malformed.status, (await json(malformed)).reason]).toEqual([400, "malformed_json"]);
+    const wrongShape = await post("1", JSON.stringify({ inputs: [{ name: "text", data: ["x"] }] }));
+    expect(wrongShape.status).toBe(400);
+    expect((await json(wrongShape)).error).toMatch(/invalid inference request/);
+    const huge = await post("1", inferBody("x".repeat(5000)));
+    expect(huge.status).toBe(413);
+    const unknown = await post("99", inferBody("hi"));
+    expect([unknown.status, (await json(unknown)).reason]).toEqual([404, "unknown_model"]);
+    const badHeader = await post("1", inferBody("hi"), {
+      [HEADERS.signature]: encodeHeader({ x402Version: 2 }),
+    });
+    expect([badHeader.status, (await json(badHeader)).reason]).toEqual([400, "payment_malformed"]);
+    const paused = await post("4", inferBody("hi"));
+    expect([paused.status, (await json(paused)).reason]).toEqual([503, "model_unavailable"]);
+  });
+
+  it("refuses a model whose adapter fails its hash check and keeps serving the others", async () => {
+    const pay = client();
+    const broken = await pay(`${url}/v2/models/3/infer`, { method: "POST", body: inferBody("hi") });
+    expect(broken.status).toBe(503);
+    expect((await json(broken)).error).toMatch(/model 3 is refused/);
+    const ok = await pay(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("still serving") });
+    expect(ok.status).toBe(200);
+    const ready = await fetch(`${url}/v2/models/3/ready`);
+    expect(ready.status).toBe(503);
+  });
+
+  it("serves model metadata, the OpenAPI document and Prometheus metrics", async () => {
+    const meta = await json(await fetch(`${url}/v2/models/2`));
+    expect(meta).toMatchObject({
+      name: "2",
+      versions: [models.get(2n)?.adapterHash],
+      platform: "onnxruntime",
+    });
+    const openapi = await json(await fetch(`${url}/openapi.json`));
+    expect(Object.keys(openapi.paths)).toContain("/v2/models/{modelId}/infer");
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/openlora_requests_total\{model="1",outcome="paid"\} [1-9]/);
+    expect(metrics).toMatch(/openlora_vouchers_total\{model="2",result="voucher_stale"\} 1/);
+  });
+});

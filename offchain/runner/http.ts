@@ -1,0 +1,362 @@
+/**
+ * The runner's HTTP API: Open Inference Protocol (v2) routes, paid per call with the x402 v2
+ * flow (docs/protocol/http-402.md), plus /openapi.json and /metrics. Every error is JSON
+ * `{ error, reason?, details? }` with a status that says whose fault it was.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { z } from "zod";
+import {
+  decodePaymentPayload,
+  encodeHeader,
+  HEADERS,
+  PaymentHeaderError,
+  X402_VERSION,
+} from "../../sdk/protocol/x402";
+import { PaymentRefusedError } from "../payments/paymentGate";
+import { CacheFullError, ModelRefusedError } from "./adapterCache";
+import type { ModelCatalog, ServedModel } from "./catalog";
+import type { Classification } from "./inference";
+import { JournalWriteError } from "./journal";
+import type { RunnerMetrics } from "./metrics";
+import { openApiDocument } from "./openapi";
+import { type PaidAnswer, type PaidCallContext, paymentTerms, runPaidCall } from "./paidCall";
+import { QueueFullError } from "./scheduler";
+
+export interface HttpOptions {
+  host?: string;
+  port?: number;
+  maxBodyBytes?: number;
+}
+
+export interface RunnerHttpContext extends PaidCallContext {
+  catalog: ModelCatalog;
+  metrics: RunnerMetrics;
+  log: Logger;
+  ready(): boolean;
+  /** Told of every paid call once it is answered (the dashboard listens). */
+  onPaidCall?(model: ServedModel, answer: PaidAnswer, latencyMs: number): void;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly reason?: string,
+    readonly details?: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const inferRequestSchema = z.object({
+  id: z.string().optional(),
+  inputs: z
+    .array(
+      z.object({
+        name: z.literal("text"),
+        datatype: z.literal("BYTES"),
+        shape: z.tuple([z.literal(1)]),
+        data: z.tuple([
+          z.string().min(1, "text must not be empty").max(10_000, "text is longer than 10,000 characters"),
+        ]),
+      }),
+    )
+    .length(1, "exactly one input named text (one text per paid call)"),
+});
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const bytes = Buffer.from(JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+  res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length, ...headers });
+  res.end(bytes);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > limit) {
+      reject(new HttpError(413, `request body is larger than ${limit} bytes`, "body_too_large"));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpError(413, `request body is larger than ${limit} bytes`, "body_too_large"));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function parseInfer(body: Buffer): string {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new HttpError(400, "request body is not valid JSON", "malformed_json");
+  }
+  const parsed = inferRequestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`);
+    throw new HttpError(400, `invalid inference request: ${issues.join("; ")}`, "invalid_request", {
+      issues,
+    });
+  }
+  return parsed.data.inputs[0]?.data[0] as string;
+}
+
+function renderAnswer(model: ServedModel, classification: Classification, requestHash: string): Uint8Array {
+  return Buffer.from(
+    JSON.stringify({
+      model_name: model.modelId.toString(),
+      model_version: model.adapterHash,
+      id: requestHash,
+      outputs: [
+        { name: "label", datatype: "BYTES", shape: [1], data: [classification.label] },
+        {
+          name: "scores",
+          datatype: "FP32",
+          shape: [1, classification.scores.length],
+          data: classification.scores,
+        },
+      ],
+      parameters: { labels: classification.labels },
+    }),
+  );
+}
+
+export class RunnerHttpServer {
+  private server: Server | null = null;
+
+  constructor(
+    private readonly ctx: RunnerHttpContext,
+    private readonly options: HttpOptions = {},
+  ) {}
+
+  async listen(): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((error) => this.fail(res, error));
+    });
+    this.server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      this.server?.once("error", reject);
+      this.server?.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1", resolve);
+    });
+    return this.url;
+  }
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null;
+    if (!address) throw new Error("the runner is not listening");
+    return `http://${address.address}:${address.port}`;
+  }
+
+  /** Stops accepting connections and waits for requests in flight to finish. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    this.server = null;
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://runner");
+    const path = url.pathname.replace(/\/+$/, "") || "/";
+    const method = req.method ?? "GET";
+    if (method === "GET") {
+      if (path === "/v2")
+        return sendJson(res, 200, { name: "openlora-runner", version: "1", extensions: ["x402"] });
+      if (path === "/v2/health/live") return sendJson(res, 200, { live: true });
+      if (path === "/v2/health/ready")
+        return sendJson(res, this.ctx.ready() ? 200 : 503, { ready: this.ctx.ready() });
+      if (path === "/v2/models")
+        return sendJson(res, 200, { models: (await this.ctx.catalog.models()).map(describe) });
+      if (path === "/openapi.json") return sendJson(res, 200, openApiDocument(this.url));
+      if (path === "/metrics") return this.sendMetrics(res);
+    }
+    const match = /^\/v2\/models\/([^/]+)(\/ready|\/infer)?$/.exec(path);
+    if (match) {
+      const model = await this.model(match[1] as string);
+      if (method === "GET" && !match[2]) return sendJson(res, 200, this.metadata(model));
+      if (method === "GET" && match[2] === "/ready") {
+        const ready = this.unavailability(model) === null;
+        return sendJson(res, ready ? 200 : 503, { name: model.modelId.toString(), ready });
+      }
+      if (method === "POST" && match[2] === "/infer") return this.infer(req, res, model);
+    }
+    throw new HttpError(404, `no route for ${method} ${path}`, "not_found");
+  }
+
+  private async model(id: string): Promise<ServedModel> {
+    if (!/^\d{1,78}$/.test(id)) throw new HttpError(404, `unknown model ${id}`, "unknown_model");
+    const model = await this.ctx.catalog.model(BigInt(id));
+    if (!model) throw new HttpError(404, `unknown model ${id}`, "unknown_model");
+    return model;
+  }
+
+  private unavailability(model: ServedModel): string | null {
+    if (model.status !== "active") return `model ${model.modelId} is ${model.status}`;
+    const refusal = this.ctx.inference.refusal(model.modelId);
+    return refusal ? `model ${model.modelId} is refused: ${refusal.message}` : null;
+  }
+
+  private metadata(model: ServedModel) {
+    return {
+      name: model.modelId.toString(),
+      versions: [model.adapterHash],
+      platform: "onnxruntime",
+      inputs: [{ name: "text", datatype: "BYTES", shape: [1] }],
+      outputs: [
+        { name: "label", datatype: "BYTES", shape: [1] },
+        { name: "scores", datatype: "FP32", shape: [1, -1] },
+      ],
+      parameters: describe(model),
+    };
+  }
+
+  private async infer(req: IncomingMessage, res: ServerResponse, model: ServedModel): Promise<void> {
+    const started = performance.now();
+    const label = { model: model.modelId.toString() };
+    const body = await readBody(req, this.options.maxBodyBytes ?? 64 * 1024);
+    const text = parseInfer(body);
+    const unavailable = this.unavailability(model);
+    if (unavailable) throw new HttpError(503, unavailable, "model_unavailable");
+
+    const rawPayment = req.headers[HEADERS.signature];
+    if (typeof rawPayment !== "string") {
+      this.ctx.metrics.requests.inc({ ...label, outcome: "payment_required" });
+      throw this.paymentRequired(req, model, "PAYMENT-SIGNATURE header is required");
+    }
+    let payment: ReturnType<typeof decodePaymentPayload>;
+    try {
+      payment = decodePaymentPayload(rawPayment);
+    } catch (error) {
+      if (error instanceof PaymentHeaderError) throw new HttpError(400, error.message, "payment_malformed");
+      throw error;
+    }
+    try {
+      const answer = await runPaidCall(this.ctx, model, payment, body, text, (c, hash) =>
+        renderAnswer(model, c, hash),
+      );
+      this.ctx.metrics.vouchers.inc({ ...label, result: "accepted" });
+      this.ctx.metrics.revenue.inc(label, Number(answer.price));
+      this.ctx.metrics.requests.inc({ ...label, outcome: "paid" });
+      const latency = performance.now() - started;
+      this.ctx.metrics.latency.observe(label, latency / 1000);
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "content-length": answer.body.length,
+        [HEADERS.response]: answer.paymentResponseHeader,
+      });
+      res.end(answer.body);
+      this.ctx.onPaidCall?.(model, answer, latency);
+    } catch (error) {
+      if (error instanceof PaymentRefusedError) {
+        this.ctx.metrics.vouchers.inc({ ...label, result: error.reason });
+        this.ctx.metrics.requests.inc({ ...label, outcome: "refused" });
+        throw this.paymentRequired(req, model, error.message, error.reason, error.details);
+      }
+      throw error;
+    }
+  }
+
+  private paymentRequired(
+    req: IncomingMessage,
+    model: ServedModel,
+    message: string,
+    reason?: string,
+    details?: Record<string, unknown>,
+  ): HttpError {
+    const terms = paymentTerms(this.ctx, model);
+    const channel = req.headers[HEADERS.channel];
+    if (typeof channel === "string" && /^\d{1,78}$/.test(channel)) {
+      const lane = this.ctx.gate.lane(BigInt(channel), model.modelId);
+      terms.extra.lane = {
+        channelId: BigInt(channel),
+        cumulativeAmount: lane.cumulativeAmount,
+        cumulativeCalls: lane.cumulativeCalls,
+        transcriptHash: lane.transcriptHash,
+        ...(lane.signature ? { signature: lane.signature } : {}),
+      };
+    }
+    const required = {
+      x402Version: X402_VERSION,
+      error: message,
+      resource: {
+        url: `${this.url}/v2/models/${model.modelId}/infer`,
+        description: `model ${model.modelId}`,
+        mimeType: "application/json",
+      },
+      accepts: [terms],
+    };
+    const headers: Record<string, string> = { [HEADERS.required]: encodeHeader(required) };
+    if (reason) {
+      headers[HEADERS.response] = encodeHeader({
+        success: false,
+        errorReason: reason,
+        transaction: "",
+        network: terms.network,
+        payer: "",
+      });
+    }
+    return new HttpError(402, message, reason ?? "payment_required", details, headers);
+  }
+
+  private async sendMetrics(res: ServerResponse) {
+    const text = await this.ctx.metrics.registry.metrics();
+    res.writeHead(200, { "content-type": this.ctx.metrics.registry.contentType });
+    res.end(text);
+  }
+
+  private fail(res: ServerResponse, error: unknown) {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (error instanceof HttpError) {
+      const body = {
+        error: error.message,
+        ...(error.reason ? { reason: error.reason } : {}),
+        details: error.details,
+      };
+      return sendJson(res, error.status, body, error.headers);
+    }
+    if (error instanceof ModelRefusedError) {
+      return sendJson(res, 503, { error: error.message, reason: "model_unavailable" });
+    }
+    if (error instanceof QueueFullError || error instanceof CacheFullError) {
+      return sendJson(res, 503, { error: error.message, reason: "busy" }, { "retry-after": "1" });
+    }
+    if (error instanceof JournalWriteError) {
+      this.ctx.log.error({ err: error }, "receipt journal write failed; refusing paid calls");
+      return sendJson(res, 503, {
+        error: "the runner cannot record receipts right now",
+        reason: "journal_unavailable",
+      });
+    }
+    this.ctx.log.error({ err: error }, "unexpected error");
+    return sendJson(res, 500, { error: "internal error" });
+  }
+}
+
+function describe(model: ServedModel) {
+  return {
+    modelId: model.modelId,
+    adapterHash: model.adapterHash,
+    pricePerCall: model.pricePerCall,
+    status: model.status,
+    metadataURI: model.metadataURI,
+  };
+}
