@@ -62,9 +62,10 @@ library PaymentMessages {
         return keccak256(abi.encode(receiptStructHash));
     }
 
-    /// @notice The next transcript hash of a lane: keccak256(abi.encode(previous, requestHash)).
-    function extendTranscript(bytes32 previous, bytes32 requestHash) internal pure returns (bytes32) {
-        return keccak256(abi.encode(previous, requestHash));
+    /// @notice The next transcript hash of a lane: keccak256(abi.encode(previous, request)), where
+    ///         `request` is the request hash of the call paid for.
+    function extendTranscript(bytes32 previous, bytes32 request) internal pure returns (bytes32) {
+        return keccak256(abi.encode(previous, request));
     }
 
     /// @notice The hash of a request: keccak256(abi.encode(channelId, modelId, callIndex, bodyHash)),
