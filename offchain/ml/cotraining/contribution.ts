@@ -82,7 +82,7 @@ export function leaveOneOut(n: number, utility: Utility): number[] {
  * method, ties broken by index. If no one helped, every contributor gets 0.
  */
 export function proposeUnits(contributions: readonly number[], total: number): number[] {
-  const positive = contributions.map((c) => (c > 0 ? c : 0));
+  const positive = contributions.map((c) => Math.max(c, 0));
   const sum = positive.reduce((a, b) => a + b, 0);
   if (sum <= 0) return contributions.map(() => 0);
   const exact = positive.map((c) => (c / sum) * total);
