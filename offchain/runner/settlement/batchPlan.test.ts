@@ -1,0 +1,80 @@
+import { type Hex, keccak256, toHex } from "viem";
+import { describe, expect, it } from "vitest";
+import { receiptLeaf, verifyMerkleProof } from "../../../sdk/protocol/merkle";
+import { EMPTY_TRANSCRIPT, extendTranscript } from "../../../sdk/protocol/typedData";
+import { type CallRecord, indexCalls, type LaneKey, type LanePaid, laneId, planBatch } from "./batchPlan";
+
+const SIG = `0x${"11".repeat(65)}` as Hex;
+
+/** `count` consecutive calls of a lane at `price` each. */
+function laneCalls(channelId: bigint, modelId: bigint, count: number, price: bigint): CallRecord[] {
+  let transcript = EMPTY_TRANSCRIPT;
+  return Array.from({ length: count }, (_, i) => {
+    const callIndex = BigInt(i + 1);
+    const requestHash = keccak256(toHex(`${channelId}/${modelId}/${callIndex}`));
+    transcript = extendTranscript(transcript, requestHash);
+    return {
+      receipt: {
+        requestHash,
+        modelId,
+        adapterHash: keccak256(toHex(`adapter ${modelId}`)),
+        outputHash: requestHash,
+        channelId,
+        callIndex,
+      },
+      receiptSignature: SIG,
+      voucher: {
+        channelId,
+        modelId,
+        cumulativeAmount: callIndex * price,
+        cumulativeCalls: callIndex,
+        transcriptHash: transcript,
+      },
+      voucherSignature: SIG,
+    };
+  });
+}
+
+const nothingPaid = (): LanePaid => ({ paidAmount: 0n, paidCalls: 0n });
+
+describe("planBatch", () => {
+  it("settles the latest voucher of every lane, grouped by model, with totals and every receipt", () => {
+    const calls = [...laneCalls(1n, 2n, 3, 10n), ...laneCalls(1n, 1n, 2, 5n), ...laneCalls(2n, 2n, 4, 10n)];
+    const plan = planBatch(indexCalls(calls), nothingPaid);
+    expect(plan?.vouchers.map((v) => [v.modelId, v.channelId, v.cumulativeCalls])).toEqual([
+      [1n, 1n, 2n],
+      [2n, 1n, 3n],
+      [2n, 2n, 4n],
+    ]);
+    expect(plan?.totals).toEqual([
+      { modelId: 1n, calls: 2n, amount: 10n },
+      { modelId: 2n, calls: 7n, amount: 70n },
+    ]);
+    expect(plan?.receipts).toHaveLength(9);
+    plan?.receipts.forEach((receipt, i) => {
+      expect(verifyMerkleProof(receiptLeaf(receipt), plan.tree.proof(i), plan.root)).toBe(true);
+    });
+  });
+
+  it("settles only what the chain has not paid, and nothing when all is paid", () => {
+    const calls = [...laneCalls(1n, 1n, 5, 7n), ...laneCalls(3n, 1n, 2, 7n)];
+    const onChain = new Map<string, LanePaid>([["1:1", { paidAmount: 21n, paidCalls: 3n }]]);
+    const paid = (lane: LaneKey) => onChain.get(laneId(lane)) ?? nothingPaid();
+    const plan = planBatch(indexCalls(calls), paid);
+    expect(plan?.totals).toEqual([{ modelId: 1n, calls: 4n, amount: 28n }]);
+    expect(plan?.receipts.map((r) => [r.channelId, r.callIndex])).toEqual([
+      [1n, 4n],
+      [1n, 5n],
+      [3n, 1n],
+      [3n, 2n],
+    ]);
+    onChain.set("1:1", { paidAmount: 35n, paidCalls: 5n });
+    onChain.set("3:1", { paidAmount: 14n, paidCalls: 2n });
+    expect(planBatch(indexCalls(calls), paid)).toBeNull();
+  });
+
+  it("caps the number of lanes per batch and leaves the rest for the next", () => {
+    const calls = [1n, 2n, 3n].flatMap((channel) => laneCalls(channel, 1n, 1, 1n));
+    expect(planBatch(indexCalls(calls), nothingPaid, 2)?.vouchers).toHaveLength(2);
+  });
+});
