@@ -1,0 +1,45 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, loadRunnerConfig } from "./config";
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const KEY = `0x${"ab".repeat(32)}`;
+
+describe("loadRunnerConfig", () => {
+  it("applies defaults, then the file, then the environment, then flags", () => {
+    const file = path.join(dir, "runner.json");
+    writeFileSync(file, JSON.stringify({ port: 9000, batch: { maxBatch: 16 }, models: [1, 2] }));
+    const config = loadRunnerConfig({
+      file,
+      env: { OPENLORA_RUNNER_KEY: KEY, OPENLORA_PORT: "9100", OPENLORA_BATCH__MAX_WAIT_MS: "5", HOME: "/x" },
+      flags: { port: 9200 },
+    });
+    expect(config.port).toBe(9200);
+    expect(config.batch).toEqual({ maxBatch: 16, maxWaitMs: 5, maxQueue: 2048 });
+    expect(config.models).toEqual([1n, 2n]);
+    expect(config.rpcUrl).toBe("http://127.0.0.1:8545");
+    expect(config.settlement.intervalMs).toBe(10_000);
+  });
+
+  it("names every invalid setting and how to fix the key", () => {
+    try {
+      loadRunnerConfig({ env: { OPENLORA_PORT: "70000", OPENLORA_RPC_URL: "not a url" } });
+      throw new Error("accepted an invalid config");
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as Error).message;
+      expect(message).toMatch(/privateKey: .*\(set OPENLORA_RUNNER_KEY\)/);
+      expect(message).toMatch(/port: /);
+      expect(message).toMatch(/rpcUrl: must be an http\(s\) URL/);
+    }
+  });
+
+  it("reports an unreadable config file", () => {
+    expect(() =>
+      loadRunnerConfig({ file: path.join(dir, "missing.json"), env: { OPENLORA_RUNNER_KEY: KEY } }),
+    ).toThrow(/config file .*missing\.json/);
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * Runner configuration: a JSON file, then OPENLORA_* environment variables, then command-line
+ * flags, each overriding the one before; validated once at start with messages that name the
+ * setting and where it came from.
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 32-byte hex private key");
+const modelList = z.union([z.literal("all"), z.array(z.coerce.bigint()).min(1)]);
+
+export const runnerConfigSchema = z.object({
+  rpcUrl: z.url({ message: "must be an http(s) URL" }).default("http://127.0.0.1:8545"),
+  deployments: z.string().optional().describe("deployments file; default deployments/<chainId>.json"),
+  privateKey: hexKey.describe("the runner's key (OPENLORA_RUNNER_KEY)"),
+  host: z.string().default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65_535).default(8080),
+  dataDir: z.string().default(".openlora/runner"),
+  adapterDir: z.string().optional().describe("content-addressed adapter store; default <dataDir>/adapters"),
+  models: modelList.default("all"),
+  maxBodyBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024),
+  batch: z
+    .object({
+      maxBatch: z.coerce.number().int().min(1).max(1024).default(32),
+      maxWaitMs: z.coerce.number().min(0).max(1000).default(2),
+      maxQueue: z.coerce.number().int().min(1).default(2048),
+    })
+    .prefault({}),
+  cache: z
+    .object({
+      budgetMB: z.coerce.number().positive().default(256),
+      maxRank: z.coerce.number().int().min(1).max(256).default(16),
+      maxClasses: z.coerce.number().int().min(2).max(1024).default(8),
+      pinned: z.array(z.coerce.bigint()).default([]),
+    })
+    .prefault({}),
+  settlement: z
+    .object({
+      intervalMs: z.coerce.number().int().min(100).default(10_000),
+      maxCalls: z.coerce.number().int().min(1).default(5_000),
+      maxLanes: z.coerce.number().int().min(1).max(500).default(50),
+      confirmations: z.coerce.number().int().min(0).max(64).default(1),
+    })
+    .prefault({}),
+  chainCacheMs: z.coerce.number().int().min(0).default(2_000).describe("how long chain reads are reused"),
+});
+
+export type RunnerConfig = z.output<typeof runnerConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid runner configuration:\n  - ${issues.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** OPENLORA_* variables as config keys; nested keys use "__" (OPENLORA_BATCH__MAX_BATCH). */
+export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const camel = (s: string) => s.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("OPENLORA_") || value === undefined) continue;
+    const key = name.slice("OPENLORA_".length);
+    if (key === "RUNNER_KEY") {
+      out.privateKey = value;
+      continue;
+    }
+    const path = key.split("__").map(camel);
+    let target = out;
+    for (const part of path.slice(0, -1)) {
+      target[part] ??= {};
+      target = target[part] as Record<string, unknown>;
+    }
+    const leaf = path.at(-1) as string;
+    target[leaf] = ["models", "pinned"].includes(leaf) && value !== "all" ? value.split(",") : value;
+  }
+  return out;
+}
+
+function deepMerge(...layers: Record<string, unknown>[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      const previous = out[key];
+      out[key] =
+        value &&
+        typeof value === "object" &&
+        !Array.isArray(value) &&
+        previous &&
+        typeof previous === "object"
+          ? deepMerge(previous as Record<string, unknown>, value as Record<string, unknown>)
+          : value;
+    }
+  }
+  return out;
+}
+
+/** Merges file < env < flags and validates the result. */
+export function loadRunnerConfig(sources: {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: Record<string, unknown>;
+}): RunnerConfig {
+  let fromFile: Record<string, unknown> = {};
+  if (sources.file) {
+    try {
+      fromFile = JSON.parse(readFileSync(sources.file, "utf8"));
+    } catch (error) {
+      throw new ConfigError([`config file ${sources.file}: ${(error as Error).message}`]);
+    }
+  }
+  const merged = deepMerge(fromFile, configFromEnv(sources.env ?? {}), sources.flags ?? {});
+  const parsed = runnerConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = issue.path.join(".") || "(config)";
+        const hint = key === "privateKey" ? " (set OPENLORA_RUNNER_KEY)" : "";
+        return `${key}: ${issue.message}${hint}`;
+      }),
+    );
+  }
+  return parsed.data;
+}
