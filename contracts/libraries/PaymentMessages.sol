@@ -42,7 +42,7 @@ library PaymentMessages {
     }
 
     /// @notice The EIP-712 struct hash of a receipt.
-    function hashReceipt(Receipt calldata receipt) internal pure returns (bytes32) {
+    function hashReceipt(Receipt memory receipt) internal pure returns (bytes32) {
         return keccak256(
             abi.encode(
                 RECEIPT_TYPEHASH,
