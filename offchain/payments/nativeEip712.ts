@@ -15,6 +15,7 @@ import {
   toBytes,
   toHex,
 } from "viem";
+import { keccak256Bytes } from "../crypto/keccak";
 
 const require = createRequire(import.meta.url);
 // The package silently falls back to pure JS when its native prebuild does not load; require
@@ -68,8 +69,8 @@ export class TypedDataHasher {
     });
     const message = new Uint8Array(66);
     message.set(this.prefix, 0);
-    message.set(hexToBytes(keccak256(struct)), 34);
-    return hexToBytes(keccak256(message));
+    message.set(keccak256Bytes(struct), 34);
+    return keccak256Bytes(message);
   }
 }
 
@@ -102,7 +103,7 @@ export function recoverAddress(digest: Uint8Array, signature: Hex): Address {
       cause: (error as Error).message,
     });
   }
-  return getAddress(`0x${keccak256(publicKey.subarray(1)).slice(-40)}`);
+  return getAddress(toHex(keccak256Bytes(publicKey.subarray(1)).subarray(12)));
 }
 
 /** A 65-byte (r, s, v = 27|28) low-s signature of `digest`. */
