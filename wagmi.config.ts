@@ -2,7 +2,16 @@ import { defineConfig } from "@wagmi/cli";
 import { foundry } from "@wagmi/cli/plugins";
 
 /** The contracts whose ABIs the SDK, the runner and the CLI use. */
-const sdkContracts = ["TestUSD"];
+const sdkContracts = [
+  "TestUSD",
+  "ModelRegistry",
+  "CoTrainingShares",
+  "ModelVault",
+  "ModelVaultFactory",
+  "PaymentChannels",
+  "RunnerRegistry",
+  "Settlement",
+];
 
 export default defineConfig({
   // tools/check-abis.ts points this elsewhere to compare a fresh generation with the committed one.
