@@ -23,19 +23,23 @@ const MODEL = 1n;
 
 let channel: ChannelSnapshot;
 let gate: PaymentGate;
+let freshReads: number;
 
 beforeEach(() => {
   channel = {
     channelId: 7n,
     consumer: consumer.address,
     runner,
-    sessionKey: sessionKey.address,
-    balance: 3_500n,
+    signers: [consumer.address, sessionKey.address],
+    deposited: 3_500n,
     closing: false,
-    settled: new Map(),
   };
+  freshReads = 0;
   gate = new PaymentGate(new VoucherVerifier(CHAIN_ID, CHANNELS), runner, {
-    channel: async (id) => (id === channel.channelId ? channel : null),
+    channel: async (id, options) => {
+      if (options?.fresh) freshReads++;
+      return id === channel.channelId ? channel : null;
+    },
   });
 });
 
@@ -123,21 +127,18 @@ describe("PaymentGate", () => {
     ).toBe("transcript_mismatch");
   });
 
-  it("refuses calls beyond the channel balance across lanes, and accepts again after settlement", async () => {
+  it("refuses calls beyond the channel deposit across lanes, re-reading the chain first", async () => {
     await gate.authorize(await nextCall());
     await gate.authorize(await nextCall({}, consumer, { modelId: 2n }));
     await gate.authorize(await nextCall());
+    expect(gate.committedIn(7n)).toBe(3_000n);
     expect(await refusal(gate.authorize(await nextCall({}, consumer, { modelId: 2n })))).toBe(
       "insufficient_channel_balance",
     );
-    // The runner settles model 1's lane (2,000 paid out of the balance): 1,500 left, 1,000 owed.
-    channel = { ...channel, balance: 1_500n, settled: new Map([[MODEL, 2_000n]]) };
-    expect(gate.unsettled(channel)).toBe(1_000n);
-    expect(await refusal(gate.authorize(await nextCall({}, consumer, { modelId: 2n })))).toBe(
-      "insufficient_channel_balance",
-    );
-    channel = { ...channel, balance: 2_500n };
+    expect(freshReads).toBe(1); // it looked for a top-up before refusing
+    channel = { ...channel, deposited: 4_500n }; // the consumer tops up
     await expect(gate.authorize(await nextCall({}, consumer, { modelId: 2n }))).resolves.toBeDefined();
+    expect(gate.committedIn(7n)).toBe(4_000n);
   });
 
   it("refuses unknown, closing and other runners' channels", async () => {
@@ -156,6 +157,7 @@ describe("PaymentGate", () => {
     const authorization = await gate.authorize(call);
     gate.rollback(call.voucher, authorization);
     expect(gate.lane(7n, MODEL).cumulativeCalls).toBe(0n);
+    expect(gate.committedIn(7n)).toBe(0n);
     await expect(gate.authorize(call)).resolves.toBeDefined();
   });
 });

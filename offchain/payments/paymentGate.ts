@@ -38,17 +38,20 @@ export interface ChannelSnapshot {
   channelId: bigint;
   consumer: Address;
   runner: Address;
-  sessionKey: Address | null;
-  /** Asset escrowed in the channel now (funded − settled − withdrawn). */
-  balance: bigint;
+  /** Who may sign vouchers now: the consumer and its session key(s). */
+  signers: Address[];
+  /** Everything ever deposited: the lanes' cumulative amounts together can never exceed it. */
+  deposited: bigint;
+  /** A close was requested or the rest withdrawn: no new calls. */
   closing: boolean;
-  /** Settled cumulative amount per model lane. */
-  settled: Map<bigint, bigint>;
 }
 
 export interface ChannelSource {
-  /** The latest known snapshot, or null for a channel that does not exist. */
-  channel(channelId: bigint): Promise<ChannelSnapshot | null>;
+  /**
+   * The latest known snapshot, or null for a channel that does not exist. `fresh` asks to
+   * bypass any cache (a consumer may just have topped up).
+   */
+  channel(channelId: bigint, options?: { fresh?: boolean }): Promise<ChannelSnapshot | null>;
 }
 
 export interface LaneState {
@@ -76,6 +79,8 @@ const laneKey = (channelId: bigint, modelId: bigint) => `${channelId}:${modelId}
 
 export class PaymentGate {
   private readonly lanes = new Map<string, LaneState>();
+  /** Sum of the accepted cumulative amounts of each channel's lanes. */
+  private readonly committed = new Map<bigint, bigint>();
 
   constructor(
     private readonly verifier: VoucherVerifier,
@@ -98,7 +103,18 @@ export class PaymentGate {
   /** Restores a lane from the journal on start (the latest accepted voucher wins). */
   restore(channelId: bigint, modelId: bigint, state: LaneState): void {
     const current = this.lane(channelId, modelId);
-    if (state.cumulativeCalls > current.cumulativeCalls) this.lanes.set(laneKey(channelId, modelId), state);
+    if (state.cumulativeCalls > current.cumulativeCalls) this.setLane(channelId, modelId, current, state);
+  }
+
+  /** What the channel's lanes have accepted in total, settled or not. */
+  committedIn(channelId: bigint): bigint {
+    return this.committed.get(channelId) ?? 0n;
+  }
+
+  private setLane(channelId: bigint, modelId: bigint, previous: LaneState, next: LaneState): void {
+    this.lanes.set(laneKey(channelId, modelId), next);
+    const delta = next.cumulativeAmount - previous.cumulativeAmount;
+    this.committed.set(channelId, this.committedIn(channelId) + delta);
   }
 
   /** Accepts the call's voucher as the lane's latest, or throws PaymentRefusedError. */
@@ -110,41 +126,51 @@ export class PaymentGate {
         modelId: call.modelId,
       });
     }
-    const channel = await this.usableChannel(voucher.channelId);
+    let channel = await this.usableChannel(voucher.channelId);
     const payer = this.signer(call, channel);
+    this.checkSequence(call, this.lane(voucher.channelId, voucher.modelId));
+    if (!this.covered(channel, voucher)) {
+      // Re-read before refusing: the consumer may have just topped up.
+      channel = await this.usableChannel(voucher.channelId, true);
+      this.checkSequence(call, this.lane(voucher.channelId, voucher.modelId)); // another call may have won the lane meanwhile
+      if (!this.covered(channel, voucher)) {
+        const required = this.committedIn(channel.channelId) + this.increase(voucher);
+        throw new PaymentRefusedError(
+          "insufficient_channel_balance",
+          "the channel's deposit does not cover this call; top it up",
+          { deposited: channel.deposited, required },
+        );
+      }
+    }
     const previous = this.lane(voucher.channelId, voucher.modelId);
-    this.checkSequence(call, previous);
-    this.checkBalance(channel, voucher, previous);
     const accepted: LaneState = {
       cumulativeAmount: voucher.cumulativeAmount,
       cumulativeCalls: voucher.cumulativeCalls,
       transcriptHash: voucher.transcriptHash,
       signature: call.signature,
     };
-    this.lanes.set(laneKey(voucher.channelId, voucher.modelId), accepted);
+    this.setLane(voucher.channelId, voucher.modelId, previous, accepted);
     return { payer, previous, accepted };
   }
 
   /** Undoes an authorization whose call was not served, unless a later voucher came since. */
   rollback(voucher: Voucher, authorization: Authorization): void {
     const key = laneKey(voucher.channelId, voucher.modelId);
-    if (this.lanes.get(key) === authorization.accepted) this.lanes.set(key, authorization.previous);
+    if (this.lanes.get(key) !== authorization.accepted) return;
+    this.setLane(voucher.channelId, voucher.modelId, authorization.accepted, authorization.previous);
   }
 
-  /** Sum of accepted-but-unsettled amounts over a channel's lanes. */
-  unsettled(channel: ChannelSnapshot): bigint {
-    let total = 0n;
-    for (const [key, lane] of this.lanes) {
-      const [channelId, modelId] = key.split(":").map(BigInt) as [bigint, bigint];
-      if (channelId !== channel.channelId) continue;
-      const settled = channel.settled.get(modelId) ?? 0n;
-      if (lane.cumulativeAmount > settled) total += lane.cumulativeAmount - settled;
-    }
-    return total;
+  private increase(voucher: Voucher): bigint {
+    return voucher.cumulativeAmount - this.lane(voucher.channelId, voucher.modelId).cumulativeAmount;
   }
 
-  private async usableChannel(channelId: bigint): Promise<ChannelSnapshot> {
-    const channel = await this.source.channel(channelId);
+  /** The channel's lanes together, with this voucher, stay within what was deposited. */
+  private covered(channel: ChannelSnapshot, voucher: Voucher): boolean {
+    return this.committedIn(channel.channelId) + this.increase(voucher) <= channel.deposited;
+  }
+
+  private async usableChannel(channelId: bigint, fresh = false): Promise<ChannelSnapshot> {
+    const channel = await this.source.channel(channelId, { fresh });
     if (!channel) throw new PaymentRefusedError("channel_unusable", `channel ${channelId} does not exist`);
     if (channel.runner.toLowerCase() !== this.runner.toLowerCase()) {
       throw new PaymentRefusedError("channel_unusable", `channel ${channelId} pays another runner`, {
@@ -163,8 +189,7 @@ export class PaymentGate {
       const message = error instanceof SignatureError ? error.message : "signature does not verify";
       throw new PaymentRefusedError("voucher_wrong_signer", message);
     }
-    const allowed = [channel.consumer, channel.sessionKey].filter(Boolean).map((a) => a?.toLowerCase());
-    if (!allowed.includes(signer.toLowerCase())) {
+    if (!channel.signers.some((allowed) => allowed.toLowerCase() === signer.toLowerCase())) {
       throw new PaymentRefusedError(
         "voucher_wrong_signer",
         "the voucher is not signed by the channel's consumer or session key (or was signed for another chain or contract)",
@@ -192,17 +217,6 @@ export class PaymentGate {
       throw new PaymentRefusedError(
         "transcript_mismatch",
         "the transcript does not extend the lane's by this request",
-      );
-    }
-  }
-
-  private checkBalance(channel: ChannelSnapshot, voucher: Voucher, previous: LaneState): void {
-    const owed = this.unsettled(channel) + (voucher.cumulativeAmount - previous.cumulativeAmount);
-    if (owed > channel.balance) {
-      throw new PaymentRefusedError(
-        "insufficient_channel_balance",
-        "the channel's balance does not cover this call; top it up",
-        { balance: channel.balance, owed },
       );
     }
   }

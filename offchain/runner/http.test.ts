@@ -82,10 +82,9 @@ beforeAll(async () => {
     channelId: 1n,
     consumer: consumer.address,
     runner: signer.address,
-    sessionKey: null,
-    balance: 10_000n,
+    signers: [consumer.address],
+    deposited: 20_000n,
     closing: false,
-    settled: new Map(),
   };
   executor = await MultiAdapterExecutor.create(base, { slots: 4, maxRank: 4, maxClasses: 4 });
   const metrics = new RunnerMetrics();
@@ -212,11 +211,12 @@ describe("runner HTTP API", () => {
     await expect(
       client(undefined, stranger)(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("hi") }),
     ).rejects.toThrow(/voucher_wrong_signer/);
-    channel = { ...channel, balance: 0n };
+    const deposited = channel.deposited;
+    channel = { ...channel, deposited: 0n };
     await expect(
       client()(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("hi") }),
     ).rejects.toThrow(PaymentClientError);
-    channel = { ...channel, balance: 10_000n };
+    channel = { ...channel, deposited };
   });
 
   it("answers bad input with a clear 4xx and unavailable models with 503", async () => {
