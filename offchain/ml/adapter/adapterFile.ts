@@ -17,6 +17,7 @@ import {
 } from "../errors";
 import { contentHash } from "../hash";
 import { LORA_TARGET, type LoraAdapter } from "./adapter";
+import { formatJson } from "./json";
 import { ADAPTER_FORMAT, type AdapterManifest, MANIFEST_FORMAT, parseManifest } from "./manifest";
 import { readSafetensors, type Tensor, writeSafetensors } from "./safetensors";
 
@@ -233,6 +234,6 @@ export function saveAdapter(
   });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, ADAPTER_FILE), bytes);
-  writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(join(dir, MANIFEST_FILE), formatJson(manifest));
   return manifest;
 }
