@@ -165,10 +165,10 @@ export function cotrainRun(options: CotrainRunOptions): {
 } {
   const config = parseCotrainConfig(options.config);
   checkContributors(options.contributors);
-  const base = options.base ?? landeBaseModel();
   const contributors = options.contributors.map(({ id, file }) => ({ id, dataset: readDataset(file) }));
   const validation = readDataset(options.validation);
   const test = options.test ? readDataset(options.test) : undefined;
+  const base = options.base ?? landeBaseModel();
   const result = cotrain(base, contributors, validation, test, config, options.onCoalition);
   const datasets: DatasetRecord[] = contributors.map(({ id, dataset }) => ({
     name: dataset.name,

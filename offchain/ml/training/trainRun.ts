@@ -76,10 +76,10 @@ export interface TrainRunResult {
 export function trainRun(options: TrainRunOptions): TrainRunResult {
   const config = parseTrainConfig(options.config);
   if (options.data.length === 0) throw new DatasetError("no data file given");
-  const base = options.base ?? landeBaseModel();
   const datasets = options.data.map(readDataset);
   const testSet = options.test ? readDataset(options.test) : undefined;
   const { train, test, labels, records } = prepareData(datasets, testSet, config.holdout, config.seed);
+  const base = options.base ?? landeBaseModel();
   const trainData = encodeExamples(base, train, labels);
   const testData = encodeExamples(base, test, labels);
   const params = trainParameters(base, trainData, labels.length, config, options.onEpoch);
