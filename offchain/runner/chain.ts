@@ -1,0 +1,165 @@
+/**
+ * What the runner reads from the chain: model terms from the registry and channel state
+ * from PaymentChannels. Reads are cached for `cacheMs`; when the RPC is down, the last
+ * known state is used (serving continues within known channel balances), and a model or
+ * channel never seen before cannot be served until the chain answers again.
+ */
+import type { Address, Hex, PublicClient } from "viem";
+import { modelRegistryAbi, paymentChannelsAbi } from "../../sdk/generated/abis";
+import type { ChannelSnapshot, ChannelSource } from "../payments/paymentGate";
+import type { ModelCatalog, ModelStatus, ServedModel } from "./catalog";
+
+const ZERO: Address = "0x0000000000000000000000000000000000000000";
+const STATUS: Record<number, ModelStatus> = { 1: "active", 2: "paused", 3: "retired" };
+
+export class ChainUnavailableError extends Error {
+  constructor(what: string, cause: unknown) {
+    super(`cannot read ${what} from the chain: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = "ChainUnavailableError";
+  }
+}
+
+/** A read-through cache that serves the last known value when a refresh fails. */
+class StaleWhileErrorCache<K, V> {
+  private readonly entries = new Map<K, { value: V; at: number }>();
+
+  constructor(private readonly ttlMs: number) {}
+
+  async get(key: K, load: () => Promise<V>, what: string, fresh = false): Promise<V> {
+    const entry = this.entries.get(key);
+    if (entry && !fresh && Date.now() - entry.at < this.ttlMs) return entry.value;
+    try {
+      const value = await load();
+      this.entries.set(key, { value, at: Date.now() });
+      return value;
+    } catch (error) {
+      if (entry) return entry.value;
+      throw new ChainUnavailableError(what, error);
+    }
+  }
+}
+
+/** Reverts of a view for an unknown id mean "does not exist", not "chain down". */
+function isRevert(error: unknown): boolean {
+  const text = String((error as Error)?.message ?? error);
+  return /revert/i.test(text) && !/fetch failed|ECONNREFUSED|timed? ?out/i.test(text);
+}
+
+export class ChainModelCatalog implements ModelCatalog {
+  private readonly cache: StaleWhileErrorCache<bigint, ServedModel | null>;
+  private readonly countCache: StaleWhileErrorCache<"count", bigint>;
+
+  constructor(
+    private readonly client: PublicClient,
+    private readonly registry: Address,
+    /** The registry id of the base model this runner serves: other bases' adapters are not served. */
+    private readonly baseModelId: bigint,
+    private readonly served: "all" | readonly bigint[],
+    cacheMs: number,
+  ) {
+    this.cache = new StaleWhileErrorCache(cacheMs);
+    this.countCache = new StaleWhileErrorCache(cacheMs);
+  }
+
+  async model(modelId: bigint): Promise<ServedModel | null> {
+    if (this.served !== "all" && !this.served.includes(modelId)) return null;
+    return this.cache.get(modelId, () => this.read(modelId), `model ${modelId}`);
+  }
+
+  async models(): Promise<ServedModel[]> {
+    const ids =
+      this.served === "all"
+        ? await this.countCache
+            .get(
+              "count",
+              () =>
+                this.client.readContract({
+                  address: this.registry,
+                  abi: modelRegistryAbi,
+                  functionName: "modelCount",
+                }),
+              "the model count",
+            )
+            .then((count) => Array.from({ length: Number(count) }, (_, i) => BigInt(i + 1)))
+        : this.served;
+    const models = await Promise.all(ids.map((id) => this.model(id).catch(() => null)));
+    return models.filter((m): m is ServedModel => m !== null);
+  }
+
+  private async read(modelId: bigint): Promise<ServedModel | null> {
+    let model: Awaited<ReturnType<typeof this.readModel>>;
+    try {
+      model = await this.readModel(modelId);
+    } catch (error) {
+      if (isRevert(error)) return null; // not registered
+      throw error;
+    }
+    if (model.baseModelId !== this.baseModelId) return null;
+    return {
+      modelId,
+      adapterHash: model.adapterHash.toLowerCase() as Hex,
+      pricePerCall: model.pricePerCall,
+      status: STATUS[model.status] ?? "paused",
+      metadataURI: model.metadataURI,
+    };
+  }
+
+  private readModel(modelId: bigint) {
+    return this.client.readContract({
+      address: this.registry,
+      abi: modelRegistryAbi,
+      functionName: "getModel",
+      args: [modelId],
+    });
+  }
+}
+
+export class ChainChannelSource implements ChannelSource {
+  private readonly cache: StaleWhileErrorCache<bigint, ChannelSnapshot | null>;
+
+  constructor(
+    private readonly client: PublicClient,
+    private readonly paymentChannels: Address,
+    cacheMs: number,
+  ) {
+    this.cache = new StaleWhileErrorCache(cacheMs);
+  }
+
+  channel(channelId: bigint, options: { fresh?: boolean } = {}): Promise<ChannelSnapshot | null> {
+    return this.cache.get(channelId, () => this.read(channelId), `channel ${channelId}`, options.fresh);
+  }
+
+  private async read(channelId: bigint): Promise<ChannelSnapshot | null> {
+    let channel: Awaited<ReturnType<typeof this.readChannel>>;
+    try {
+      channel = await this.readChannel(channelId);
+    } catch (error) {
+      if (isRevert(error)) return null;
+      throw error;
+    }
+    if (channel.consumer === ZERO) return null;
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    const signers = [channel.consumer];
+    if (channel.sessionKey !== ZERO) signers.push(channel.sessionKey);
+    if (channel.previousSessionKey !== ZERO && channel.previousKeyValidUntil > now) {
+      signers.push(channel.previousSessionKey);
+    }
+    return {
+      channelId,
+      consumer: channel.consumer,
+      runner: channel.runner,
+      signers,
+      deposited: channel.deposited,
+      closing: channel.closesAt !== 0n || channel.withdrawn,
+    };
+  }
+
+  private readChannel(channelId: bigint) {
+    return this.client.readContract({
+      address: this.paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "getChannel",
+      args: [channelId],
+    });
+  }
+}

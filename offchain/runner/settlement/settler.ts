@@ -1,0 +1,368 @@
+/**
+ * Submits the runner's paid calls on-chain with `Settlement.settle`, on a schedule or when
+ * enough calls are waiting, and survives crashes, a dead RPC and reorgs:
+ *  - each batch is planned from the journal and the lanes' on-chain state (batchPlan.ts), so
+ *    whatever the chain has already paid is never submitted again;
+ *  - the signed transaction and its hash are journaled before it is sent; on start, a signed
+ *    transaction without a recorded outcome is looked up, and sent again if it is still valid;
+ *  - a batch counts once it has `confirmations` blocks on top and is still in the canonical
+ *    chain; a reverted "stale voucher" means someone already settled: re-plan, not an error;
+ *  - RPC failures back off exponentially and retry; serving never waits for any of this.
+ */
+
+import type { Logger } from "pino";
+import {
+  type Account,
+  type Address,
+  BaseError,
+  ContractFunctionRevertedError,
+  encodeFunctionData,
+  type Hex,
+  keccak256,
+  type PublicClient,
+  parseEventLogs,
+  type WalletClient,
+} from "viem";
+import { paymentChannelsAbi, settlementAbi } from "../../../sdk/generated/abis";
+import { MerkleTree, receiptLeaf } from "../../../sdk/protocol/merkle";
+import type { Receipt } from "../../../sdk/protocol/typedData";
+import type { Journal, JournalRecord } from "../journal";
+import type { RunnerMetrics } from "../metrics";
+import {
+  type BatchPlan,
+  type CallRecord,
+  indexCalls,
+  type LaneKey,
+  type LanePaid,
+  laneId,
+  planBatch,
+} from "./batchPlan";
+
+/** Settlement's ABI plus the errors that bubble up from PaymentChannels. */
+const settleAbi = [...settlementAbi, ...paymentChannelsAbi.filter((item) => item.type === "error")] as const;
+
+export interface SettlerOptions {
+  publicClient: PublicClient;
+  walletClient: WalletClient;
+  account: Account;
+  settlement: Address;
+  paymentChannels: Address;
+  journal: Journal;
+  log: Logger;
+  metrics?: RunnerMetrics;
+  intervalMs: number;
+  maxCalls: number;
+  maxLanes: number;
+  confirmations: number;
+}
+
+export interface SettledBatch {
+  sequence: bigint;
+  root: Hex;
+  txHash: Hex;
+  blockNumber: bigint;
+  receipts: Receipt[];
+  totals: BatchPlan["totals"];
+}
+
+export interface ReceiptProof {
+  runner: Address;
+  sequence: bigint;
+  root: Hex;
+  leaf: Hex;
+  proof: Hex[];
+  receipt: Receipt;
+}
+
+const receiptKey = (r: Pick<Receipt, "channelId" | "modelId" | "callIndex">) =>
+  `${r.channelId}:${r.modelId}:${r.callIndex}`;
+
+export class Settler {
+  private readonly calls: CallRecord[] = [];
+  private readonly paid = new Map<string, LanePaid>();
+  private readonly batches: SettledBatch[] = [];
+  private readonly proofIndex = new Map<Hex, { batch: SettledBatch; index: number }>();
+  private unsettledCalls = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<SettledBatch | null> | null = null;
+  private failures = 0;
+  private stopped = false;
+
+  constructor(private readonly options: SettlerOptions) {}
+
+  get address(): Address {
+    return this.options.account.address;
+  }
+
+  get pendingCalls(): number {
+    return this.unsettledCalls;
+  }
+
+  get settledBatches(): readonly SettledBatch[] {
+    return this.batches;
+  }
+
+  /** Rebuilds state from the journal's records and finishes any submission a crash interrupted. */
+  async recover(records: readonly JournalRecord[]): Promise<void> {
+    const signed: JournalRecord[] = [];
+    const done = new Set<string>();
+    for (const record of records) {
+      if (record.type === "call") this.addCall(record as unknown as CallRecord);
+      else if (record.type === "settle-signed") signed.push(record);
+      else if (record.type === "batch") {
+        done.add(record.txHash as string);
+        this.indexBatch(record as unknown as SettledBatch);
+      }
+    }
+    for (const record of signed) {
+      if (done.has(record.txHash as string)) continue;
+      await this.reconcile(record.raw as Hex, record.txHash as Hex).catch((error) =>
+        this.options.log.warn(
+          { err: error, txHash: record.txHash },
+          "could not reconcile a signed settlement yet",
+        ),
+      );
+    }
+  }
+
+  /** Tells the settler of a call that was answered (and journaled). */
+  addCall(call: CallRecord): void {
+    this.calls.push(call);
+    this.unsettledCalls++;
+    if (this.unsettledCalls >= this.options.maxCalls) void this.settleNow().catch(() => {});
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(this.options.intervalMs);
+  }
+
+  /** Stops the schedule; with `flush`, settles what is pending first (graceful shutdown). */
+  async stop(flush = false): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => null);
+    if (flush) await this.settleAll();
+  }
+
+  /** Settles batch after batch until nothing is unpaid. */
+  async settleAll(): Promise<SettledBatch[]> {
+    const settled: SettledBatch[] = [];
+    for (let batch = await this.settleNow(); batch; batch = await this.settleNow()) settled.push(batch);
+    return settled;
+  }
+
+  /** Plans and submits one batch; resolves to null when nothing is unpaid. */
+  settleNow(): Promise<SettledBatch | null> {
+    this.running ??= this.settleOnce().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  proof(requestHash: Hex): ReceiptProof | null {
+    const found = this.proofIndex.get(requestHash.toLowerCase() as Hex);
+    if (!found) return null;
+    const { batch, index } = found;
+    const tree = new MerkleTree(batch.receipts.map(receiptLeaf));
+    const receipt = batch.receipts[index] as Receipt;
+    return {
+      runner: this.address,
+      sequence: batch.sequence,
+      root: batch.root,
+      leaf: receiptLeaf(receipt),
+      proof: tree.proof(index),
+      receipt,
+    };
+  }
+
+  private schedule(delayMs: number) {
+    if (this.stopped) return;
+    this.timer = setTimeout(async () => {
+      try {
+        await this.settleAll();
+        this.failures = 0;
+        this.schedule(this.options.intervalMs);
+      } catch (error) {
+        this.failures++;
+        const backoff = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6));
+        this.options.log.warn({ err: error, retryInMs: backoff }, "settlement failed; retrying");
+        this.schedule(backoff);
+      }
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async lanePaid(lanes: LaneKey[]): Promise<void> {
+    await Promise.all(
+      lanes.map(async (lane) => {
+        const state = await this.options.publicClient.readContract({
+          address: this.options.paymentChannels,
+          abi: paymentChannelsAbi,
+          functionName: "getLane",
+          args: [lane.channelId, lane.modelId],
+        });
+        this.paid.set(laneId(lane), { paidAmount: state.paidAmount, paidCalls: BigInt(state.paidCalls) });
+      }),
+    );
+  }
+
+  private async plan(): Promise<BatchPlan | null> {
+    const lanes = indexCalls(this.calls);
+    const known = (lane: LaneKey) => this.paid.get(laneId(lane)) ?? { paidAmount: 0n, paidCalls: 0n };
+    const candidates = [...lanes.values()]
+      .map(({ latest }) => latest.voucher)
+      .filter((voucher) => voucher.cumulativeCalls > known(voucher).paidCalls);
+    if (candidates.length === 0) return null;
+    await this.lanePaid(candidates); // the chain decides what is still unpaid
+    return planBatch(lanes, known, this.options.maxLanes);
+  }
+
+  private async settleOnce(): Promise<SettledBatch | null> {
+    const plan = await this.plan();
+    if (!plan) {
+      this.unsettledCalls = 0;
+      return null;
+    }
+    const { publicClient, walletClient, account, settlement, journal } = this.options;
+    const batch = {
+      receiptsRoot: plan.root,
+      totals: plan.totals,
+      vouchers: plan.vouchers.map(({ signature, ...voucher }) => ({ ...voucher, signature })),
+    };
+    try {
+      // Simulating first turns a revert into a decoded error (e.g. an already settled voucher).
+      await publicClient.simulateContract({
+        address: settlement,
+        abi: settleAbi,
+        functionName: "settle",
+        args: [batch],
+        account,
+      });
+      const data = encodeFunctionData({ abi: settleAbi, functionName: "settle", args: [batch] });
+      const prepared = await walletClient.prepareTransactionRequest({
+        account,
+        to: settlement,
+        data,
+        chain: walletClient.chain,
+      });
+      const raw = await walletClient.signTransaction(
+        prepared as Parameters<WalletClient["signTransaction"]>[0],
+      );
+      const txHash = keccak256(raw);
+      await journal.append({ type: "settle-signed", root: plan.root, txHash, raw, nonce: prepared.nonce });
+      await publicClient.sendRawTransaction({ serializedTransaction: raw });
+      return await this.confirm(txHash, plan.receipts, plan.totals);
+    } catch (error) {
+      if (isAlreadySettled(error)) {
+        this.options.log.info("a lane was already settled; re-planning from the chain");
+        this.paid.clear();
+        return this.settleOnce();
+      }
+      throw error;
+    }
+  }
+
+  /** Waits for confirmations, checks the batch is still canonical, and records it. */
+  private async confirm(
+    txHash: Hex,
+    receipts: Receipt[],
+    totals: BatchPlan["totals"],
+  ): Promise<SettledBatch> {
+    const { publicClient, confirmations, journal } = this.options;
+    const mined = await publicClient.waitForTransactionReceipt({
+      hash: txHash,
+      confirmations: confirmations + 1,
+    });
+    const again = await publicClient.getTransactionReceipt({ hash: txHash });
+    if (again.blockHash !== mined.blockHash)
+      throw new Error(`settlement ${txHash} was reorganised; re-planning`);
+    if (mined.status !== "success") throw new Error(`settlement ${txHash} reverted`);
+    const [event] = parseEventLogs({ abi: settlementAbi, eventName: "BatchSettled", logs: mined.logs });
+    if (!event) throw new Error(`settlement ${txHash} emitted no BatchSettled event`);
+    const batch: SettledBatch = {
+      sequence: event.args.sequence,
+      root: event.args.receiptsRoot,
+      txHash,
+      blockNumber: mined.blockNumber,
+      receipts,
+      totals,
+    };
+    await journal.append({ type: "batch", ...batch });
+    this.indexBatch(batch);
+    for (const total of totals) {
+      this.options.metrics?.settled.inc({ model: total.modelId.toString() }, Number(total.amount));
+      this.options.metrics?.settledCalls.inc({ model: total.modelId.toString() }, Number(total.calls));
+    }
+    this.paid.clear();
+    this.unsettledCalls = Math.max(0, this.unsettledCalls - receipts.length);
+    return batch;
+  }
+
+  /** A signed settlement found in the journal without an outcome: finish it or let it go. */
+  private async reconcile(raw: Hex, txHash: Hex): Promise<void> {
+    const { publicClient, log } = this.options;
+    const existing = await publicClient.getTransactionReceipt({ hash: txHash }).catch(() => null);
+    if (!existing) {
+      try {
+        await publicClient.sendRawTransaction({ serializedTransaction: raw });
+        log.info({ txHash }, "re-sent a settlement signed before a crash");
+      } catch (error) {
+        // Nonce already used or voucher already paid: the chain state decides the next batch.
+        log.info(
+          { txHash, reason: (error as Error).message.split("\n")[0] },
+          "dropped a stale signed settlement",
+        );
+        return;
+      }
+    }
+    const receipts = await this.receiptsOf(txHash).catch(() => null);
+    if (receipts) await this.confirm(txHash, receipts.receipts, receipts.totals).catch(() => {});
+  }
+
+  /** The receipts a mined settlement paid for, rebuilt from its vouchers and the journal. */
+  private async receiptsOf(txHash: Hex) {
+    const mined = await this.options.publicClient.waitForTransactionReceipt({
+      hash: txHash,
+      timeout: 30_000,
+    });
+    const events = parseEventLogs({
+      abi: paymentChannelsAbi,
+      eventName: "VoucherRedeemed",
+      logs: mined.logs,
+    });
+    const byKey = new Map(this.calls.map((c) => [receiptKey(c.receipt), c.receipt]));
+    const receipts: Receipt[] = [];
+    const totals = new Map<bigint, { modelId: bigint; calls: bigint; amount: bigint }>();
+    for (const { args } of events) {
+      const first = BigInt(args.cumulativeCalls) - args.calls + 1n;
+      for (let i = first; i <= BigInt(args.cumulativeCalls); i++) {
+        const receipt = byKey.get(
+          receiptKey({ channelId: args.channelId, modelId: args.modelId, callIndex: i }),
+        );
+        if (receipt) receipts.push(receipt);
+      }
+      const total = totals.get(args.modelId) ?? { modelId: args.modelId, calls: 0n, amount: 0n };
+      total.calls += args.calls;
+      total.amount += args.amount;
+      totals.set(args.modelId, total);
+    }
+    return { receipts, totals: [...totals.values()] };
+  }
+
+  private indexBatch(batch: SettledBatch): void {
+    this.batches.push(batch);
+    batch.receipts.forEach((receipt, index) => {
+      this.proofIndex.set(receipt.requestHash.toLowerCase() as Hex, { batch, index });
+    });
+  }
+}
+
+function isAlreadySettled(error: unknown): boolean {
+  if (!(error instanceof BaseError)) return false;
+  const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
+  return (
+    revert instanceof ContractFunctionRevertedError &&
+    revert.data?.errorName === "PaymentChannels_VoucherStale"
+  );
+}
