@@ -27,6 +27,8 @@ contract ModelRegistry is
     bytes32 public constant SETTLEMENT_ROLE = keccak256("SETTLEMENT_ROLE");
     uint16 internal constant MAX_BPS = 10_000;
 
+    /// @dev `Model` and `BaseModel` are stored as IModelRegistry declares them: change those structs
+    ///      only by appending fields, as for this one.
     /// @custom:storage-location erc7201:openlora.storage.ModelRegistry
     struct ModelRegistryStorage {
         ICoTrainingShares shares;

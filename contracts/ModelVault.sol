@@ -15,7 +15,8 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 /// @dev See {IModelVault}. Deployed as a beacon proxy by {ModelVaultFactory}; ERC-7201 storage.
 ///      {totalAssets} is `storedAssets + unlocked(lockedRevenue)`; every deposit, withdrawal and
 ///      revenue arrival first moves what has unlocked into `storedAssets` (a checkpoint, which does
-///      not change {totalAssets}), so previews made in the same block are exact.
+///      not change {totalAssets}), so previews made in the same block are exact. Nothing unlocks
+///      while the vault has no shares.
 contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     using SafeERC20 for IERC20;
 
@@ -117,9 +118,12 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     // ------------------------------------------------------------------ ERC-4626
 
     /// @inheritdoc ERC4626Upgradeable
+    /// @dev Revenue unlocks only while the vault has shares: with none, the unlocking is suspended
+    ///      (see {_checkpoint}), so a first depositor cannot take revenue that unlocked while no one
+    ///      was backing the model.
     function totalAssets() public view override(ERC4626Upgradeable, IERC4626) returns (uint256) {
         ModelVaultStorage storage $ = _getModelVaultStorage();
-        return $.storedAssets + ProfitUnlock.unlocked($.locked, $.lockStart, $.lockEnd, block.timestamp);
+        return $.storedAssets + _unlockedSinceCheckpoint($);
     }
 
     /// @inheritdoc ERC4626Upgradeable
@@ -149,8 +153,7 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     /// @inheritdoc IModelVault
     function lockedRevenue() public view returns (uint256) {
         ModelVaultStorage storage $ = _getModelVaultStorage();
-        uint256 locked_ = $.locked;
-        return locked_ - ProfitUnlock.unlocked(locked_, $.lockStart, $.lockEnd, block.timestamp);
+        return $.locked - _unlockedSinceCheckpoint($);
     }
 
     /// @inheritdoc IModelVault
@@ -175,15 +178,30 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
         return DECIMALS_OFFSET;
     }
 
-    /// @dev Moves what has unlocked since `lockStart` into `storedAssets`; {totalAssets} is unchanged.
+    /// @dev Revenue unlocked since the last checkpoint; none while there are no shares.
+    function _unlockedSinceCheckpoint(ModelVaultStorage storage $) private view returns (uint256) {
+        if (totalSupply() == 0) return 0;
+        return ProfitUnlock.unlocked($.locked, $.lockStart, $.lockEnd, block.timestamp);
+    }
+
+    /// @dev Moves what has unlocked since `lockStart` into `storedAssets` ({totalAssets} is unchanged)
+    ///      and restarts the line from now. While there are no shares nothing unlocks: the remaining
+    ///      duration is carried over whole, so the unlocking resumes where it stopped once someone
+    ///      deposits. Whenever `locked > 0`, `lockEnd > lockStart`.
     function _checkpoint(ModelVaultStorage storage $) private {
         uint256 locked_ = $.locked;
         if (locked_ != 0) {
-            uint256 released = ProfitUnlock.unlocked(locked_, $.lockStart, $.lockEnd, block.timestamp);
-            $.storedAssets += released;
-            // Cannot underflow: `unlocked` never returns more than `locked_`.
-            unchecked {
-                $.locked = locked_ - released;
+            if (totalSupply() == 0) {
+                // casting to 'uint64' is safe because the duration left is at most MAX_UNLOCK_PERIOD.
+                // forge-lint: disable-next-line(unsafe-typecast)
+                $.lockEnd = uint64(block.timestamp + ($.lockEnd - $.lockStart));
+            } else {
+                uint256 released = ProfitUnlock.unlocked(locked_, $.lockStart, $.lockEnd, block.timestamp);
+                $.storedAssets += released;
+                // Cannot underflow: `unlocked` never returns more than `locked_`.
+                unchecked {
+                    $.locked = locked_ - released;
+                }
             }
         }
         $.lockStart = uint64(block.timestamp);

@@ -12,7 +12,9 @@ import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 /// @dev Accounting: {totalAssets} = deposits − withdrawals + revenue unlocked so far. It is tracked
 ///      internally, never read from the token balance, so tokens sent directly to the vault
 ///      ("donations") do not move the share price; the factory admin may sweep them with
-///      {sweepSurplus}. Shares carry 6 more decimals than the asset (virtual-share offset against the
+///      {sweepSurplus}. Revenue unlocks only while the vault has shares: in an empty vault it stays
+///      locked and its unlocking resumes when someone deposits, so a first depositor cannot take
+///      revenue that arrived or unlocked while no one backed the model. Shares carry 6 more decimals than the asset (virtual-share offset against the
 ///      first-depositor inflation attack). Deposits and mints stop while the factory is paused
 ///      ({maxDeposit}/{maxMint} return 0); withdrawals and redeems never stop.
 ///      Revenue arrives push-then-notify: Settlement transfers the amount, then calls
@@ -67,7 +69,8 @@ interface IModelVault is IERC4626 {
     /// @notice Revenue received but not yet unlocked (not yet in {totalAssets}).
     function lockedRevenue() external view returns (uint256);
 
-    /// @notice When all locked revenue will be unlocked (unix time; in the past when none is locked).
+    /// @notice When all locked revenue will be unlocked (unix time; in the past when none is
+    ///         locked), provided the vault keeps shares until then.
     function unlockEnd() external view returns (uint256);
 
     /// @notice Cumulative revenue received.

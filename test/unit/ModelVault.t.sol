@@ -149,6 +149,39 @@ contract ModelVaultTest is ProtocolFixture {
         assertLe(out, 1000 * USD + unlockedIn12s);
     }
 
+    function test_ReceiveRevenue_IntoEmptyVaultWaitsForBackers() public {
+        _payVault(vault, 700 * USD);
+        vm.warp(block.timestamp + 30 days);
+        assertEq(vault.totalAssets(), 0, "nothing unlocks without shares");
+        assertEq(vault.lockedRevenue(), 700 * USD);
+        // The first depositor cannot take the revenue at once...
+        uint256 minted = _deposit(vault, eve, 1000 * USD);
+        assertEq(vault.previewRedeem(minted), 1000 * USD);
+        assertEq(vault.unlockEnd(), block.timestamp + 7 days);
+        // ...only as it unlocks, from now on, while others may join.
+        vm.warp(block.timestamp + 1 days);
+        assertEq(vault.totalAssets(), 1100 * USD);
+        vm.warp(block.timestamp + 6 days);
+        vm.prank(eve);
+        assertApproxEqAbs(vault.redeem(minted, eve, eve), 1700 * USD, 1);
+    }
+
+    function test_Unlocking_StopsWhileVaultIsEmptyAndResumes() public {
+        uint256 bobShares = _deposit(vault, bob, 1000 * USD);
+        _payVault(vault, 700 * USD);
+        vm.warp(block.timestamp + 1 days);
+        vm.prank(bob);
+        assertApproxEqAbs(vault.redeem(bobShares, bob, bob), 1100 * USD, 1);
+        vm.warp(block.timestamp + 10 days);
+        assertEq(vault.lockedRevenue(), 600 * USD, "frozen while empty");
+        uint256 eveShares = _deposit(vault, eve, 1000 * USD);
+        assertEq(vault.unlockEnd(), block.timestamp + 6 days, "the six days left resume now");
+        vm.warp(block.timestamp + 6 days);
+        vm.prank(eve);
+        assertApproxEqAbs(vault.redeem(eveShares, eve, eve), 1600 * USD, 2);
+        assertEq(vault.lockedRevenue(), 0);
+    }
+
     function test_ReceiveRevenue_ZeroDoesNothing() public {
         _deposit(vault, bob, 10 * USD);
         vm.recordLogs();
