@@ -45,6 +45,19 @@ describe("committed model artifacts", () => {
     },
   );
 
+  it("the co-training example lists its contributors with measured contributions and units", () => {
+    const { manifest } = loadAdapter(join(MODELS_DIR, "spam-cotrained"), base);
+    expect(manifest.training.mode).toBe("federated");
+    expect(manifest.contributors.map((c) => [c.id, c.rows])).toEqual([
+      ["alice", 1200],
+      ["bob", 600],
+      ["carol", 300],
+    ]);
+    expect(manifest.contributors.reduce((sum, c) => sum + c.units, 0)).toBe(manifest.training.totalUnits);
+    for (const c of manifest.contributors) expect(c.contribution).toBeGreaterThan(0);
+    expect(manifest.metrics.heldOut.accuracy).toBeGreaterThan(0.85);
+  });
+
   it("the spam filter reaches at least 0.93 held-out accuracy, confirmed through onnxruntime", async () => {
     const spec = modelSpecs().find((s) => s.name === "spam-filter");
     if (!spec) throw new Error("no spam-filter spec");
