@@ -12,6 +12,7 @@ import {
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title RunnerRegistry
 /// @notice Runners' endpoints, fees and bonds, with delayed unbonding and slashing by Settlement.
@@ -37,17 +38,30 @@ contract RunnerRegistry is
     uint256 public constant MAX_ENDPOINT_LENGTH = 512;
     uint256 internal constant BPS = 10_000;
 
+    /// @dev A runner as stored: what {runnerTerms} reads (registered, fee, bond) shares one slot.
+    struct RunnerRecord {
+        bool registered;
+        uint16 feeBps;
+        uint40 registeredAt;
+        uint40 unbondingAvailableAt;
+        uint128 bond;
+        uint128 unbonding;
+        uint256 totalSlashed;
+        string endpoint;
+    }
+
     /// @custom:storage-location erc7201:openlora.storage.RunnerRegistry
     struct RunnerRegistryStorage {
         IERC20 asset;
+        // One slot: the parameters {runnerTerms} and {slash} read.
+        uint128 minBond;
         uint16 maxFeeBps;
         uint16 slashBps;
         uint16 reporterRewardBps;
         uint64 unbondingDelay;
-        uint256 minBond;
         uint256 totalStaked; // bond + unbonding of every runner
         address[] runnerList;
-        mapping(address runner => Runner) runners;
+        mapping(address runner => RunnerRecord) runners;
         mapping(address runner => mapping(bytes32 evidence => bool)) evidenceUsed;
     }
 
@@ -105,13 +119,13 @@ contract RunnerRegistry is
     /// @inheritdoc IRunnerRegistry
     function register(string calldata endpoint, uint16 feeBps, uint256 bond) external whenNotPaused nonReentrant {
         RunnerRegistryStorage storage $ = _getRunnerRegistryStorage();
-        Runner storage r = $.runners[msg.sender];
+        RunnerRecord storage r = $.runners[msg.sender];
         if (r.registered) revert RunnerRegistry_AlreadyRegistered(msg.sender);
         _checkEndpoint(endpoint);
         _checkFee($, feeBps);
         r.registered = true;
         r.feeBps = feeBps;
-        r.registeredAt = uint64(block.timestamp);
+        r.registeredAt = uint40(block.timestamp);
         r.endpoint = endpoint;
         $.runnerList.push(msg.sender);
         emit RunnerRegistered(msg.sender, endpoint, feeBps);
@@ -120,7 +134,7 @@ contract RunnerRegistry is
 
     /// @inheritdoc IRunnerRegistry
     function setEndpoint(string calldata endpoint) external {
-        Runner storage r = _registered(msg.sender);
+        RunnerRecord storage r = _registered(msg.sender);
         _checkEndpoint(endpoint);
         r.endpoint = endpoint;
         emit EndpointSet(msg.sender, endpoint);
@@ -128,7 +142,7 @@ contract RunnerRegistry is
 
     /// @inheritdoc IRunnerRegistry
     function setFeeBps(uint16 feeBps) external {
-        Runner storage r = _registered(msg.sender);
+        RunnerRecord storage r = _registered(msg.sender);
         _checkFee(_getRunnerRegistryStorage(), feeBps);
         r.feeBps = feeBps;
         emit RunnerFeeSet(msg.sender, feeBps);
@@ -157,7 +171,7 @@ contract RunnerRegistry is
     function requestUnbond(uint256 amount) external {
         if (amount == 0) revert RunnerRegistry_ZeroAmount();
         RunnerRegistryStorage storage $ = _getRunnerRegistryStorage();
-        Runner storage r = _registered(msg.sender);
+        RunnerRecord storage r = _registered(msg.sender);
         uint256 bond = r.bond;
         if (amount > bond) revert RunnerRegistry_InsufficientBond(msg.sender, bond, amount);
         // Cannot overflow: bond + unbonding is the runner's stake, kept below 2^128 by _stake.
@@ -168,14 +182,14 @@ contract RunnerRegistry is
         }
         r.unbonding = unbonding;
         uint256 availableAt = block.timestamp + $.unbondingDelay;
-        r.unbondingAvailableAt = uint64(availableAt);
+        r.unbondingAvailableAt = uint40(availableAt);
         emit UnbondRequested(msg.sender, amount, bond - amount, unbonding, availableAt);
     }
 
     /// @inheritdoc IRunnerRegistry
     function withdrawUnbonded() external nonReentrant returns (uint256 amount) {
         RunnerRegistryStorage storage $ = _getRunnerRegistryStorage();
-        Runner storage r = $.runners[msg.sender];
+        RunnerRecord storage r = $.runners[msg.sender];
         amount = r.unbonding;
         if (amount == 0) revert RunnerRegistry_NothingUnbonding(msg.sender);
         uint256 availableAt = r.unbondingAvailableAt;
@@ -201,7 +215,7 @@ contract RunnerRegistry is
             revert RunnerRegistry_ZeroAddress();
         }
         RunnerRegistryStorage storage $ = _getRunnerRegistryStorage();
-        Runner storage r = _registered(runner);
+        RunnerRecord storage r = _registered(runner);
         if ($.evidenceUsed[runner][evidence]) revert RunnerRegistry_EvidenceUsed(runner, evidence);
         uint256 bond = r.bond;
         uint256 unbonding = r.unbonding;
@@ -269,13 +283,23 @@ contract RunnerRegistry is
 
     /// @inheritdoc IRunnerRegistry
     function getRunner(address runner) external view returns (Runner memory) {
-        return _getRunnerRegistryStorage().runners[runner];
+        RunnerRecord storage r = _getRunnerRegistryStorage().runners[runner];
+        return Runner({
+            registered: r.registered,
+            feeBps: r.feeBps,
+            registeredAt: r.registeredAt,
+            unbondingAvailableAt: r.unbondingAvailableAt,
+            bond: r.bond,
+            unbonding: r.unbonding,
+            totalSlashed: r.totalSlashed,
+            endpoint: r.endpoint
+        });
     }
 
     /// @inheritdoc IRunnerRegistry
     function runnerTerms(address runner) external view returns (bool active, uint16 feeBps) {
         RunnerRegistryStorage storage $ = _getRunnerRegistryStorage();
-        Runner storage r = $.runners[runner];
+        RunnerRecord storage r = $.runners[runner];
         active = r.registered && r.bond >= $.minBond;
         uint16 cap = $.maxFeeBps;
         feeBps = r.feeBps < cap ? r.feeBps : cap;
@@ -289,7 +313,7 @@ contract RunnerRegistry is
     /// @inheritdoc IRunnerRegistry
     function isActive(address runner) external view returns (bool) {
         RunnerRegistryStorage storage $ = _getRunnerRegistryStorage();
-        Runner storage r = $.runners[runner];
+        RunnerRecord storage r = $.runners[runner];
         return r.registered && r.bond >= $.minBond;
     }
 
@@ -340,14 +364,14 @@ contract RunnerRegistry is
 
     // ------------------------------------------------------------------ internals
 
-    function _registered(address runner) private view returns (Runner storage r) {
+    function _registered(address runner) private view returns (RunnerRecord storage r) {
         r = _getRunnerRegistryStorage().runners[runner];
         if (!r.registered) revert RunnerRegistry_NotRegistered(runner);
     }
 
     function _stake(RunnerRegistryStorage storage $, address runner, uint256 amount) private {
         if (amount == 0) revert RunnerRegistry_ZeroAmount();
-        Runner storage r = $.runners[runner];
+        RunnerRecord storage r = $.runners[runner];
         uint256 bond = r.bond + amount;
         uint256 stake_ = bond + r.unbonding;
         if (stake_ > type(uint128).max) revert RunnerRegistry_StakeTooLarge(stake_);
@@ -378,7 +402,7 @@ contract RunnerRegistry is
     function _setMinBond(uint256 minBond_) private {
         RunnerRegistryStorage storage $ = _getRunnerRegistryStorage();
         emit MinBondSet($.minBond, minBond_);
-        $.minBond = minBond_;
+        $.minBond = SafeCast.toUint128(minBond_);
     }
 
     function _setUnbondingDelay(uint256 delay) private {

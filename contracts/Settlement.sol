@@ -46,10 +46,12 @@ contract Settlement is
     uint16 public constant MAX_PROTOCOL_FEE_BPS = 2000;
     bytes32 public constant RECEIPT_TYPEHASH = PaymentMessages.RECEIPT_TYPEHASH;
 
+    /// @dev What {settle} writes for a runner shares one slot (112 bits are 5e33 units: beyond any
+    ///      real supply; SafeCast reverts rather than wrap).
     struct RunnerAccount {
-        uint128 batchCount; // batches settled; sequence numbers run from 1
-        uint128 feesAccrued; // runner fees not yet claimed
-        uint256 settledAmount; // cumulative gross amount settled
+        uint32 batchCount; // batches settled; sequence numbers run from 1
+        uint112 feesAccrued; // runner fees not yet claimed
+        uint112 settledAmount; // cumulative gross amount settled
         uint256 feesClaimed; // cumulative runner fees claimed
     }
 
@@ -62,9 +64,10 @@ contract Settlement is
         ICoTrainingShares shares;
         address treasury;
         uint16 protocolFeeBps;
-        uint256 protocolFeesAccrued;
+        // One slot: both fee ledgers that every settlement raises.
+        uint128 protocolFeesAccrued;
+        uint128 runnerFeesAccrued; // Σ over runners of feesAccrued
         uint256 protocolFeesWithdrawn;
-        uint256 runnerFeesAccrued; // Σ over runners of feesAccrued
         mapping(address runner => RunnerAccount) runners;
         mapping(address runner => mapping(uint256 sequence => bytes32 root)) batchRoots;
     }
@@ -141,16 +144,15 @@ contract Settlement is
 
         RunnerAccount storage account = $.runners[msg.sender];
         sequence = account.batchCount + 1;
-        account.batchCount = uint128(sequence);
         $.batchRoots[msg.sender][sequence] = batch.receiptsRoot;
 
-        (uint256 calls, uint256 runnerFees) = _distribute($, paid, runnerFeeBps, sequence);
-        if (runnerFees != 0) {
-            account.feesAccrued = SafeCast.toUint128(account.feesAccrued + runnerFees);
-            $.runnerFeesAccrued += runnerFees;
-        }
+        (uint256 calls, uint256 protocolFees, uint256 runnerFees) = _distribute($, paid, runnerFeeBps, sequence);
         uint256 settled = account.settledAmount + amount;
-        account.settledAmount = settled;
+        account.batchCount = SafeCast.toUint32(sequence);
+        account.feesAccrued = SafeCast.toUint112(account.feesAccrued + runnerFees);
+        account.settledAmount = SafeCast.toUint112(settled);
+        $.protocolFeesAccrued = SafeCast.toUint128($.protocolFeesAccrued + protocolFees);
+        $.runnerFeesAccrued = SafeCast.toUint128($.runnerFeesAccrued + runnerFees);
         emit BatchSettled(msg.sender, sequence, batch.receiptsRoot, batch.vouchers.length, calls, amount, settled);
     }
 
@@ -162,7 +164,8 @@ contract Settlement is
         amount = account.feesAccrued;
         if (amount == 0) return 0;
         account.feesAccrued = 0;
-        $.runnerFeesAccrued -= amount;
+        // Fits: amount is one runner's part of the total.
+        $.runnerFeesAccrued -= uint128(amount);
         uint256 claimed = account.feesClaimed + amount;
         account.feesClaimed = claimed;
         emit RunnerFeesClaimed(msg.sender, to, amount, claimed);
@@ -351,15 +354,14 @@ contract Settlement is
 
     /// @dev Records usage and splits each model's amount: vault shares pushed to the vaults, holder
     ///      shares pushed to the shares contract in one transfer and credited per model, protocol
-    ///      fees accrued here. Returns the batch's calls and the runner's fee (accrued by the caller).
+    ///      Returns the batch's calls and the fees, which the caller accrues here.
     function _distribute(SettlementStorage storage $, ModelTotal[] memory paid, uint256 runnerFeeBps, uint256 sequence)
         private
-        returns (uint256 calls, uint256 runnerFees)
+        returns (uint256 calls, uint256 protocolFees, uint256 runnerFees)
     {
         uint256 models = paid.length;
         uint256 protocolFeeBps_ = $.protocolFeeBps;
         uint256[] memory holders = new uint256[](models);
-        uint256 protocolFees;
         uint256 holdersTotal;
         for (uint256 i; i < models; ++i) {
             RevenueSplit.Parts memory parts = _splitModel($, paid[i], protocolFeeBps_, runnerFeeBps, sequence);
@@ -376,7 +378,6 @@ contract Settlement is
                 if (holders[i] != 0) shares_.creditRevenue(paid[i].modelId, holders[i]);
             }
         }
-        if (protocolFees != 0) $.protocolFeesAccrued += protocolFees;
     }
 
     /// @dev One model: usage recorded, amount split, vault share pushed and notified.
