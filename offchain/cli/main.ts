@@ -1,6 +1,7 @@
 // `openlora`: one command per module in ./commands, each registering itself on the program.
 import { Command, CommanderError } from "commander";
 import { registerCotrain } from "./commands/cotrain";
+import { registerServe } from "./commands/serve";
 import { registerTrain } from "./commands/train";
 import { CliError, ExitCode } from "./errors";
 
@@ -12,6 +13,7 @@ const program = new Command("openlora")
 
 registerTrain(program);
 registerCotrain(program);
+registerServe(program);
 
 function report(error: unknown): ExitCode {
   if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;

@@ -41,6 +41,11 @@ export class AdapterStore {
     return hash;
   }
 
+  /** Stores an adapter file's bytes; returns their hash. */
+  putFile(file: string): Hex {
+    return this.put(readFileSync(file));
+  }
+
   /** The stored bytes (unverified: the cache checks them against the registered hash). */
   get(adapterHash: Hex): Uint8Array {
     const file = this.pathOf(adapterHash);

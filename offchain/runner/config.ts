@@ -18,6 +18,10 @@ export const runnerConfigSchema = z.object({
   dataDir: z.string().default(".openlora/runner"),
   adapterDir: z.string().optional().describe("content-addressed adapter store; default <dataDir>/adapters"),
   models: modelList.default("all"),
+  adapters: z
+    .array(z.string())
+    .default([])
+    .describe("adapter files or trained adapter directories to add to the store at start"),
   maxBodyBytes: z.coerce
     .number()
     .int()
@@ -76,7 +80,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
       target = target[part] as Record<string, unknown>;
     }
     const leaf = path.at(-1) as string;
-    target[leaf] = ["models", "pinned"].includes(leaf) && value !== "all" ? value.split(",") : value;
+    target[leaf] =
+      ["models", "pinned", "adapters"].includes(leaf) && value !== "all" ? value.split(",") : value;
   }
   return out;
 }

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import type { Hex } from "viem";
 import { z } from "zod";
 import {
   decodePaymentPayload,
@@ -35,6 +36,10 @@ export interface RunnerHttpContext extends PaidCallContext {
   metrics: RunnerMetrics;
   log: Logger;
   ready(): boolean;
+  /** Settles what was served now (POST /v2/settlement, loopback callers only). */
+  settleNow?(): Promise<unknown[]>;
+  /** The Merkle proof of a settled receipt (GET /v2/receipts/{requestHash}/proof). */
+  proof?(requestHash: Hex): unknown | null;
   /** Told of every paid call once it is answered (the dashboard listens). */
   onPaidCall?(model: ServedModel, answer: PaidAnswer, latencyMs: number): void;
 }
@@ -185,6 +190,18 @@ export class RunnerHttpServer {
         return sendJson(res, 200, { models: (await this.ctx.catalog.models()).map(describe) });
       if (path === "/openapi.json") return sendJson(res, 200, openApiDocument(this.url));
       if (path === "/metrics") return this.sendMetrics(res);
+      const proofMatch = /^\/v2\/receipts\/(0x[0-9a-fA-F]{64})\/proof$/.exec(path);
+      if (proofMatch && this.ctx.proof) {
+        const proof = this.ctx.proof(proofMatch[1] as Hex);
+        if (!proof) throw new HttpError(404, "no settled batch holds this receipt (yet)", "not_settled");
+        return sendJson(res, 200, proof);
+      }
+    }
+    if (method === "POST" && path === "/v2/settlement" && this.ctx.settleNow) {
+      if (!isLoopback(req))
+        throw new HttpError(403, "settlement can only be triggered from this machine", "forbidden");
+      const batches = await this.ctx.settleNow();
+      return sendJson(res, 200, { batches });
     }
     const match = /^\/v2\/models\/([^/]+)(\/ready|\/infer)?$/.exec(path);
     if (match) {
@@ -349,6 +366,11 @@ export class RunnerHttpServer {
     this.ctx.log.error({ err: error }, "unexpected error");
     return sendJson(res, 500, { error: "internal error" });
   }
+}
+
+function isLoopback(req: IncomingMessage): boolean {
+  const address = req.socket.remoteAddress ?? "";
+  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
 }
 
 function describe(model: ServedModel) {

@@ -19,6 +19,7 @@ import type { ReceiptSigner } from "../payments/receiptSigner";
 import type { ServedModel } from "./catalog";
 import type { Classification, InferenceService } from "./inference";
 import type { Journal } from "./journal";
+import type { CallRecord } from "./settlement/batchPlan";
 
 export interface PaidCallContext {
   chainId: number;
@@ -32,6 +33,8 @@ export interface PaidCallContext {
 }
 
 export interface PaidAnswer {
+  /** What was journaled: receipt and voucher, for the settler. */
+  record: CallRecord;
   body: Uint8Array;
   paymentResponseHeader: string;
   receipt: Receipt;
@@ -104,16 +107,8 @@ export async function runPaidCall(
     };
     const receiptSignature = ctx.signer.sign(receipt);
     const price = voucher.cumulativeAmount - authorization.previous.cumulativeAmount;
-    await ctx.journal.append({
-      type: "call",
-      receipt,
-      receiptSignature,
-      voucher,
-      voucherSignature: signature,
-      price,
-      payer: authorization.payer,
-      at: Date.now(),
-    });
+    const record: CallRecord = { receipt, receiptSignature, voucher, voucherSignature: signature };
+    await ctx.journal.append({ type: "call", ...record, price, payer: authorization.payer, at: Date.now() });
     const header = encodeHeader(
       paymentResponse({
         network: `eip155:${ctx.chainId}`,
@@ -124,6 +119,7 @@ export async function runPaidCall(
       }),
     );
     return {
+      record,
       body: answer,
       paymentResponseHeader: header,
       receipt,

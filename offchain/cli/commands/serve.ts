@@ -1,0 +1,77 @@
+/**
+ * `openlora serve`: runs a runner until SIGINT/SIGTERM, then shuts down gracefully (drain,
+ * settle, flush). Configuration: --config FILE < OPENLORA_* environment < flags; the runner's
+ * key comes from OPENLORA_RUNNER_KEY.
+ */
+import type { Command } from "commander";
+import { DeploymentError } from "../../../sdk/deployments";
+import { ConfigError, loadRunnerConfig } from "../../runner/config";
+import { RunnerStartError, startRunner } from "../../runner/runner";
+import { CliError, ExitCode } from "../errors";
+
+interface ServeOptions {
+  config?: string;
+  rpc?: string;
+  deployments?: string;
+  host?: string;
+  port?: string;
+  dataDir?: string;
+  adapters?: string[];
+  models?: string;
+  settleIntervalMs?: string;
+}
+
+function flags(options: ServeOptions): Record<string, unknown> {
+  return {
+    rpcUrl: options.rpc,
+    deployments: options.deployments,
+    host: options.host,
+    port: options.port,
+    dataDir: options.dataDir,
+    adapters: options.adapters,
+    models:
+      options.models === undefined || options.models === "all" ? options.models : options.models.split(","),
+    settlement: options.settleIntervalMs ? { intervalMs: options.settleIntervalMs } : undefined,
+  };
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("serve registered adapters over HTTP, paid per call, and settle on-chain")
+    .option("--config <file>", "JSON configuration file")
+    .option("--rpc <url>", "JSON-RPC endpoint of the chain")
+    .option("--deployments <file>", "deployments file (default deployments/<chainId>.json)")
+    .option("--host <host>", "address to listen on")
+    .option("--port <port>", "port to listen on (0: any free port)")
+    .option("--data-dir <dir>", "journal and adapter store")
+    .option("--adapters <path...>", "adapter files or trained adapter directories to serve")
+    .option("--models <ids>", "comma-separated model ids to serve, or all")
+    .option("--settle-interval-ms <ms>", "how often to settle")
+    .action(async (options: ServeOptions) => {
+      let runner: Awaited<ReturnType<typeof startRunner>>;
+      try {
+        const config = loadRunnerConfig({ file: options.config, env: process.env, flags: flags(options) });
+        runner = await startRunner(config);
+      } catch (error) {
+        if (error instanceof ConfigError || error instanceof DeploymentError) {
+          throw new CliError(error.message, ExitCode.usage);
+        }
+        if (error instanceof RunnerStartError) throw new CliError(error.message, ExitCode.unreachable);
+        throw error;
+      }
+      if (program.opts().json)
+        console.log(JSON.stringify({ url: runner.url, runner: runner.address, chainId: runner.chainId }));
+      else
+        console.error(`openlora: serving at ${runner.url} as ${runner.address} on chain ${runner.chainId}`);
+      await new Promise<void>((resolve) => {
+        const shutdown = () => {
+          process.off("SIGINT", shutdown);
+          process.off("SIGTERM", shutdown);
+          runner.stop().finally(resolve);
+        };
+        process.on("SIGINT", shutdown);
+        process.on("SIGTERM", shutdown);
+      });
+    });
+}

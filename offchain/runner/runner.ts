@@ -1,0 +1,225 @@
+/**
+ * `openlora serve`: assembles a runner from its configuration — one onnxruntime session for
+ * the base model, the adapter store and cache, the payment gate on chain state, the receipt
+ * journal, the settler and the HTTP API — and takes it down gracefully: stop accepting, drain
+ * requests in flight, settle what was served, flush the journal.
+ */
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import pino, { type Logger } from "pino";
+import { createPublicClient, createWalletClient, defineChain, type Hex, http, type PublicClient } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { type Deployment, deploymentPath, readDeployment } from "../../sdk/deployments";
+import { modelRegistryAbi, runnerRegistryAbi } from "../../sdk/generated/abis";
+import { ADAPTER_FILE } from "../ml/adapter/adapterFile";
+import { type BaseModel, landeBaseModel } from "../ml/base/baseModel";
+import { PaymentGate } from "../payments/paymentGate";
+import { ReceiptSigner } from "../payments/receiptSigner";
+import { VoucherVerifier } from "../payments/voucherVerifier";
+import { AdapterCache } from "./adapterCache";
+import { AdapterStore } from "./adapterStore";
+import type { ServedModel } from "./catalog";
+import { ChainChannelSource, ChainModelCatalog } from "./chain";
+import type { RunnerConfig } from "./config";
+import { AdapterArena } from "./executor/adapterArena";
+import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
+import { RunnerHttpServer } from "./http";
+import { InferenceService } from "./inference";
+import { Journal } from "./journal";
+import { RunnerMetrics } from "./metrics";
+import type { PaidAnswer } from "./paidCall";
+import type { CallRecord } from "./settlement/batchPlan";
+import { Settler } from "./settlement/settler";
+
+export class RunnerStartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "RunnerStartError";
+  }
+}
+
+export interface RunnerEvents {
+  onPaidCall?(model: ServedModel, answer: PaidAnswer, latencyMs: number): void;
+}
+
+export interface Runner {
+  url: string;
+  address: Hex;
+  chainId: number;
+  deployment: Deployment;
+  base: BaseModel;
+  settler: Settler;
+  metrics: RunnerMetrics;
+  catalog: ChainModelCatalog;
+  /** Graceful shutdown: drain, settle what was served, close the journal. */
+  stop(options?: { settle?: boolean }): Promise<void>;
+}
+
+async function connect(config: RunnerConfig, log: Logger) {
+  const probe = createPublicClient({ transport: http(config.rpcUrl, { retryCount: 0, timeout: 5_000 }) });
+  let chainId: number;
+  try {
+    chainId = await probe.getChainId();
+  } catch (error) {
+    throw new RunnerStartError(
+      `cannot reach the chain at ${config.rpcUrl}: ${(error as Error).message.split("\n")[0]}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const chain = defineChain({
+    id: chainId,
+    name: `chain ${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [config.rpcUrl] } },
+  });
+  const transport = http(config.rpcUrl, { retryCount: 2, timeout: 10_000 });
+  const account = privateKeyToAccount(config.privateKey as Hex);
+  const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient;
+  const walletClient = createWalletClient({ chain, transport, account });
+  log.info({ chainId, rpcUrl: config.rpcUrl, runner: account.address }, "connected");
+  return { chainId, publicClient, walletClient, account };
+}
+
+/** Adds configured adapter files (or trained adapter directories) to the content-addressed store. */
+function importAdapters(store: AdapterStore, sources: readonly string[], log: Logger): void {
+  for (const source of sources) {
+    const file =
+      existsSync(source) && statSync(source).isDirectory() ? path.join(source, ADAPTER_FILE) : source;
+    if (!existsSync(file)) throw new RunnerStartError(`adapter file not found: ${file}`);
+    const hash = store.putFile(file);
+    log.info({ file, adapterHash: hash }, "adapter added to the store");
+  }
+}
+
+export async function startRunner(
+  config: RunnerConfig,
+  events: RunnerEvents = {},
+  log: Logger = pino(),
+): Promise<Runner> {
+  const { chainId, publicClient, walletClient, account } = await connect(config, log);
+  const deployment = readDeployment(config.deployments ?? deploymentPath(chainId));
+  if (deployment.chainId !== chainId) {
+    throw new RunnerStartError(
+      `the deployments file is for chain ${deployment.chainId}, the RPC serves chain ${chainId}`,
+    );
+  }
+
+  const base = landeBaseModel();
+  const baseModelId = await publicClient.readContract({
+    address: deployment.modelRegistry,
+    abi: modelRegistryAbi,
+    functionName: "baseModelIdByContentHash",
+    args: [base.hash],
+  });
+  if (baseModelId === 0n) {
+    throw new RunnerStartError(
+      `the base model ${base.id} (${base.hash}) is not registered in the model registry`,
+    );
+  }
+  const active = await publicClient.readContract({
+    address: deployment.runnerRegistry,
+    abi: runnerRegistryAbi,
+    functionName: "isActive",
+    args: [account.address],
+  });
+  if (!active)
+    log.warn({ runner: account.address }, "this runner is not registered and staked: settlement will fail");
+
+  const store = new AdapterStore(config.adapterDir ?? path.join(config.dataDir, "adapters"));
+  importAdapters(store, config.adapters, log);
+  const { maxRank, maxClasses, budgetMB, pinned } = config.cache;
+  const slots = Math.max(
+    1,
+    Math.floor((budgetMB * 2 ** 20) / AdapterArena.bytesPerSlot(base, maxRank, maxClasses)),
+  );
+  const executor = await MultiAdapterExecutor.create(base, { slots, maxRank, maxClasses });
+  const cache = new AdapterCache(base, executor.arena, store);
+  const metrics = new RunnerMetrics();
+  const inference = new InferenceService(base, executor, cache, config.batch, metrics);
+  const catalog = new ChainModelCatalog(
+    publicClient,
+    deployment.modelRegistry,
+    baseModelId,
+    config.models,
+    config.chainCacheMs,
+  );
+  for (const modelId of pinned) {
+    const model = await catalog.model(modelId);
+    if (model) cache.pin(modelId, model.adapterHash);
+  }
+
+  const { journal, records } = await Journal.open(path.join(config.dataDir, "journal.log"));
+  const gate = new PaymentGate(
+    new VoucherVerifier(chainId, deployment.paymentChannels),
+    account.address,
+    new ChainChannelSource(publicClient, deployment.paymentChannels, config.chainCacheMs),
+  );
+  for (const record of records) {
+    if (record.type !== "call") continue;
+    const { voucher, voucherSignature } = record as unknown as CallRecord;
+    gate.restore(voucher.channelId, voucher.modelId, { ...voucher, signature: voucherSignature });
+  }
+  const settler = new Settler({
+    publicClient,
+    walletClient,
+    account,
+    settlement: deployment.settlement,
+    paymentChannels: deployment.paymentChannels,
+    journal,
+    log: log.child({ component: "settler" }),
+    metrics,
+    ...config.settlement,
+  });
+  await settler.recover(records);
+  settler.start();
+
+  let accepting = true;
+  const server = new RunnerHttpServer(
+    {
+      chainId,
+      paymentChannels: deployment.paymentChannels,
+      settlement: deployment.settlement,
+      paymentAsset: deployment.paymentAsset,
+      gate,
+      signer: new ReceiptSigner(chainId, deployment.settlement, config.privateKey as Hex),
+      inference,
+      journal,
+      catalog,
+      metrics,
+      log,
+      ready: () => accepting,
+      settleNow: () => settler.settleAll(),
+      proof: (requestHash) => settler.proof(requestHash),
+      onPaidCall: (model, answer, latencyMs) => {
+        settler.addCall(answer.record);
+        events.onPaidCall?.(model, answer, latencyMs);
+      },
+    },
+    { host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes },
+  );
+  const url = await server.listen();
+  log.info({ url, models: config.models, slots }, "runner is serving");
+
+  return {
+    url,
+    address: account.address,
+    chainId,
+    deployment,
+    base,
+    settler,
+    metrics,
+    catalog,
+    async stop({ settle = true } = {}) {
+      accepting = false;
+      await server.close();
+      await settler
+        .stop(settle)
+        .catch((error) => log.error({ err: error }, "final settlement failed; it resumes at next start"));
+      await journal.close();
+      await executor.release();
+      log.info("runner stopped");
+    },
+  };
+}
