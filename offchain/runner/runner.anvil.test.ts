@@ -1,0 +1,304 @@
+// The runner against a real anvil chain with the deployed protocol: paid calls settled
+// on-chain with a verifiable receipt, a SIGKILL between answering and settling, an RPC outage,
+// and a tampered adapter.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import pino from "pino";
+import type { Hex, LocalAccount } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChannelLanes } from "../../sdk/consumer/lanes";
+import { createPayingFetch, type PaidReceipt } from "../../sdk/consumer/payingFetch";
+import { modelRegistryAbi, paymentChannelsAbi, settlementAbi } from "../../sdk/generated/abis";
+import { landeBaseModel } from "../ml/base/baseModel";
+import { contentHash } from "../ml/hash";
+import { loadRunnerConfig } from "./config";
+import { startRunner } from "./runner";
+import {
+  deployProtocol,
+  devAccount,
+  openChannel,
+  type Protocol,
+  privateKeyOf,
+  registerAdapter,
+  registerBaseModel,
+  registerRunner,
+} from "./testing/protocolFixture";
+
+const SPAM = "offchain/ml/models/spam-filter";
+const SENTIMENT = "offchain/ml/models/crypto-sentiment";
+const adapterHashOf = (dir: string) => contentHash(readFileSync(path.join(dir, "adapter.safetensors")));
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "openlora-runner-"));
+let p: Protocol;
+let deploymentsFile: string;
+const owner = devAccount(1);
+const contributor = devAccount(2);
+const runnerAccount = devAccount(3);
+const consumer = devAccount(4);
+let spamModel: bigint;
+let sentimentModel: bigint;
+
+beforeAll(async () => {
+  p = await deployProtocol();
+  deploymentsFile = path.join(tmp, "deployment.json");
+  writeFileSync(deploymentsFile, JSON.stringify(p.deployment));
+  const baseModelId = await registerBaseModel(p, landeBaseModel().hash);
+  const contributors = [
+    { account: owner, units: 600n },
+    { account: contributor, units: 400n },
+  ];
+  spamModel = await registerAdapter(
+    p,
+    owner,
+    { baseModelId, adapterHash: adapterHashOf(SPAM), pricePerCall: 1_000n, vaultShareBps: 2_000 },
+    contributors,
+  );
+  sentimentModel = await registerAdapter(
+    p,
+    owner,
+    { baseModelId, adapterHash: adapterHashOf(SENTIMENT), pricePerCall: 2_500n, vaultShareBps: 1_000 },
+    contributors,
+  );
+  await registerRunner(p, runnerAccount, "http://127.0.0.1", 500);
+});
+
+afterAll(async () => {
+  await p?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function runnerConfig(dataDir: string, overrides: Record<string, unknown> = {}) {
+  return loadRunnerConfig({
+    env: { OPENLORA_RUNNER_KEY: privateKeyOf(3) },
+    flags: {
+      rpcUrl: p.anvil.rpcUrl,
+      deployments: deploymentsFile,
+      port: 0,
+      dataDir,
+      adapters: [SPAM, SENTIMENT],
+      settlement: { intervalMs: 3_600_000, confirmations: 0 },
+      chainCacheMs: 60_000,
+      ...overrides,
+    },
+  });
+}
+
+const inferBody = (text: string) =>
+  JSON.stringify({ inputs: [{ name: "text", datatype: "BYTES", shape: [1], data: [text] }] });
+
+async function payingClient(account: LocalAccount, deposit: bigint) {
+  const channelId = await openChannel(p, account, runnerAccount.address, deposit);
+  const receipts: PaidReceipt[] = [];
+  const lanes = new ChannelLanes(account, p.anvil.chainId, p.deployment.paymentChannels, channelId);
+  const pay = createPayingFetch({ lanes, onReceipt: (paid) => receipts.push(paid) });
+  const call = async (url: string, model: bigint, text: string) => {
+    const res = await pay(`${url}/v2/models/${model}/infer`, { method: "POST", body: inferBody(text) });
+    if (res.status !== 200) throw new Error(`call failed: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { outputs: { data: unknown[] }[] };
+  };
+  return { channelId, receipts, call };
+}
+
+const lanePaid = (channelId: bigint, modelId: bigint) =>
+  p.publicClient.readContract({
+    address: p.deployment.paymentChannels,
+    abi: paymentChannelsAbi,
+    functionName: "getLane",
+    args: [channelId, modelId],
+  });
+const usage = async (modelId: bigint) => {
+  const model = await p.publicClient.readContract({
+    address: p.deployment.modelRegistry,
+    abi: modelRegistryAbi,
+    functionName: "getModel",
+    args: [modelId],
+  });
+  return { calls: model.totalCalls, revenue: model.totalRevenue };
+};
+const settleVia = async (url: string) => {
+  const res = await fetch(`${url}/v2/settlement`, { method: "POST" });
+  if (res.status !== 200) throw new Error(`settlement failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { batches: unknown[] };
+};
+
+describe("runner on anvil", () => {
+  it("serves paid calls, settles them in one batch, and proves a receipt on-chain", async () => {
+    const runner = await startRunner(runnerConfig(path.join(tmp, "happy")), {}, pino({ level: "silent" }));
+    try {
+      const client = await payingClient(consumer, 1_000_000n);
+      const spam = await client.call(
+        runner.url,
+        spamModel,
+        "Congratulations! You won a FREE iPhone, claim now!!!",
+      );
+      expect(spam.outputs[0]?.data[0]).toBe("spam");
+      await client.call(runner.url, spamModel, "Hi Anna, the meeting notes are attached, see you Tuesday.");
+      await client.call(runner.url, sentimentModel, "ETH just broke out, this rally looks strong");
+
+      const { batches } = await settleVia(runner.url);
+      expect(batches).toHaveLength(1);
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 2_000n, paidCalls: 2 });
+      expect(await lanePaid(client.channelId, sentimentModel)).toMatchObject({
+        paidAmount: 2_500n,
+        paidCalls: 1,
+      });
+      expect(await usage(spamModel)).toEqual({ calls: 2n, revenue: 2_000n });
+
+      const receipt = client.receipts[2] as PaidReceipt;
+      const proofResponse = await fetch(`${runner.url}/v2/receipts/${receipt.receipt.requestHash}/proof`);
+      const proof = (await proofResponse.json()) as { sequence: string; proof: Hex[] };
+      const included = await p.publicClient.readContract({
+        address: p.deployment.settlement,
+        abi: settlementAbi,
+        functionName: "verifyReceipt",
+        args: [runner.address, BigInt(proof.sequence), receipt.receipt, proof.proof],
+      });
+      expect(included).toBe(true);
+      expect((await settleVia(runner.url)).batches).toHaveLength(0); // nothing left to settle
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it("refuses a tampered adapter and keeps serving the other models", async () => {
+    const dataDir = path.join(tmp, "tampered");
+    const runner = await startRunner(runnerConfig(dataDir), {}, pino({ level: "silent" }));
+    try {
+      const stored = path.join(dataDir, "adapters", `${adapterHashOf(SENTIMENT)}.safetensors`);
+      const bytes = readFileSync(stored);
+      bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 0x01;
+      writeFileSync(stored, bytes);
+      const client = await payingClient(devAccount(5), 100_000n);
+      await expect(client.call(runner.url, sentimentModel, "bullish")).rejects.toThrow(/503.*refused/);
+      await expect(client.call(runner.url, spamModel, "free money now")).resolves.toBeDefined();
+    } finally {
+      await runner.stop({ settle: false });
+    }
+  });
+});
+
+/** `openlora serve` as a child process; resolves with its URL once it serves. */
+function spawnRunner(dataDir: string, rpcUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "bin/openlora.mjs",
+      "serve",
+      "--rpc",
+      rpcUrl,
+      "--deployments",
+      deploymentsFile,
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--adapters",
+      SPAM,
+      SENTIMENT,
+      "--settle-interval-ms",
+      "3600000",
+    ],
+    {
+      env: {
+        ...process.env,
+        OPENLORA_RUNNER_KEY: privateKeyOf(3),
+        OPENLORA_CHAIN_CACHE_MS: "60000",
+        OPENLORA_SETTLEMENT__CONFIRMATIONS: "0",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /"url":"(http:\/\/[^"]+)"/.exec(output);
+      if (match && output.includes("runner is serving")) resolve({ child, url: match[1] as string });
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once("exit", (code) => reject(new Error(`runner exited with ${code}:\n${output}`)));
+  });
+}
+
+describe("runner faults on anvil", () => {
+  it("settles every journaled receipt exactly once after a SIGKILL between answering and settling", async () => {
+    const dataDir = path.join(tmp, "killed");
+    const first = await spawnRunner(dataDir, p.anvil.rpcUrl);
+    const client = await payingClient(devAccount(6), 1_000_000n);
+    for (let i = 0; i < 6; i++) await client.call(first.url, spamModel, `message number ${i}`);
+    const before = await usage(spamModel);
+    first.child.kill("SIGKILL");
+    await new Promise((resolve) => first.child.once("exit", resolve));
+
+    const second = await spawnRunner(dataDir, p.anvil.rpcUrl);
+    try {
+      await client.call(second.url, spamModel, "after the restart");
+      await settleVia(second.url);
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 7_000n, paidCalls: 7 });
+      expect(await usage(spamModel)).toEqual({ calls: before.calls + 7n, revenue: before.revenue + 7_000n });
+      expect((await settleVia(second.url)).batches).toHaveLength(0);
+    } finally {
+      second.child.kill("SIGTERM");
+      await new Promise((resolve) => second.child.once("exit", resolve));
+    }
+  });
+
+  it("keeps serving within known balances while the RPC is down and settles when it returns", async () => {
+    // A loopback proxy in front of anvil stands for the RPC endpoint, so it can go away.
+    const target = new URL(p.anvil.rpcUrl);
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((socket) => {
+      const upstream = net.connect(Number(target.port), target.hostname);
+      sockets.add(socket).add(upstream);
+      socket.pipe(upstream).pipe(socket);
+      const close = () => {
+        socket.destroy();
+        upstream.destroy();
+      };
+      socket.on("error", close).on("close", close);
+      upstream.on("error", close).on("close", close);
+    });
+    const listen = (port = 0) =>
+      new Promise<number>((resolve) =>
+        proxy.listen(port, "127.0.0.1", () => resolve((proxy.address() as net.AddressInfo).port)),
+      );
+    const down = () =>
+      new Promise<void>((resolve) => {
+        proxy.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+        sockets.clear();
+      });
+    const port = await listen();
+    const runner = await startRunner(
+      runnerConfig(path.join(tmp, "outage"), {
+        rpcUrl: `http://127.0.0.1:${port}`,
+        settlement: { intervalMs: 300, confirmations: 0 },
+      }),
+      {},
+      pino({ level: "silent" }),
+    );
+    try {
+      const client = await payingClient(devAccount(7), 1_000_000n);
+      await client.call(runner.url, spamModel, "before the outage");
+      await down();
+      for (let i = 0; i < 3; i++) await client.call(runner.url, spamModel, `during the outage ${i}`);
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // settlement attempts fail meanwhile
+      expect((await lanePaid(client.channelId, spamModel)).paidCalls).toBeLessThan(4);
+      await listen(port);
+      const deadline = Date.now() + 30_000;
+      while ((await lanePaid(client.channelId, spamModel)).paidCalls < 4 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 4_000n, paidCalls: 4 });
+    } finally {
+      await runner.stop({ settle: false });
+      await down();
+    }
+  });
+});
