@@ -39,6 +39,10 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     ///      first-depositor inflation attack cost about a million times what it could steal.
     uint8 private constant DECIMALS_OFFSET = 6;
 
+    /// @dev The factory's role ids (the same keccak256 of the role name in every OpenLoRA contract).
+    bytes32 private constant SETTLEMENT_ROLE = keccak256("SETTLEMENT_ROLE");
+    bytes32 private constant DEFAULT_ADMIN_ROLE = 0x00;
+
     function _getModelVaultStorage() private pure returns (ModelVaultStorage storage $) {
         assembly {
             $.slot := MODEL_VAULT_STORAGE_LOCATION
@@ -74,7 +78,7 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     function receiveRevenue(uint256 amount) external {
         ModelVaultStorage storage $ = _getModelVaultStorage();
         IModelVaultFactory factory_ = IModelVaultFactory($.factory);
-        if (!factory_.hasRole(factory_.SETTLEMENT_ROLE(), msg.sender)) {
+        if (!factory_.hasRole(SETTLEMENT_ROLE, msg.sender)) {
             revert ModelVault_CallerNotSettlement(msg.sender);
         }
         if (amount == 0) return;
@@ -105,7 +109,7 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     function sweepSurplus(address to) external returns (uint256 amount) {
         ModelVaultStorage storage $ = _getModelVaultStorage();
         IModelVaultFactory factory_ = IModelVaultFactory($.factory);
-        if (!factory_.hasRole(bytes32(0), msg.sender)) revert ModelVault_CallerNotAdmin(msg.sender);
+        if (!factory_.hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert ModelVault_CallerNotAdmin(msg.sender);
         if (to == address(0)) revert ModelVault_ZeroAddress();
         IERC20 token = IERC20(asset());
         uint256 balance = token.balanceOf(address(this));
