@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadAdapter } from "../adapter/adapterFile";
 import { landeBaseModel } from "../base/baseModel";
@@ -10,7 +11,7 @@ import { type Dataset, type Example, readDataset } from "../training/dataset";
 import { parseCotrainConfig } from "./config";
 import { cotrain, cotrainRun } from "./cotrainRun";
 
-const FIXTURE = new URL("../data/spam-assassin/emails.jsonl.gz", import.meta.url).pathname;
+const FIXTURE = fileURLToPath(new URL("../data/spam-assassin/emails.jsonl.gz", import.meta.url));
 const rows = new Rng(1).shuffle([...readDataset(FIXTURE).rows]).slice(0, 1100);
 const clean1 = rows.slice(0, 200);
 const clean2 = rows.slice(200, 400);

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ADAPTER_FILE, loadAdapter } from "../adapter/adapterFile";
 import { landeBaseModel } from "../base/baseModel";
@@ -10,7 +11,7 @@ import { Rng } from "../random";
 import { readDataset } from "./dataset";
 import { trainRun } from "./trainRun";
 
-const FIXTURE = new URL("../data/spam-assassin/emails.jsonl.gz", import.meta.url).pathname;
+const FIXTURE = fileURLToPath(new URL("../data/spam-assassin/emails.jsonl.gz", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "openlora-train-"));
 
 /** A 600-row shuffled sample of the spam fixture, as a JSONL file. */
