@@ -17,7 +17,7 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const MAX_CHARS = 1500;
@@ -162,4 +162,4 @@ function main(packageDir: string | undefined): void {
   console.log(`wrote ${lines.length} messages (${JSON.stringify(counts)}) to ${OUTPUT}`);
 }
 
-main(process.argv[2]);
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv[2]);
