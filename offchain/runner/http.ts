@@ -40,6 +40,11 @@ export interface RunnerHttpContext extends PaidCallContext {
   settleNow?(): Promise<unknown[]>;
   /** The Merkle proof of a settled receipt (GET /v2/receipts/{requestHash}/proof). */
   proof?(requestHash: Hex): unknown | null;
+  /**
+   * Extra routes (the dashboard): return true when the request was handled. Called before the
+   * runner's own routes return 404.
+   */
+  extraRoutes?(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean>;
   /** Told of every paid call once it is answered (the dashboard listens). */
   onPaidCall?(model: ServedModel, answer: PaidAnswer, latencyMs: number): void;
 }
@@ -213,6 +218,7 @@ export class RunnerHttpServer {
       }
       if (method === "POST" && match[2] === "/infer") return this.infer(req, res, model);
     }
+    if (this.ctx.extraRoutes && (await this.ctx.extraRoutes(req, res, path))) return;
     throw new HttpError(404, `no route for ${method} ${path}`, "not_found");
   }
 

@@ -23,7 +23,7 @@ import { ChainChannelSource, ChainModelCatalog } from "./chain";
 import type { RunnerConfig } from "./config";
 import { AdapterArena } from "./executor/adapterArena";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
-import { RunnerHttpServer } from "./http";
+import { type RunnerHttpContext, RunnerHttpServer } from "./http";
 import { InferenceService } from "./inference";
 import { Journal } from "./journal";
 import { RunnerMetrics } from "./metrics";
@@ -40,6 +40,8 @@ export class RunnerStartError extends Error {
 
 export interface RunnerEvents {
   onPaidCall?(model: ServedModel, answer: PaidAnswer, latencyMs: number): void;
+  /** Extra HTTP routes served by the runner (the dashboard). */
+  extraRoutes?: RunnerHttpContext["extraRoutes"];
 }
 
 export interface Runner {
@@ -192,6 +194,7 @@ export async function startRunner(
       ready: () => accepting,
       settleNow: () => settler.settleAll(),
       proof: (requestHash) => settler.proof(requestHash),
+      ...(events.extraRoutes ? { extraRoutes: events.extraRoutes } : {}),
       onPaidCall: (model, answer, latencyMs) => {
         settler.addCall(answer.record);
         events.onPaidCall?.(model, answer, latencyMs);
