@@ -291,6 +291,16 @@ contract Settlement is
     }
 
     /// @inheritdoc ISettlement
+    function runnerFeesClaimed(address runner) external view returns (uint256) {
+        return _getSettlementStorage().runners[runner].feesClaimed;
+    }
+
+    /// @inheritdoc ISettlement
+    function protocolFeesWithdrawn() external view returns (uint256) {
+        return _getSettlementStorage().protocolFeesWithdrawn;
+    }
+
+    /// @inheritdoc ISettlement
     function totalFeesOwed() external view returns (uint256) {
         SettlementStorage storage $ = _getSettlementStorage();
         return $.protocolFeesAccrued + $.runnerFeesAccrued;

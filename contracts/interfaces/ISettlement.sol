@@ -203,6 +203,12 @@ interface ISettlement {
     /// @notice A runner's fees accrued and not yet claimed.
     function runnerFeesAccrued(address runner) external view returns (uint256);
 
+    /// @notice A runner's cumulative claimed fees.
+    function runnerFeesClaimed(address runner) external view returns (uint256);
+
+    /// @notice Cumulative protocol fees sent to the treasury.
+    function protocolFeesWithdrawn() external view returns (uint256);
+
     /// @notice All fees held here (protocol + runners): what this contract owes.
     function totalFeesOwed() external view returns (uint256);
 
