@@ -21,6 +21,8 @@ export const deploymentSchema = z.object({
   paymentChannels: address,
   runnerRegistry: address,
   settlement: address,
+  /** The block the deployment started at: where log scans begin. */
+  startBlock: z.coerce.number().int().nonnegative().optional(),
 });
 
 export type Deployment = z.output<typeof deploymentSchema> & { [name: string]: unknown };

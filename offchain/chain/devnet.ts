@@ -1,0 +1,263 @@
+/**
+ * A local OpenLoRA chain in one call: starts anvil, runs script/Deploy.s.sol against it with forge,
+ * reads the deployment it wrote, and funds the dev accounts with the payment asset (TestUSD).
+ * Used by `openlora devnet`, by tests and by the demo; `stop()` leaves nothing running.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Address, type Hex, toHex } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
+import { createOpenLoRAClient } from "../../sdk/client";
+import { type Deployment, readDeployment } from "../../sdk/deployments";
+import { testUsdAbi } from "../../sdk/generated/abis";
+import { type Anvil, startAnvil } from "./anvil";
+import { foundryBinary } from "./foundryBinary";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** anvil's default mnemonic: its dev accounts are public knowledge, for local chains only. */
+export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+
+/** tUSD minted to every dev account by default (6 decimals: 1,000,000 tUSD). */
+export const DEFAULT_FUNDING = 1_000_000_000_000n;
+
+export interface DevAccount {
+  index: number;
+  address: Address;
+  privateKey: Hex;
+}
+
+export class DeployError extends Error {
+  constructor(
+    message: string,
+    readonly details: { output?: string; file?: string; code?: number | null } = {},
+  ) {
+    super(message);
+    this.name = "DeployError";
+  }
+}
+
+/** The first `count` accounts of the dev mnemonic (anvil funds them with ETH). */
+export function devAccounts(count: number, mnemonic = DEV_MNEMONIC): DevAccount[] {
+  return Array.from({ length: count }, (_, index) => {
+    const account = mnemonicToAccount(mnemonic, { addressIndex: index });
+    const key = account.getHdKey().privateKey;
+    if (!key) throw new Error(`no private key for dev account ${index}`);
+    return { index, address: account.address, privateKey: toHex(key) };
+  });
+}
+
+export interface DeployOptions {
+  rpcUrl: string;
+  /** The deployer's key; it holds every role unless ADMIN is set in `env`. */
+  privateKey: Hex;
+  /**
+   * Where the script writes the addresses, relative to the repository root and inside
+   * `deployments/` (forge may write only there). Default: deployments/<chainId>.json.
+   */
+  deploymentFile?: string;
+  /** Extra environment for the script: PAYMENT_ASSET, ADMIN, PROFIT_UNLOCK_PERIOD, ... */
+  env?: Record<string, string>;
+  /** Told of forge's progress lines. */
+  onOutput?(line: string): void;
+}
+
+/** Runs `forge script script/Deploy.s.sol --broadcast` against `rpcUrl` and reads what it wrote. */
+export async function deployContracts(
+  options: DeployOptions,
+): Promise<{ deployment: Deployment; file: string }> {
+  const file = options.deploymentFile;
+  if (file !== undefined) {
+    const relative = path.relative(path.join(repoRoot, "deployments"), path.resolve(repoRoot, file));
+    if (relative.startsWith("..") || path.isAbsolute(relative)) {
+      throw new DeployError(
+        `the deployment file must be inside deployments/ (forge may write only there): ${file}`,
+        {
+          file,
+        },
+      );
+    }
+  }
+  const args = [
+    "script",
+    "script/Deploy.s.sol",
+    "--rpc-url",
+    options.rpcUrl,
+    "--private-key",
+    options.privateKey,
+    "--broadcast",
+  ];
+  const env = { ...process.env, ...options.env, ...(file ? { DEPLOYMENT_FILE: file } : {}) };
+  // The key travels on forge's command line; never in our messages.
+  const { code, output } = await run(foundryBinary("forge"), args, env, options.onOutput);
+  const printable = output.replaceAll(options.privateKey, "<private key>");
+  if (code !== 0) {
+    throw new DeployError(`forge script script/Deploy.s.sol failed (exit code ${code})`, {
+      output: tail(printable),
+      code,
+    });
+  }
+  let target = file;
+  if (target === undefined) {
+    const chainId = /Chain (\d+)/.exec(printable)?.[1];
+    if (!chainId)
+      throw new DeployError("could not tell which chain forge deployed to", { output: tail(printable) });
+    target = path.join("deployments", `${chainId}.json`);
+  }
+  const absolute = path.resolve(repoRoot, target);
+  if (!existsSync(absolute)) {
+    throw new DeployError(`the deploy script did not write ${target}`, {
+      output: tail(printable),
+      file: target,
+    });
+  }
+  return { deployment: readDeployment(absolute), file: absolute };
+}
+
+function tail(text: string, lines = 30): string {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  onOutput?: (line: string) => void,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    let pending = "";
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      output += text;
+      if (!onOutput) return;
+      pending += text;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) if (line.trim()) onOutput(line);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.once("error", (error) => reject(new DeployError(`cannot run forge: ${error.message}`)));
+    child.once("close", (code) => resolve({ code, output }));
+  });
+}
+
+export interface DevnetOptions {
+  /** anvil's port; 0 (default) picks a free one. */
+  port?: number;
+  chainId?: number;
+  /** Dev accounts to create and fund (default 10). Account 0 deploys and holds every role. */
+  accounts?: number;
+  /** tUSD (base units) minted to every dev account; 0 mints none. */
+  funding?: bigint;
+  /** Seconds between blocks; by default a block per transaction. */
+  blockTime?: number;
+  /**
+   * Keep the deployments file at this path (inside deployments/). By default the script writes a
+   * private file that is read and removed, so parallel devnets never clash.
+   */
+  deploymentFile?: string;
+  /** Extra environment for the deploy script (PROFIT_UNLOCK_PERIOD, ...). */
+  env?: Record<string, string>;
+  onOutput?(line: string): void;
+}
+
+export interface Devnet {
+  rpcUrl: string;
+  chainId: number;
+  /** anvil's process id. */
+  pid: number;
+  deployment: Deployment;
+  /** The deployments file, when one was kept. */
+  deploymentFile: string | null;
+  accounts: DevAccount[];
+  /** Account 0: deployed the contracts, holds every role, owns TestUSD. */
+  deployer: DevAccount;
+  funding: bigint;
+  /** Stops anvil by its process id (and removes nothing else: the kept file stays). */
+  stop(): Promise<void>;
+}
+
+let privateFiles = 0;
+
+/** Starts anvil, deploys every contract with the deploy script, and funds the dev accounts. */
+export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> {
+  const count = options.accounts ?? 10;
+  if (!Number.isInteger(count) || count < 1) throw new DeployError(`a devnet needs at least one account`);
+  const anvil: Anvil = await startAnvil({
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.chainId !== undefined ? { chainId: options.chainId } : {}),
+    ...(options.blockTime !== undefined ? { blockTime: options.blockTime } : {}),
+    accounts: Math.max(count, 10),
+  });
+  const keep = options.deploymentFile;
+  const file =
+    keep ?? path.join("deployments", `.devnet-${process.pid}-${Date.now()}-${privateFiles++}.json`);
+  try {
+    const accounts = devAccounts(count);
+    const deployer = accounts[0] as DevAccount;
+    const { deployment, file: written } = await deployContracts({
+      rpcUrl: anvil.rpcUrl,
+      privateKey: deployer.privateKey,
+      deploymentFile: file,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+    });
+    if (!keep) rmSync(written, { force: true });
+    const funding = options.funding ?? DEFAULT_FUNDING;
+    if (funding > 0n) await fund(anvil.rpcUrl, deployment, deployer, accounts, funding);
+    return {
+      rpcUrl: anvil.rpcUrl,
+      chainId: anvil.chainId,
+      pid: anvil.pid,
+      deployment,
+      deploymentFile: keep ? written : null,
+      accounts,
+      deployer,
+      funding,
+      stop: () => anvil.stop(),
+    };
+  } catch (error) {
+    if (!keep) rmSync(path.resolve(repoRoot, file), { force: true });
+    await anvil.stop();
+    throw error;
+  }
+}
+
+/** Mints `amount` of TestUSD to every account: one transaction each, sent back to back. */
+async function fund(
+  rpcUrl: string,
+  deployment: Deployment,
+  deployer: DevAccount,
+  accounts: DevAccount[],
+  amount: bigint,
+): Promise<void> {
+  const client = createOpenLoRAClient({ rpcUrl, deployment, account: deployer.privateKey });
+  const wallet = client.walletClient;
+  if (!wallet) throw new Error("unreachable: the client has an account");
+  let nonce = await client.publicClient.getTransactionCount({
+    address: deployer.address,
+    blockTag: "pending",
+  });
+  const hashes: Hex[] = [];
+  for (const account of accounts) {
+    hashes.push(
+      await wallet.writeContract({
+        address: deployment.paymentAsset,
+        abi: testUsdAbi,
+        functionName: "mint",
+        args: [account.address, amount],
+        nonce: nonce++,
+        gas: 100_000n,
+      }),
+    );
+  }
+  for (const hash of hashes) {
+    const receipt = await client.publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new DeployError(`minting TestUSD failed in ${hash}`);
+  }
+}
