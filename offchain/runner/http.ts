@@ -29,6 +29,8 @@ export interface HttpOptions {
   host?: string;
   port?: number;
   maxBodyBytes?: number;
+  /** Serve without payment. Only the HTTP benchmark uses it, as the baseline of paid serving. */
+  freeOfCharge?: boolean;
 }
 
 export interface RunnerHttpContext extends PaidCallContext {
@@ -257,6 +259,7 @@ export class RunnerHttpServer {
     const unavailable = this.unavailability(model);
     if (unavailable) throw new HttpError(503, unavailable, "model_unavailable");
 
+    if (this.options.freeOfCharge) return this.inferFree(res, model, text, label);
     const rawPayment = req.headers[HEADERS.signature];
     if (typeof rawPayment !== "string") {
       this.ctx.metrics.requests.inc({ ...label, outcome: "payment_required" });
@@ -293,6 +296,17 @@ export class RunnerHttpServer {
       }
       throw error;
     }
+  }
+
+  /** Serving without payment: only for measuring what payment costs (bench:http). */
+  private async inferFree(res: ServerResponse, model: ServedModel, text: string, label: { model: string }) {
+    const started = performance.now();
+    const classification = await this.ctx.inference.classify(model.modelId, model.adapterHash, text);
+    const body = renderAnswer(model, classification, "");
+    this.ctx.metrics.requests.inc({ ...label, outcome: "free" });
+    this.ctx.metrics.latency.observe(label, (performance.now() - started) / 1000);
+    res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+    res.end(body);
   }
 
   private paymentRequired(

@@ -23,7 +23,7 @@ import { ChainChannelSource, ChainModelCatalog } from "./chain";
 import type { RunnerConfig } from "./config";
 import { AdapterArena } from "./executor/adapterArena";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
-import { type RunnerHttpContext, RunnerHttpServer } from "./http";
+import { type HttpOptions, type RunnerHttpContext, RunnerHttpServer } from "./http";
 import { InferenceService } from "./inference";
 import { Journal } from "./journal";
 import { RunnerMetrics } from "./metrics";
@@ -99,6 +99,7 @@ export async function startRunner(
   config: RunnerConfig,
   events: RunnerEvents = {},
   log: Logger = pino(),
+  httpOptions: Pick<HttpOptions, "freeOfCharge"> = {},
 ): Promise<Runner> {
   const { chainId, publicClient, walletClient, account } = await connect(config, log);
   const deployment = readDeployment(config.deployments ?? deploymentPath(chainId));
@@ -200,7 +201,7 @@ export async function startRunner(
         events.onPaidCall?.(model, answer, latencyMs);
       },
     },
-    { host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes },
+    { host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes, ...httpOptions },
   );
   const url = await server.listen();
   log.info({ url, models: config.models, slots }, "runner is serving");
