@@ -1,0 +1,90 @@
+import { existsSync, readdirSync } from "node:fs";
+import { erc20Abi } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOpenLoRAClient } from "../../sdk/client";
+import { DeployError, type Devnet, deployContracts, devAccounts, startDevnet } from "./devnet";
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("startDevnet", () => {
+  let devnet: Devnet;
+
+  beforeAll(async () => {
+    devnet = await startDevnet({ accounts: 4, funding: 5_000_000n });
+  });
+
+  afterAll(async () => {
+    await devnet?.stop();
+  });
+
+  it("deploys every contract with the deploy script and funds the dev accounts", async () => {
+    const client = createOpenLoRAClient({ rpcUrl: devnet.rpcUrl, deployment: devnet.deployment });
+    const { deployment } = devnet;
+    expect(deployment.chainId).toBe(31337);
+    for (const name of [
+      "paymentAsset",
+      "modelRegistry",
+      "coTrainingShares",
+      "modelVaultFactory",
+      "paymentChannels",
+      "runnerRegistry",
+      "settlement",
+    ] as const) {
+      const code = await client.publicClient.getCode({ address: deployment[name] });
+      expect(code?.length, name).toBeGreaterThan(2);
+    }
+    expect(devnet.accounts.map((a) => a.address)).toEqual(devAccounts(4).map((a) => a.address));
+    expect(devnet.deployer.address).toBe("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+    for (const account of devnet.accounts) {
+      const balance = await client.publicClient.readContract({
+        address: deployment.paymentAsset,
+        abi: erc20Abi,
+        functionName: "balanceOf",
+        args: [account.address],
+      });
+      expect(balance).toBe(5_000_000n);
+    }
+  });
+
+  it("leaves no deployments file behind unless asked to keep one", () => {
+    expect(devnet.deploymentFile).toBeNull();
+    expect(readdirSync("deployments").filter((f) => f.startsWith(".devnet-"))).toEqual([]);
+  });
+
+  it("reports a failed deployment with forge's output, and never prints the key", async () => {
+    const { privateKey } = devAccounts(1)[0] as { privateKey: `0x${string}` };
+    const error = await deployContracts({
+      rpcUrl: "http://127.0.0.1:9",
+      privateKey,
+      deploymentFile: "deployments/.never.json",
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeployError);
+    expect((error as DeployError).message).toMatch(/forge script script\/Deploy\.s\.sol failed/);
+    expect(JSON.stringify((error as DeployError).details)).not.toContain(privateKey.slice(2));
+    expect(existsSync("deployments/.never.json")).toBe(false);
+  });
+
+  it("refuses a deployments file outside deployments/", async () => {
+    await expect(
+      deployContracts({
+        rpcUrl: devnet.rpcUrl,
+        privateKey: devnet.deployer.privateKey,
+        deploymentFile: "/tmp/x.json",
+      }),
+    ).rejects.toThrow(/must be inside deployments\//);
+  });
+
+  it("stops anvil by its process id", async () => {
+    const { pid } = devnet;
+    expect(isRunning(pid)).toBe(true);
+    await devnet.stop();
+    expect(isRunning(pid)).toBe(false);
+  });
+});
