@@ -39,7 +39,14 @@ function runScenarios(): Scenario[] {
   for (const line of output.split("\n")) {
     const match = /^\s*BENCH (\d+) (\d+) (\d+) (\d+) (.+)$/.exec(line);
     if (!match) continue;
-    const [, gas, lanes, models, calls, name] = match as unknown as [string, string, string, string, string, string];
+    const [, gas, lanes, models, calls, name] = match as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     scenarios.push({
       name: name.trim(),
       gas: Number(gas),
@@ -71,7 +78,9 @@ const perCallAt10k = tenThousand.gas / tenThousand.callsPerLane;
 // Each extra lane of a 50-lane, 10-model settle over a 1-lane settle: its own cost plus its share
 // of the 9 extra models (registry usage, vault and holder revenue of each).
 const extraLane = Math.round((fiftyLanes.gas - oneLane.gas) / (fiftyLanes.lanes - oneLane.lanes));
-const extraNewLane = Math.round((fiftyNewLanes.gas - oneNewLane.gas) / (fiftyNewLanes.lanes - oneNewLane.lanes));
+const extraNewLane = Math.round(
+  (fiftyNewLanes.gas - oneNewLane.gas) / (fiftyNewLanes.lanes - oneNewLane.lanes),
+);
 // Each extra lane on models already in the batch: the lane alone.
 const extraLaneSameModels = Math.round((fiftyLanes.gas - tenLanes.gas) / (fiftyLanes.lanes - tenLanes.lanes));
 const extraNewLaneSameModels = Math.round(

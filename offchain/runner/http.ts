@@ -316,7 +316,7 @@ export class RunnerHttpServer {
     reason?: string,
     details?: Record<string, unknown>,
   ): HttpError {
-    const terms = paymentTerms(this.ctx, model);
+    const terms = paymentTerms({ ...this.ctx, runner: this.ctx.signer.address }, model);
     const channel = req.headers[HEADERS.channel];
     if (typeof channel === "string" && /^\d{1,78}$/.test(channel)) {
       const lane = this.ctx.gate.lane(BigInt(channel), model.modelId);

@@ -43,13 +43,20 @@ export interface PaidAnswer {
   classification: Classification;
 }
 
-export function paymentTerms(ctx: PaidCallContext, model: ServedModel): PaymentTerms {
+export type TermsContext = Pick<
+  PaidCallContext,
+  "chainId" | "paymentChannels" | "settlement" | "paymentAsset"
+> & {
+  runner: Address;
+};
+
+export function paymentTerms(ctx: TermsContext, model: ServedModel): PaymentTerms {
   return {
     scheme: SCHEME,
     network: `eip155:${ctx.chainId}`,
     amount: model.pricePerCall,
     asset: ctx.paymentAsset,
-    payTo: ctx.signer.address,
+    payTo: ctx.runner,
     maxTimeoutSeconds: 60,
     extra: {
       paymentChannels: ctx.paymentChannels,
