@@ -140,11 +140,15 @@ contract PaymentChannels is
         Channel storage c = _consumerChannel($, channelId);
         if (sessionKey == msg.sender) revert PaymentChannels_InvalidSessionKey(sessionKey);
         uint256 validUntil = c.previousKeyValidUntil;
+        // Timestamps drive the protocol's periods (minutes to days): miners' seconds of drift do not matter.
+        // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp < validUntil) revert PaymentChannels_SessionKeyChangePending(channelId, validUntil);
         address previous = c.sessionKey;
         if (previous != address(0)) {
             validUntil = block.timestamp + $.challengePeriod;
             c.previousSessionKey = previous;
+            // casting to 'uint64' is safe because a timestamp plus at most 30 days fits in 64 bits.
+            // forge-lint: disable-next-line(unsafe-typecast)
             c.previousKeyValidUntil = uint64(validUntil);
         } else {
             validUntil = 0;
@@ -160,6 +164,8 @@ contract PaymentChannels is
         closesAt = c.closesAt;
         if (closesAt != 0) revert PaymentChannels_CloseAlreadyRequested(channelId, closesAt);
         closesAt = block.timestamp + $.challengePeriod;
+        // casting to 'uint64' is safe because a timestamp plus at most 30 days fits in 64 bits.
+        // forge-lint: disable-next-line(unsafe-typecast)
         c.closesAt = uint64(closesAt);
         emit CloseRequested(channelId, msg.sender, closesAt);
     }
@@ -170,6 +176,7 @@ contract PaymentChannels is
         Channel storage c = _consumerChannel($, channelId);
         uint256 closesAt = c.closesAt;
         if (closesAt == 0) revert PaymentChannels_CloseNotRequested(channelId);
+        // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp < closesAt) revert PaymentChannels_ChallengePeriodActive(channelId, closesAt);
         uint256 paid = c.paid;
         // Cannot underflow: settlement never pays a channel more than it holds.
@@ -320,6 +327,8 @@ contract PaymentChannels is
         c.consumer = msg.sender;
         c.runner = runner;
         if (sessionKey != address(0)) c.sessionKey = sessionKey;
+        // casting to 'uint128' is safe because amount was checked against type(uint128).max above.
+        // forge-lint: disable-next-line(unsafe-typecast)
         c.deposited = uint128(amount);
         $.totalBalance += amount;
         emit ChannelOpened(channelId, msg.sender, runner, sessionKey, amount);
@@ -332,12 +341,15 @@ contract PaymentChannels is
         Channel storage c = _consumerChannel($, channelId);
         uint256 closesAt = c.closesAt;
         if (closesAt != 0) {
+            // forge-lint: disable-next-line(block-timestamp)
             if (block.timestamp >= closesAt) revert PaymentChannels_ChallengePeriodEnded(channelId, closesAt);
             c.closesAt = 0;
             emit CloseCancelled(channelId, msg.sender);
         }
         uint256 deposited = c.deposited + amount;
         if (deposited > type(uint128).max) revert PaymentChannels_DepositTooLarge(channelId, deposited);
+        // casting to 'uint128' is safe because deposited was checked against type(uint128).max above.
+        // forge-lint: disable-next-line(unsafe-typecast)
         c.deposited = uint128(deposited);
         $.totalBalance += amount;
         emit ChannelToppedUp(channelId, msg.sender, amount, deposited);
@@ -388,6 +400,7 @@ contract PaymentChannels is
         if (consumer == address(0)) revert PaymentChannels_UnknownChannel(channelId);
         if (c.withdrawn) revert PaymentChannels_ChannelClosed(channelId);
         uint256 closesAt = c.closesAt;
+        // forge-lint: disable-next-line(block-timestamp)
         if (closesAt != 0 && block.timestamp >= closesAt) {
             revert PaymentChannels_ChallengePeriodEnded(channelId, closesAt);
         }
@@ -424,6 +437,8 @@ contract PaymentChannels is
         }
         lane.paidAmount = uint128(v.cumulativeAmount);
         lane.paidCalls = v.cumulativeCalls;
+        // casting to 'uint128' is safe because channelPaid ≤ deposited < 2^128 (see above).
+        // forge-lint: disable-next-line(unsafe-typecast)
         c.paid = uint128(channelPaid);
         _emitRedeemed(c, v, delta, calls, channelPaid);
     }
@@ -479,6 +494,7 @@ contract PaymentChannels is
     }
 
     function _isSessionKey(Channel storage c, address signer) private view returns (bool) {
+        // forge-lint: disable-next-line(block-timestamp)
         return signer == c.sessionKey || (signer == c.previousSessionKey && block.timestamp < c.previousKeyValidUntil);
     }
 
@@ -504,6 +520,8 @@ contract PaymentChannels is
         }
         PaymentChannelsStorage storage $ = _getPaymentChannelsStorage();
         emit ChallengePeriodSet($.challengePeriod, period);
+        // casting to 'uint64' is safe because period ≤ MAX_CHALLENGE_PERIOD.
+        // forge-lint: disable-next-line(unsafe-typecast)
         $.challengePeriod = uint64(period);
     }
 

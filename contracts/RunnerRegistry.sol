@@ -177,11 +177,16 @@ contract RunnerRegistry is
         // Cannot overflow: bond + unbonding is the runner's stake, kept below 2^128 by _stake.
         uint128 unbonding;
         unchecked {
+            // casting to 'uint128' is safe because both values are below the 128-bit stake cap.
+            // forge-lint: disable-next-line(unsafe-typecast)
             r.bond = uint128(bond - amount);
+            // forge-lint: disable-next-line(unsafe-typecast)
             unbonding = r.unbonding + uint128(amount);
         }
         r.unbonding = unbonding;
         uint256 availableAt = block.timestamp + $.unbondingDelay;
+        // casting to 'uint40' is safe because a timestamp plus at most 90 days fits in 40 bits until year 36812.
+        // forge-lint: disable-next-line(unsafe-typecast)
         r.unbondingAvailableAt = uint40(availableAt);
         emit UnbondRequested(msg.sender, amount, bond - amount, unbonding, availableAt);
     }
@@ -193,6 +198,8 @@ contract RunnerRegistry is
         amount = r.unbonding;
         if (amount == 0) revert RunnerRegistry_NothingUnbonding(msg.sender);
         uint256 availableAt = r.unbondingAvailableAt;
+        // Unbonding delays are hours to days: miners' seconds of drift do not matter.
+        // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp < availableAt) revert RunnerRegistry_UnbondingNotReady(msg.sender, availableAt);
         r.unbonding = 0;
         r.unbondingAvailableAt = 0;
@@ -229,7 +236,10 @@ contract RunnerRegistry is
             unbonding -= amount - bond;
             bond = 0;
         }
+        // casting to 'uint128' is safe because both only decreased from 128-bit values.
+        // forge-lint: disable-next-line(unsafe-typecast)
         r.bond = uint128(bond);
+        // forge-lint: disable-next-line(unsafe-typecast)
         r.unbonding = uint128(unbonding);
         if (unbonding == 0) r.unbondingAvailableAt = 0;
         uint256 totalSlashed = r.totalSlashed + amount;
@@ -375,6 +385,8 @@ contract RunnerRegistry is
         uint256 bond = r.bond + amount;
         uint256 stake_ = bond + r.unbonding;
         if (stake_ > type(uint128).max) revert RunnerRegistry_StakeTooLarge(stake_);
+        // casting to 'uint128' is safe because bond + unbonding was checked against type(uint128).max above.
+        // forge-lint: disable-next-line(unsafe-typecast)
         r.bond = uint128(bond);
         uint256 total = $.totalStaked + amount;
         $.totalStaked = total;
@@ -411,6 +423,8 @@ contract RunnerRegistry is
         }
         RunnerRegistryStorage storage $ = _getRunnerRegistryStorage();
         emit UnbondingDelaySet($.unbondingDelay, delay);
+        // casting to 'uint64' is safe because delay ≤ MAX_UNBONDING_DELAY.
+        // forge-lint: disable-next-line(unsafe-typecast)
         $.unbondingDelay = uint64(delay);
     }
 

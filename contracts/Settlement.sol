@@ -164,7 +164,8 @@ contract Settlement is
         amount = account.feesAccrued;
         if (amount == 0) return 0;
         account.feesAccrued = 0;
-        // Fits: amount is one runner's part of the total.
+        // casting to 'uint128' is safe because amount is one runner's part of that 128-bit total.
+        // forge-lint: disable-next-line(unsafe-typecast)
         $.runnerFeesAccrued -= uint128(amount);
         uint256 claimed = account.feesClaimed + amount;
         account.feesClaimed = claimed;

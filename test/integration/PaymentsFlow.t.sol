@@ -128,6 +128,8 @@ contract PaymentsFlowTest is PaymentsFixture {
 
     /// @dev Settles the lane up to everything served so far, the agent signing the voucher.
     function _settleOne(bytes32 root, uint256 calls) internal returns (uint256 sequence) {
+        // casting to 'uint64' is safe because the test serves a few hundred calls.
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint64 total = uint64(channels.getLane(channelId, modelId).paidCalls + calls);
         SignedVoucher memory v = _signedVoucher(agentKey.key, channelId, modelId, total * price, total, transcript);
         ModelTotal[] memory totals = _total(modelId, calls, calls * price);

@@ -428,6 +428,8 @@ contract SettlementTest is PaymentsFixture {
         CallReceipt[] memory receipts = new CallReceipt[](3);
         bytes32[] memory leaves = new bytes32[](3);
         for (uint256 i; i < 3; ++i) {
+            // casting to 'uint64' is safe because i < 3.
+            // forge-lint: disable-next-line(unsafe-typecast)
             receipts[i] = _receipt(channelId, modelA, uint64(i + 1), keccak256(abi.encode("output", i)));
             leaves[i] = settler.receiptLeaf(receipts[i]);
             assertEq(leaves[i], keccak256(abi.encode(PaymentMessages.hashReceipt(receipts[i]))));
