@@ -1,68 +1,86 @@
-// `npm run demo`: the main job on a local anvil chain. While the protocol contracts, the models
-// and the runner are being built (see the issues), it runs what exists: it starts anvil, deploys
-// the payment asset, funds the dev accounts, prints them, and stops the chain.
-import { createPublicClient, createWalletClient, formatUnits, http, parseUnits } from "viem";
-import { mnemonicToAccount } from "viem/accounts";
-import { foundry } from "viem/chains";
-import { testUsdAbi } from "../../sdk/generated/abis";
-import { startAnvil } from "../chain/anvil";
-import { creationBytecode } from "../chain/artifacts";
+// `npm run demo`: the main job on a local anvil chain (see flow.ts). Flags:
+//   --calls N   paid calls in total (default 3000)
+//   --no-train  use the committed adapters instead of training them now
+//   --keep      leave the chain and the runner (and its dashboard) up until Ctrl-C
+import { formatUnits } from "viem";
+import { type DemoReport, runDemo } from "./flow";
 
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
-const FUNDING = parseUnits("10000", 6);
+function parseArgs(argv: string[]) {
+  const calls = argv.includes("--calls") ? Number(argv[argv.indexOf("--calls") + 1]) : 3_000;
+  if (!Number.isInteger(calls) || calls < 6) throw new Error("--calls needs a whole number of at least 6");
+  return { calls, train: !argv.includes("--no-train"), keep: argv.includes("--keep") };
+}
+
+const usd = (amount: bigint) => `${formatUnits(amount, 6)} tUSD`;
+const short = (address: string) => `${address.slice(0, 6)}…${address.slice(-4)}`;
+
+function print(report: DemoReport) {
+  console.log("\nModels");
+  console.table(
+    report.models.map((m) => ({
+      model: `${m.modelId} ${m.name}`,
+      "held-out accuracy": m.accuracy.toFixed(3),
+      calls: Number(m.calls),
+      revenue: usd(m.revenue),
+    })),
+  );
+  console.log("Contributors (claimed on-chain, by co-training share units)");
+  console.table(
+    report.contributors.map((c) => ({
+      contributor: `${c.name} ${short(c.account)}`,
+      model: Number(c.modelId),
+      units: Number(c.units),
+      claimed: usd(c.claimed),
+    })),
+  );
+  console.log("Vaults (ERC-4626; revenue unlocks linearly)");
+  console.table(
+    report.vaults.map((v) => ({
+      model: Number(v.modelId),
+      vault: short(v.vault),
+      "revenue in": usd(v.revenue),
+      "still unlocking": usd(v.stillUnlocking),
+      "share price": formatUnits(v.sharePrice, 6),
+      investors: v.investors
+        .map((i) => `${short(i.account)} ${usd(i.deposited)} → ${usd(i.worth)}`)
+        .join("; "),
+    })),
+  );
+  console.log(`Runner ${short(report.runner.address)} earned ${usd(report.runner.fees)} in fees`);
+  console.log(
+    `Treasury ${short(report.treasury.address)} earned ${usd(report.treasury.fees)} in protocol fees`,
+  );
+  console.log(
+    `Consumers paid ${usd(report.consumersPaid)}; contributors, vaults, runner and treasury received ${usd(report.received)}` +
+      (report.received === report.consumersPaid ? " (equal to the wei)" : " (MISMATCH)"),
+  );
+  const s = report.settlement;
+  console.log(
+    `Settlement: ${s.batches} batch(es) for ${s.calls} calls, ${s.gasUsed} gas in all: ${s.gasPerCall.toFixed(1)} gas per paid call`,
+  );
+  console.log(
+    `Proof: receipt ${report.proof.requestHash.slice(0, 18)}… is in batch ${report.proof.sequence} ` +
+      `(${report.proof.proofLength} sibling hashes): Settlement.verifyReceipt says ${report.proof.included}`,
+  );
+}
 
 async function main() {
-  const anvil = await startAnvil();
-  try {
-    console.log(`anvil: ${anvil.rpcUrl} (chain ${anvil.chainId}, pid ${anvil.pid})`);
-    const chain = { ...foundry, id: anvil.chainId };
-    const client = createPublicClient({ chain, transport: http(anvil.rpcUrl) });
-    const accounts = [0, 1, 2, 3].map((addressIndex) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex }));
-    const deployer = accounts[0] as (typeof accounts)[number];
-    const wallet = createWalletClient({ account: deployer, chain, transport: http(anvil.rpcUrl) });
-
-    const deployHash = await wallet.deployContract({
-      abi: testUsdAbi,
-      bytecode: creationBytecode("TestUSD"),
-      args: [deployer.address],
-    });
-    const { contractAddress: token } = await client.waitForTransactionReceipt({ hash: deployHash });
-    if (!token) throw new Error("TestUSD deployment returned no address");
-    console.log(`payment asset TestUSD: ${token}`);
-
-    for (const account of accounts) {
-      const hash = await wallet.writeContract({
-        address: token,
-        abi: testUsdAbi,
-        functionName: "mint",
-        args: [account.address, FUNDING],
-      });
-      await client.waitForTransactionReceipt({ hash });
-    }
-    console.log("\nfunded accounts");
-    console.table(
-      await Promise.all(
-        accounts.map(async (account) => ({
-          address: account.address,
-          tUSD: formatUnits(
-            await client.readContract({
-              address: token,
-              abi: testUsdAbi,
-              functionName: "balanceOf",
-              args: [account.address],
-            }),
-            6,
-          ),
-        })),
-      ),
-    );
-  } finally {
-    await anvil.stop();
-    console.log("anvil stopped");
+  const options = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const report = await runDemo({ ...options, log: (line) => console.log(`· ${line}`) });
+  print(report);
+  console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+  if (report.received !== report.consumersPaid) process.exitCode = 1;
+  if (options.keep) {
+    console.log(`Runner: ${report.runnerUrl}  chain: ${report.rpcUrl}`);
+    if (report.dashboardUrl) console.log(`Dashboard: ${report.dashboardUrl}`);
+    console.log("Ctrl-C stops everything.");
+    await new Promise<void>((resolve) => process.once("SIGINT", resolve));
+    await report.stop();
   }
 }
 
 main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(`demo failed: ${error instanceof Error ? error.message : error}`);
   process.exitCode = 1;
 });
