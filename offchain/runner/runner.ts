@@ -11,6 +11,7 @@ import { createPublicClient, createWalletClient, defineChain, type Hex, http, ty
 import { privateKeyToAccount } from "viem/accounts";
 import { type Deployment, deploymentPath, readDeployment } from "../../sdk/deployments";
 import { modelRegistryAbi, runnerRegistryAbi } from "../../sdk/generated/abis";
+import { createDashboard } from "../dashboard/dashboard";
 import { ADAPTER_FILE } from "../ml/adapter/adapterFile";
 import { type BaseModel, landeBaseModel } from "../ml/base/baseModel";
 import { PaymentGate } from "../payments/paymentGate";
@@ -177,6 +178,16 @@ export async function startRunner(
   });
   await settler.recover(records);
   settler.start();
+  const dashboard = createDashboard({
+    publicClient,
+    deployment,
+    runner: account.address,
+    chainId,
+    catalog,
+    settler,
+    proof: (requestHash) => settler.proof(requestHash),
+    log: log.child({ component: "dashboard" }),
+  });
 
   let accepting = true;
   const server = new RunnerHttpServer(
@@ -195,15 +206,18 @@ export async function startRunner(
       ready: () => accepting,
       settleNow: () => settler.settleAll(),
       proof: (requestHash) => settler.proof(requestHash),
-      ...(events.extraRoutes ? { extraRoutes: events.extraRoutes } : {}),
+      extraRoutes: async (req, res, path) =>
+        (await dashboard.routes(req, res, path)) || ((await events.extraRoutes?.(req, res, path)) ?? false),
       onPaidCall: (model, answer, latencyMs) => {
         settler.addCall(answer.record);
+        dashboard.onPaidCall(model, answer, latencyMs);
         events.onPaidCall?.(model, answer, latencyMs);
       },
     },
     { host: config.host, port: config.port, maxBodyBytes: config.maxBodyBytes, ...httpOptions },
   );
   const url = await server.listen();
+  dashboard.start();
   log.info({ url, models: config.models, slots }, "runner is serving");
 
   return {
@@ -217,6 +231,7 @@ export async function startRunner(
     catalog,
     async stop({ settle = true } = {}) {
       accepting = false;
+      dashboard.stop(); // closes the dashboard's event streams, which would hold the server open
       await server.close();
       await settler
         .stop(settle)

@@ -1,0 +1,614 @@
+/**
+ * The dashboard's state and its fan-out: it aggregates what the runner serves (every paid call,
+ * with its latency and how its price splits between the treasury, the runner, the model's vault
+ * and its share holders) and what the chain records (registrations, settled usage, batches,
+ * revenue distributions, claims, vaults), and pushes snapshots and paid calls to every page that
+ * listens (server-sent events).
+ *
+ * Chain state comes from views (chainReader.ts) and from the contracts' events, polled with
+ * eth_getLogs block range by block range: a log names what changed, the views give the figures,
+ * so a missed or reordered log never leaves a wrong number on the page.
+ */
+import type { Logger } from "pino";
+import { type Address, type Hex, isAddressEqual, type Log, type PublicClient, parseEventLogs } from "viem";
+import type { Deployment } from "../../sdk/deployments";
+import {
+  coTrainingSharesAbi,
+  modelRegistryAbi,
+  modelVaultAbi,
+  runnerRegistryAbi,
+  settlementAbi,
+} from "../../sdk/generated/abis";
+import { splitRevenue } from "../../sdk/math/revenueSplit";
+import type { ModelCatalog, ServedModel } from "../runner/catalog";
+import type { PaidAnswer } from "../runner/paidCall";
+import type { ReceiptProof, SettledBatch } from "../runner/settlement/settler";
+import {
+  ChainReader,
+  type FeesOnChain,
+  type HoldersOnChain,
+  type ModelOnChain,
+  type VaultOnChain,
+} from "./chainReader";
+import { LatencyWindow, RateWindow } from "./stats";
+
+const EVENTS = [
+  ...modelRegistryAbi,
+  ...coTrainingSharesAbi,
+  ...settlementAbi,
+  ...modelVaultAbi,
+  ...runnerRegistryAbi,
+].filter((item) => item.type === "event");
+
+/** The stages of the deployment → attribution → reward flow, in order. */
+export const STAGES = ["registered", "attributed", "settled", "rewarded"] as const;
+export type StageName = (typeof STAGES)[number];
+
+export interface DashboardOptions {
+  publicClient: PublicClient;
+  deployment: Deployment;
+  /** The runner's account: its batches, fees and fee terms. */
+  runner: Address;
+  chainId: number;
+  catalog: ModelCatalog;
+  settler: { readonly settledBatches: readonly SettledBatch[]; readonly pendingCalls: number };
+  log: Logger;
+  /** How often the chain is polled for new blocks (ms). */
+  pollMs?: number;
+  /** How often snapshots are pushed at most (ms). */
+  pushMs?: number;
+  /** At most this many blocks of history are scanned at start. */
+  historyBlocks?: bigint;
+}
+
+/** One way a call's price splits; holders by their share units. */
+export interface CallSplit {
+  protocolFee: bigint;
+  runnerFee: bigint;
+  vault: bigint;
+  holders: { account: Address; amount: bigint }[];
+}
+
+interface Stage {
+  count: number;
+  amount: bigint;
+  lastAt: number | null;
+  detail: string;
+}
+
+interface ModelState {
+  modelId: bigint;
+  served: ServedModel;
+  chain: ModelOnChain | null;
+  holders: HoldersOnChain | null;
+  vault: VaultOnChain | null;
+  // This runner's paid calls since it started.
+  calls: number;
+  revenue: bigint;
+  rate: RateWindow;
+  latency: LatencyWindow;
+  /** Per-call splits added up: the micropayments the page animates. */
+  streamed: { protocolFee: bigint; runnerFee: bigint; vault: bigint; holders: Map<string, bigint> };
+  /** RevenueDistributed events added up (every runner): the settled split. */
+  distributed: {
+    calls: bigint;
+    amount: bigint;
+    protocolFee: bigint;
+    runnerFee: bigint;
+    vault: bigint;
+    holders: bigint;
+  };
+  /** RewardsClaimed per account. */
+  claimed: Map<string, bigint>;
+}
+
+/** Receives each event with its data as JSON. */
+type Listener = (event: "snapshot" | "calls", json: string) => void;
+
+const key = (address: string) => address.toLowerCase();
+
+/** JSON with bigints as decimal strings. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+}
+
+export class DashboardHub {
+  private readonly reader: ChainReader;
+  private readonly models = new Map<bigint, ModelState>();
+  private readonly vaultModels = new Map<string, bigint>();
+  private readonly stages = Object.fromEntries(
+    STAGES.map((s) => [s, { count: 0, amount: 0n, lastAt: null, detail: "" }]),
+  ) as Record<StageName, Stage>;
+  private readonly listeners = new Set<Listener>();
+  private readonly stopHooks = new Set<() => void>();
+  private readonly startedAt = Date.now();
+  private asset = { symbol: "", decimals: 6 };
+  private fees: FeesOnChain | null = null;
+  private cursor: bigint | null = null; // last block whose logs were handled
+  private historyFrom: bigint | null = null;
+  private block: bigint | null = null;
+  private chainError: string | null = null;
+  private pendingCalls: unknown[] = [];
+  private dirty = true;
+  private pushTimer: NodeJS.Timeout | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private stopped = true;
+  private failures = 0;
+  private batchesSeen = -1;
+  /** Models first seen through a paid call: their chain state is read at the next poll. */
+  private readonly unread = new Set<bigint>();
+  private pendingSeen = -1;
+
+  constructor(private readonly options: DashboardOptions) {
+    this.reader = new ChainReader(options.publicClient, options.deployment, options.runner);
+  }
+
+  get chain(): ChainReader {
+    return this.reader;
+  }
+
+  /** Starts polling the chain (the first poll reads everything and scans the history). */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.poll();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.pushTimer) clearTimeout(this.pushTimer);
+    this.pollTimer = this.pushTimer = null;
+    for (const hook of [...this.stopHooks]) hook();
+    this.stopHooks.clear();
+    this.listeners.clear();
+  }
+
+  /** Runs `hook` when the hub stops (the event streams close, so the server can). Returns the remover. */
+  onStop(hook: () => void): () => void {
+    this.stopHooks.add(hook);
+    return () => this.stopHooks.delete(hook);
+  }
+
+  /** Registers a page: it gets a snapshot now and every change after. Returns the unsubscribe. */
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    listener("snapshot", toJson(this.snapshot()));
+    return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** The runner tells of every paid call once it is answered (cheap: counters and a split). */
+  onPaidCall(served: ServedModel, answer: PaidAnswer, latencyMs: number): void {
+    const m = this.modelState(served);
+    if (!m.chain) this.unread.add(m.modelId);
+    const now = Date.now();
+    m.calls++;
+    m.revenue += answer.price;
+    m.rate.add(1, now);
+    m.latency.add(latencyMs);
+    const split = this.split(m, answer.price);
+    if (split) {
+      m.streamed.protocolFee += split.protocolFee;
+      m.streamed.runnerFee += split.runnerFee;
+      m.streamed.vault += split.vault;
+      for (const { account, amount } of split.holders) {
+        m.streamed.holders.set(key(account), (m.streamed.holders.get(key(account)) ?? 0n) + amount);
+      }
+    }
+    this.fire(
+      "attributed",
+      `model #${m.modelId} · call ${answer.receipt.callIndex} on channel ${answer.receipt.channelId}`,
+      answer.price,
+      now,
+    );
+    this.pendingCalls.push({
+      modelId: m.modelId,
+      price: answer.price,
+      latencyMs: Math.round(latencyMs * 100) / 100,
+      requestHash: answer.receipt.requestHash,
+      split,
+    });
+    this.schedulePush();
+  }
+
+  /** How `price` splits for this model now: splitRevenue, then the holders' part by units. */
+  split(m: ModelState, price: bigint): CallSplit | null {
+    if (!this.fees || !m.chain) return null;
+    const parts = splitRevenue(
+      price,
+      this.fees.protocolFeeBps,
+      this.fees.runnerFeeBps,
+      BigInt(m.chain.vaultShareBps),
+    );
+    const holders = m.holders?.holders ?? [];
+    const total = m.holders?.totalUnits ?? 0n;
+    return {
+      protocolFee: parts.protocolFee,
+      runnerFee: parts.runnerFee,
+      vault: parts.vault,
+      holders: holders.map((h) => ({
+        account: h.account,
+        amount: total === 0n ? 0n : (parts.holders * h.units) / total,
+      })),
+    };
+  }
+
+  /** Everything the page shows, bigints included (serialise with toJson). */
+  snapshot() {
+    const now = Date.now();
+    const models = [...this.models.values()].sort((a, b) => (a.modelId < b.modelId ? -1 : 1));
+    const batches = this.options.settler.settledBatches.slice(-10).reverse();
+    return {
+      runner: this.options.runner,
+      chainId: this.options.chainId,
+      block: this.block,
+      historyFrom: this.historyFrom,
+      chainError: this.chainError,
+      startedAt: this.startedAt,
+      now,
+      asset: this.asset,
+      fees: this.fees,
+      pendingCalls: this.options.settler.pendingCalls,
+      stages: this.stages,
+      totals: {
+        calls: models.reduce((sum, m) => sum + m.calls, 0),
+        callsPerSecond: models.reduce((sum, m) => sum + m.rate.perSecond(10, now), 0),
+        revenue: models.reduce((sum, m) => sum + m.revenue, 0n),
+      },
+      models: models.map((m) => this.modelView(m, now)),
+      batches: batches.map((b) => ({
+        sequence: b.sequence,
+        root: b.root,
+        txHash: b.txHash,
+        blockNumber: b.blockNumber,
+        calls: b.totals.reduce((sum, t) => sum + t.calls, 0n),
+        amount: b.totals.reduce((sum, t) => sum + t.amount, 0n),
+        models: b.totals.map((t) => t.modelId),
+        receiptCount: b.receipts.length,
+        receipts: b.receipts.slice(0, 25).map((r) => ({ requestHash: r.requestHash, modelId: r.modelId })),
+      })),
+    };
+  }
+
+  private modelView(m: ModelState, now: number) {
+    const holders = m.holders;
+    const split = this.split(m, m.served.pricePerCall);
+    return {
+      modelId: m.modelId,
+      adapterHash: m.served.adapterHash,
+      status: m.chain?.status ?? m.served.status,
+      pricePerCall: m.chain?.pricePerCall ?? m.served.pricePerCall,
+      vaultShareBps: m.chain?.vaultShareBps ?? null,
+      owner: m.chain?.owner ?? null,
+      metadataURI: m.served.metadataURI,
+      calls: m.calls,
+      callsPerSecond: m.rate.perSecond(10, now),
+      rate: m.rate.series(now),
+      latencyMs: { last: m.latency.last, p50: m.latency.percentile(50), p95: m.latency.percentile(95) },
+      revenue: m.revenue,
+      onChain: m.chain ? { calls: m.chain.totalCalls, revenue: m.chain.totalRevenue } : null,
+      distributed: m.distributed,
+      perCall: split,
+      streamed: {
+        protocolFee: m.streamed.protocolFee,
+        runnerFee: m.streamed.runnerFee,
+        vault: m.streamed.vault,
+      },
+      holders: holders
+        ? {
+            totalUnits: holders.totalUnits,
+            totalCredited: holders.totalCredited,
+            totalClaimed: holders.totalClaimed,
+          }
+        : null,
+      contributors: (holders?.holders ?? []).map((h) => ({
+        account: h.account,
+        units: h.units,
+        shareBps: holders && holders.totalUnits > 0n ? Number((h.units * 10_000n) / holders.totalUnits) : 0,
+        claimable: h.claimable,
+        claimed: m.claimed.get(key(h.account)) ?? 0n,
+        streamed: m.streamed.holders.get(key(h.account)) ?? 0n,
+      })),
+      vault: m.vault,
+    };
+  }
+
+  // ------------------------------------------------------------------ chain polling
+
+  private async poll(): Promise<void> {
+    if (this.stopped) return;
+    let delay = this.options.pollMs ?? 1_000;
+    try {
+      await this.sync();
+      if (this.chainError) this.options.log.info("the chain answers again");
+      this.chainError = null;
+      this.failures = 0;
+    } catch (error) {
+      this.failures++;
+      const message = (error as Error).message.split("\n")[0] ?? String(error);
+      if (this.chainError === null) this.options.log.warn({ err: error }, "dashboard: chain poll failed");
+      this.chainError = message;
+      this.dirty = true;
+      delay = Math.min(15_000, delay * 2 ** Math.min(this.failures, 4));
+    }
+    this.schedulePush();
+    if (this.stopped) return;
+    this.pollTimer = setTimeout(() => void this.poll(), delay);
+    this.pollTimer.unref();
+  }
+
+  private async sync(): Promise<void> {
+    const { publicClient } = this.options;
+    const latest = await publicClient.getBlockNumber({ cacheTime: 0 });
+    const refresh = {
+      models: new Set<bigint>(),
+      holders: new Set<bigint>(),
+      vaults: new Set<bigint>(),
+      fees: false,
+    };
+    if (this.cursor === null) {
+      await this.initialise(latest);
+    } else if (latest > this.cursor) {
+      const logs = await this.logs(this.cursor + 1n, latest);
+      await this.handle(logs, refresh, false);
+      this.cursor = latest;
+    }
+    for (const id of this.unread) {
+      refresh.models.add(id);
+      refresh.holders.add(id);
+      refresh.vaults.add(id);
+    }
+    this.unread.clear();
+    if (this.block !== latest) this.dirty = true;
+    this.block = latest;
+    // Vault share prices move with time while revenue unlocks: re-read them while someone looks.
+    if (this.listeners.size > 0) {
+      for (const m of this.models.values())
+        if (m.vault && m.vault.lockedRevenue > 0n) refresh.vaults.add(m.modelId);
+    }
+    await this.refresh(refresh);
+    const batches = this.options.settler.settledBatches.length;
+    const pending = this.options.settler.pendingCalls;
+    if (batches !== this.batchesSeen || pending !== this.pendingSeen) this.dirty = true;
+    this.batchesSeen = batches;
+    this.pendingSeen = pending;
+    // Calls per second decay as time passes: keep pushing while there was recent traffic.
+    for (const m of this.models.values()) if (m.rate.active()) this.dirty = true;
+  }
+
+  /** First poll: the asset, the served models, the fees, and the history of events. */
+  private async initialise(latest: bigint): Promise<void> {
+    this.asset = await this.reader.asset();
+    for (const served of await this.options.catalog.models()) this.modelState(served);
+    const start = BigInt(this.options.deployment.startBlock ?? 0);
+    const window = this.options.historyBlocks ?? 50_000n;
+    const from = latest - start > window ? latest - window : start;
+    this.historyFrom = from;
+    const refresh = {
+      models: new Set(this.models.keys()),
+      holders: new Set(this.models.keys()),
+      vaults: new Set(this.models.keys()),
+      fees: true,
+    };
+    await this.refresh(refresh); // vault addresses first: their logs are scanned too
+    refresh.models.clear();
+    refresh.holders.clear();
+    refresh.vaults.clear();
+    const logs = await this.logs(from, latest);
+    await this.handle(logs, refresh, true);
+    await this.refresh(refresh);
+    this.cursor = latest;
+    this.dirty = true;
+  }
+
+  private async logs(from: bigint, to: bigint) {
+    const { publicClient, deployment } = this.options;
+    const address = [
+      deployment.modelRegistry,
+      deployment.coTrainingShares,
+      deployment.settlement,
+      deployment.runnerRegistry,
+      ...[...this.models.values()].flatMap((m) => (m.chain ? [m.chain.vault] : [])),
+    ];
+    const all: Log[] = [];
+    const step = 5_000n;
+    for (let start = from; start <= to; start += step) {
+      const end = start + step - 1n < to ? start + step - 1n : to;
+      all.push(...(await publicClient.getLogs({ address, fromBlock: start, toBlock: end })));
+    }
+    return parseEventLogs({ abi: EVENTS, logs: all });
+  }
+
+  private async handle(
+    logs: Awaited<ReturnType<DashboardHub["logs"]>>,
+    refresh: { models: Set<bigint>; holders: Set<bigint>; vaults: Set<bigint>; fees: boolean },
+    history: boolean,
+  ): Promise<void> {
+    const { deployment, runner } = this.options;
+    const at = history ? null : Date.now();
+    const from = (address: Address, contract: Address) => isAddressEqual(address, contract);
+    for (const log of logs) {
+      if (from(log.address, deployment.modelRegistry)) {
+        if (log.eventName === "ModelRegistered") {
+          const { modelId } = log.args;
+          this.fire("registered", `model #${modelId} by ${short(log.args.owner)}`, 0n, at);
+          if (!this.models.has(modelId)) {
+            const served = await this.options.catalog.model(modelId).catch(() => null);
+            if (served) {
+              this.modelState(served);
+              refresh.models.add(modelId);
+              refresh.holders.add(modelId);
+              refresh.vaults.add(modelId);
+            }
+          }
+        } else if (log.eventName === "UsageRecorded") {
+          const m = this.models.get(log.args.modelId);
+          if (m?.chain) {
+            m.chain.totalCalls = log.args.totalCalls;
+            m.chain.totalRevenue = log.args.totalRevenue;
+          } else if (m) refresh.models.add(m.modelId);
+        } else if ("modelId" in log.args && typeof log.args.modelId === "bigint") {
+          refresh.models.add(log.args.modelId); // terms, status or metadata changed
+        }
+      } else if (from(log.address, deployment.coTrainingShares)) {
+        if (log.eventName === "RewardsClaimed") {
+          const { modelId, account, amount } = log.args;
+          this.fire("rewarded", `${short(account)} claimed from model #${modelId}`, amount, at);
+          const m = this.models.get(modelId);
+          if (m) m.claimed.set(key(account), (m.claimed.get(key(account)) ?? 0n) + amount);
+        }
+        if ("modelId" in log.args && typeof log.args.modelId === "bigint")
+          refresh.holders.add(log.args.modelId);
+      } else if (from(log.address, deployment.settlement)) {
+        if (log.eventName === "BatchSettled" && isAddressEqual(log.args.runner, runner)) {
+          const { sequence, calls, amount } = log.args;
+          this.fire("settled", `batch ${sequence}: ${calls} calls`, amount, at);
+        } else if (log.eventName === "RevenueDistributed") {
+          const m = this.models.get(log.args.modelId);
+          if (m) {
+            const d = m.distributed;
+            d.calls += log.args.calls;
+            d.amount += log.args.amount;
+            d.protocolFee += log.args.protocolFee;
+            d.runnerFee += log.args.runnerFee;
+            d.vault += log.args.vaultAmount;
+            d.holders += log.args.holdersAmount;
+            refresh.vaults.add(m.modelId);
+            refresh.models.add(m.modelId);
+          }
+        }
+        refresh.fees = true;
+      } else if (from(log.address, deployment.runnerRegistry)) {
+        if (
+          "runner" in log.args &&
+          typeof log.args.runner === "string" &&
+          isAddressEqual(log.args.runner, runner)
+        )
+          refresh.fees = true;
+      } else {
+        const modelId = this.vaultModels.get(key(log.address));
+        if (modelId !== undefined) refresh.vaults.add(modelId);
+      }
+    }
+    if (logs.length > 0) this.dirty = true;
+  }
+
+  private async refresh(r: {
+    models: Set<bigint>;
+    holders: Set<bigint>;
+    vaults: Set<bigint>;
+    fees: boolean;
+  }) {
+    const jobs: Promise<void>[] = [];
+    for (const id of r.models) {
+      const m = this.models.get(id);
+      if (m)
+        jobs.push(
+          this.reader.model(id).then((chain) => {
+            m.chain = chain;
+            this.vaultModels.set(key(chain.vault), id);
+          }),
+        );
+    }
+    for (const id of r.holders) {
+      const m = this.models.get(id);
+      if (m)
+        jobs.push(
+          this.reader.holders(id).then((h) => {
+            m.holders = h;
+          }),
+        );
+    }
+    if (r.fees)
+      jobs.push(
+        this.reader.fees().then((f) => {
+          this.fees = f;
+        }),
+      );
+    await Promise.all(jobs);
+    const vaults: Promise<void>[] = [];
+    for (const id of r.vaults) {
+      const m = this.models.get(id);
+      if (m?.chain)
+        vaults.push(
+          this.reader.vault(m.chain.vault).then((v) => {
+            m.vault = v;
+          }),
+        );
+    }
+    await Promise.all(vaults);
+    if (jobs.length + vaults.length > 0) this.dirty = true;
+  }
+
+  // ------------------------------------------------------------------ fan-out
+
+  private fire(stage: StageName, detail: string, amount: bigint, at: number | null): void {
+    const s = this.stages[stage];
+    s.count++;
+    s.amount += amount;
+    s.detail = detail;
+    if (at !== null) s.lastAt = at;
+    this.dirty = true;
+  }
+
+  private schedulePush(): void {
+    if (this.pushTimer || this.listeners.size === 0) {
+      if (this.listeners.size === 0) this.pendingCalls = [];
+      return;
+    }
+    this.pushTimer = setTimeout(() => {
+      this.pushTimer = null;
+      this.push();
+    }, this.options.pushMs ?? 200);
+    this.pushTimer.unref();
+  }
+
+  private push(): void {
+    const calls = this.pendingCalls;
+    this.pendingCalls = [];
+    if (calls.length === 0 && !this.dirty) return;
+    this.dirty = false;
+    const snapshot = toJson(this.snapshot());
+    const paid = calls.length > 0 ? toJson(calls) : null;
+    for (const listener of this.listeners) {
+      if (paid) listener("calls", paid);
+      listener("snapshot", snapshot);
+    }
+  }
+
+  private modelState(served: ServedModel): ModelState {
+    let m = this.models.get(served.modelId);
+    if (!m) {
+      m = {
+        modelId: served.modelId,
+        served,
+        chain: null,
+        holders: null,
+        vault: null,
+        calls: 0,
+        revenue: 0n,
+        rate: new RateWindow(60),
+        latency: new LatencyWindow(),
+        streamed: { protocolFee: 0n, runnerFee: 0n, vault: 0n, holders: new Map() },
+        distributed: { calls: 0n, amount: 0n, protocolFee: 0n, runnerFee: 0n, vault: 0n, holders: 0n },
+        claimed: new Map(),
+      };
+      this.models.set(served.modelId, m);
+    }
+    m.served = served;
+    return m;
+  }
+
+  /** The proof of a receipt with the chain's verdict on it (the verify view). */
+  async verify(proof: ReceiptProof): Promise<{ included: boolean; root: Hex }> {
+    return this.reader.verifyReceipt(proof.sequence, proof.receipt, proof.proof);
+  }
+}
+
+function short(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`;
+}
