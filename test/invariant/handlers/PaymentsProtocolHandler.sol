@@ -148,6 +148,7 @@ contract PaymentsProtocolHandler is Test {
         if (channelIds.length == 0 || p.channels.paused()) return;
         uint256 id = channelIds[channelSeed % channelIds.length];
         IPaymentChannels.Channel memory c = p.channels.getChannel(id);
+        // forge-lint: disable-next-line(block-timestamp)
         if (c.withdrawn || (c.closesAt != 0 && block.timestamp >= c.closesAt)) return;
         amount = bound(amount, 1, MAX_DEPOSIT);
         p.usd.mint(c.consumer, amount);
@@ -210,6 +211,7 @@ contract PaymentsProtocolHandler is Test {
         if (channelIds.length == 0) return;
         uint256 id = channelIds[channelSeed % channelIds.length];
         IPaymentChannels.Channel memory c = p.channels.getChannel(id);
+        // forge-lint: disable-next-line(block-timestamp)
         if (c.withdrawn || c.closesAt == 0 || block.timestamp < c.closesAt) return;
         uint256 before = p.usd.balanceOf(c.consumer);
         vm.prank(c.consumer);
@@ -276,6 +278,7 @@ contract PaymentsProtocolHandler is Test {
             if ((mask >> (i % 256)) & 1 == 0) continue;
             LaneGhost storage l = lanes[i];
             IPaymentChannels.Channel memory c = p.channels.getChannel(l.channelId);
+            // forge-lint: disable-next-line(block-timestamp)
             if (c.runner != runner || c.withdrawn || (c.closesAt != 0 && block.timestamp >= c.closesAt)) continue;
             if (l.signedAmount <= p.channels.getLane(l.channelId, l.modelId).paidAmount) continue;
             picked[n++] = i;
@@ -306,6 +309,7 @@ contract PaymentsProtocolHandler is Test {
     function withdrawUnbonded(uint256 runnerSeed) external counted("withdrawUnbonded") {
         address runner = runnerKeys.addrs[runnerSeed % runnerKeys.addrs.length];
         IRunnerRegistry.Runner memory info = p.runners.getRunner(runner);
+        // forge-lint: disable-next-line(block-timestamp)
         if (info.unbonding == 0 || block.timestamp < info.unbondingAvailableAt) return;
         vm.prank(runner);
         try p.runners.withdrawUnbonded() {}
@@ -338,6 +342,7 @@ contract PaymentsProtocolHandler is Test {
         if (reporterSeed % 4 != 0) return;
         IRunnerRegistry.Runner memory info = p.runners.getRunner(runner);
         if (uint256(info.bond) + info.unbonding < 10_000) return; // nothing meaningful to slash
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint64 callIndex = uint64(++equivocationNonce);
         CallReceipt memory a = CallReceipt({
             requestHash: PaymentMessages.requestHash(0, modelIds[0], callIndex, keccak256("body")),
