@@ -1,8 +1,14 @@
 // `openlora`: one command per module in ./commands, each registering itself on the program.
 import { Command, CommanderError } from "commander";
+import { registerCall, registerSettle } from "./commands/call";
+import { registerChannel } from "./commands/channel";
 import { registerCotrain } from "./commands/cotrain";
+import { registerDeploy, registerDevnet } from "./commands/devnet";
+import { registerConsent, registerRegister } from "./commands/register";
 import { registerServe } from "./commands/serve";
+import { registerStatus, registerVerifyReceipt } from "./commands/status";
 import { registerTrain } from "./commands/train";
+import { registerClaim, registerVault } from "./commands/vault";
 import { CliError, ExitCode } from "./errors";
 
 const program = new Command("openlora")
@@ -11,8 +17,19 @@ const program = new Command("openlora")
   .showHelpAfterError()
   .exitOverride();
 
+registerDevnet(program);
+registerDeploy(program);
 registerTrain(program);
 registerCotrain(program);
+registerConsent(program);
+registerRegister(program);
+registerChannel(program);
+registerCall(program);
+registerSettle(program);
+registerVault(program);
+registerClaim(program);
+registerStatus(program);
+registerVerifyReceipt(program);
 registerServe(program);
 
 function report(error: unknown): ExitCode {

@@ -355,3 +355,23 @@ export async function setModelTerms(
   }
   return hashes;
 }
+
+/**
+ * The JSON a `data:application/json[;base64],…` metadata URI carries (what `openlora register`
+ * writes: name, base model, labels, …), or null for any other URI.
+ */
+export function metadataFromUri(uri: string): Record<string, unknown> | null {
+  const match = /^data:application\/json(;base64)?,(.*)$/s.exec(uri);
+  if (!match) return null;
+  try {
+    const text = match[1]
+      ? Buffer.from(match[2] as string, "base64").toString("utf8")
+      : decodeURIComponent(match[2] as string);
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === "object" && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
+  } catch {
+    return null; // not JSON: the URI is opaque to us, which is not an error
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * `openlora devnet`: a local chain with every OpenLoRA contract deployed and the dev accounts
+ * funded; runs until interrupted, then stops anvil and removes its deployments file.
+ * `openlora deploy`: runs the deploy script against any chain.
+ */
+import { rmSync } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import { formatEther } from "viem";
+import { accountFromKey } from "../../../sdk/client";
+import { formatAmount } from "../../../sdk/token";
+import { deployContracts, startDevnet } from "../../chain/devnet";
+import { CliError, ExitCode } from "../errors";
+import { action, DEFAULT_RPC, KEY_ENV, output, progress, RPC_ENV, repoRoot } from "./chainOptions";
+
+const ADDRESS_KEYS = [
+  "paymentAsset",
+  "modelRegistry",
+  "coTrainingShares",
+  "modelVaultFactory",
+  "paymentChannels",
+  "runnerRegistry",
+  "settlement",
+] as const;
+
+function integer(what: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min)
+      throw new CliError(`${what} must be a whole number ≥ ${min}, got "${value}"`, ExitCode.usage);
+    return n;
+  };
+}
+
+function tokens(value: string): bigint {
+  if (!/^\d+$/.test(value))
+    throw new CliError(`--funding must be a whole number of tUSD, got "${value}"`, ExitCode.usage);
+  return BigInt(value) * 1_000_000n;
+}
+
+interface DevnetFlags {
+  port: number;
+  accounts: number;
+  funding: bigint;
+  deploymentFile?: string;
+  profitUnlockPeriod?: number;
+  wait: boolean;
+}
+
+export function registerDevnet(program: Command): void {
+  program
+    .command("devnet")
+    .description(
+      "start a local anvil chain, deploy every OpenLoRA contract, fund the dev accounts; runs until Ctrl-C",
+    )
+    .option("--port <n>", "port of the JSON-RPC endpoint (0: any free port)", integer("--port", 0), 8545)
+    .option("--accounts <n>", "dev accounts to fund", integer("--accounts", 1), 10)
+    .option("--funding <tUSD>", "TestUSD minted to every dev account", tokens, 1_000_000_000_000n)
+    .option(
+      "--deployment-file <file>",
+      "where to write the addresses, inside deployments/ (default: deployments/<chainId>.json)",
+    )
+    .option(
+      "--profit-unlock-period <seconds>",
+      "vault revenue unlocking period (default: the deploy script's, 7 days)",
+      integer("--profit-unlock-period", 1),
+    )
+    .option("--no-wait", "stop the chain right after printing (a smoke test)")
+    .action(
+      action(async (options: DevnetFlags, command: Command) => {
+        progress(command, "starting anvil and running script/Deploy.s.sol…");
+        const devnet = await startDevnet({
+          port: options.port,
+          accounts: options.accounts,
+          funding: options.funding,
+          deploymentFile: options.deploymentFile ?? path.join("deployments", "31337.json"),
+          ...(options.profitUnlockPeriod
+            ? { env: { PROFIT_UNLOCK_PERIOD: String(options.profitUnlockPeriod) } }
+            : {}),
+        });
+        const file = devnet.deploymentFile as string;
+        const stop = async () => {
+          await devnet.stop();
+          rmSync(file, { force: true });
+        };
+        try {
+          const relative = path.relative(repoRoot, file);
+          output(
+            command,
+            {
+              rpcUrl: devnet.rpcUrl,
+              chainId: devnet.chainId,
+              pid: devnet.pid,
+              deploymentFile: file,
+              deployment: devnet.deployment,
+              funding: devnet.funding,
+              accounts: devnet.accounts,
+            },
+            () => [
+              `OpenLoRA devnet at ${devnet.rpcUrl} (chain ${devnet.chainId}, anvil pid ${devnet.pid})`,
+              "",
+              `contracts (${relative})`,
+              ...ADDRESS_KEYS.map((k) => `  ${k.padEnd(18)} ${devnet.deployment[k]}`),
+              "",
+              `funded accounts: ${formatAmount(devnet.funding, 6)} tUSD and ${formatEther(10_000n * 10n ** 18n)} ETH each`,
+              "(anvil's public dev keys: for this local chain only)",
+              ...devnet.accounts.map(
+                (a) => `  ${String(a.index).padStart(2)}  ${a.address}  ${a.privateKey}`,
+              ),
+              "",
+              devnet.rpcUrl === DEFAULT_RPC
+                ? "Other commands use this chain and dev account 0 by default; --dev-account n picks another."
+                : `Point other commands at it with --rpc ${devnet.rpcUrl} (or $${RPC_ENV}).`,
+              options.wait ? "Press Ctrl-C to stop it." : "Stopping (--no-wait).",
+            ],
+          );
+        } catch (error) {
+          await stop();
+          throw error;
+        }
+        if (!options.wait) return stop();
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            process.off("SIGINT", done);
+            process.off("SIGTERM", done);
+            resolve();
+          };
+          process.on("SIGINT", done);
+          process.on("SIGTERM", done);
+        });
+        progress(command, "stopping the devnet…");
+        await stop();
+      }),
+    );
+}
+
+interface DeployFlags {
+  rpc?: string;
+  paymentAsset?: string;
+  admin?: string;
+  profitUnlockPeriod?: number;
+  deploymentFile?: string;
+}
+
+export function registerDeploy(program: Command): void {
+  program
+    .command("deploy")
+    .description(`deploy every OpenLoRA contract to a chain with script/Deploy.s.sol (key from $${KEY_ENV})`)
+    .option("--rpc <url>", `JSON-RPC endpoint (default: $${RPC_ENV} or ${DEFAULT_RPC})`)
+    .option("--payment-asset <address>", "ERC-20 to pay in (default: deploy a TestUSD)")
+    .option("--admin <address>", "final holder of every admin role (default: the deployer)")
+    .option(
+      "--profit-unlock-period <seconds>",
+      "vault revenue unlocking period (default 7 days)",
+      integer("--profit-unlock-period", 1),
+    )
+    .option(
+      "--deployment-file <file>",
+      "where to write the addresses, inside deployments/ (default: deployments/<chainId>.json)",
+    )
+    .action(
+      action(async (options: DeployFlags, command: Command) => {
+        const rpcUrl = options.rpc ?? process.env[RPC_ENV] ?? DEFAULT_RPC;
+        const key = process.env[KEY_ENV];
+        if (!key)
+          throw new CliError(
+            `deploy signs transactions: set ${KEY_ENV} to the deployer's private key`,
+            ExitCode.usage,
+          );
+        let privateKey: `0x${string}`;
+        try {
+          accountFromKey(key);
+          privateKey = (key.trim().startsWith("0x") ? key.trim() : `0x${key.trim()}`) as `0x${string}`;
+        } catch (error) {
+          throw new CliError(`${KEY_ENV}: ${(error as Error).message}`, ExitCode.usage);
+        }
+        for (const [flag, value] of [
+          ["--payment-asset", options.paymentAsset],
+          ["--admin", options.admin],
+        ] as const) {
+          if (value !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(value)) {
+            throw new CliError(`${flag} must be an address, got "${value}"`, ExitCode.usage);
+          }
+        }
+        await assertReachable(rpcUrl);
+        progress(command, `deploying to ${rpcUrl} with script/Deploy.s.sol…`);
+        const env: Record<string, string> = {};
+        if (options.paymentAsset) env.PAYMENT_ASSET = options.paymentAsset;
+        if (options.admin) env.ADMIN = options.admin;
+        if (options.profitUnlockPeriod) env.PROFIT_UNLOCK_PERIOD = String(options.profitUnlockPeriod);
+        const { deployment, file } = await deployContracts({
+          rpcUrl,
+          privateKey,
+          env,
+          ...(options.deploymentFile ? { deploymentFile: options.deploymentFile } : {}),
+        });
+        output(command, { rpcUrl, deploymentFile: file, deployment }, () => [
+          `deployed OpenLoRA to chain ${deployment.chainId} at ${rpcUrl}`,
+          `addresses written to ${path.relative(process.cwd(), file)}`,
+          ...ADDRESS_KEYS.map((k) => `  ${k.padEnd(18)} ${deployment[k]}`),
+        ]);
+      }),
+    );
+}
+
+async function assertReachable(rpcUrl: string): Promise<void> {
+  try {
+    const response = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  } catch (error) {
+    throw new CliError(
+      `cannot reach the chain at ${rpcUrl}: ${(error as Error).message}`,
+      ExitCode.unreachable,
+      {
+        rpcUrl,
+      },
+    );
+  }
+}
