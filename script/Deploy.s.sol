@@ -5,16 +5,25 @@ import {CoTrainingShares} from "../contracts/CoTrainingShares.sol";
 import {ModelRegistry} from "../contracts/ModelRegistry.sol";
 import {ModelVault} from "../contracts/ModelVault.sol";
 import {ModelVaultFactory} from "../contracts/ModelVaultFactory.sol";
+import {PaymentChannels} from "../contracts/PaymentChannels.sol";
+import {RunnerRegistry} from "../contracts/RunnerRegistry.sol";
+import {Settlement} from "../contracts/Settlement.sol";
 import {TestUSD} from "../contracts/devnet/TestUSD.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Script} from "forge-std/Script.sol";
 
 /// @dev The role getters every OpenLoRA contract exposes.
 interface IOpenLoRARoles is IAccessControl {
     function UPGRADER_ROLE() external view returns (bytes32);
     function PAUSER_ROLE() external view returns (bytes32);
+}
+
+/// @dev The fee-setter role of RunnerRegistry and Settlement.
+interface IFeeSetterRole is IAccessControl {
+    function FEE_SETTER_ROLE() external view returns (bytes32);
 }
 
 /// @title Deploy
@@ -28,6 +37,14 @@ interface IOpenLoRARoles is IAccessControl {
 ///        ADMIN                  final holder of every admin, upgrader and pauser role (default: deployer)
 ///        PROFIT_UNLOCK_PERIOD   seconds over which vault revenue unlocks (default: 7 days)
 ///        DEPLOYMENT_FILE        where to write the addresses (default: deployments/<chainId>.json)
+///        TREASURY               receives protocol fees and slashing proceeds (default: the admin)
+///        PROTOCOL_FEE_BPS       protocol fee on settled revenue (default: 500)
+///        MAX_RUNNER_FEE_BPS     cap on runners' fees (default: 3000)
+///        MIN_RUNNER_BOND        minimum active runner bond, asset units (default: 100e6, 100 tUSD)
+///        UNBONDING_DELAY        seconds before unbonded stake can be withdrawn (default: 7 days)
+///        SLASH_BPS              share of a runner's stake slashed per equivocation (default: 5000)
+///        REPORTER_REWARD_BPS    reporter's share of a slashed amount (default: 5000)
+///        CHALLENGE_PERIOD       seconds a runner has to settle after a close request (default: 1 day)
 ///      Layout for later contracts: add a `_deployX()` step to {run}, its addresses to
 ///      {Deployment} and {_serialize}, and its role grants to {_wire}; {_handOver} comes last.
 contract Deploy is Script {
@@ -46,6 +63,27 @@ contract Deploy is Script {
         address modelVaultBeacon;
         address modelVaultImplementation;
         uint256 profitUnlockPeriod;
+        address runnerRegistry;
+        address runnerRegistryImplementation;
+        address paymentChannels;
+        address paymentChannelsImplementation;
+        address settlement;
+        address settlementImplementation;
+        address treasury;
+        uint256 protocolFeeBps;
+        uint256 challengePeriod;
+    }
+
+    /// @notice Parameters of the payment contracts; {deploy} reads them from the environment.
+    struct PaymentsConfig {
+        address treasury; // zero: the admin
+        uint16 protocolFeeBps;
+        uint16 maxRunnerFeeBps;
+        uint256 minRunnerBond;
+        uint256 unbondingDelay;
+        uint16 slashBps;
+        uint16 reporterRewardBps;
+        uint256 challengePeriod;
     }
 
     /// @notice What to deploy against; {run} reads it from the environment.
@@ -57,6 +95,18 @@ contract Deploy is Script {
     }
 
     Deployment internal d;
+    PaymentsConfig internal pc;
+
+    function paymentsConfigFromEnv() public view returns (PaymentsConfig memory c) {
+        c.treasury = vm.envOr("TREASURY", address(0));
+        c.protocolFeeBps = SafeCast.toUint16(vm.envOr("PROTOCOL_FEE_BPS", uint256(500)));
+        c.maxRunnerFeeBps = SafeCast.toUint16(vm.envOr("MAX_RUNNER_FEE_BPS", uint256(3000)));
+        c.minRunnerBond = vm.envOr("MIN_RUNNER_BOND", uint256(100e6));
+        c.unbondingDelay = vm.envOr("UNBONDING_DELAY", uint256(7 days));
+        c.slashBps = SafeCast.toUint16(vm.envOr("SLASH_BPS", uint256(5000)));
+        c.reporterRewardBps = SafeCast.toUint16(vm.envOr("REPORTER_REWARD_BPS", uint256(5000)));
+        c.challengePeriod = vm.envOr("CHALLENGE_PERIOD", uint256(1 days));
+    }
 
     function run() public virtual returns (Deployment memory) {
         return deploy(configFromEnv());
@@ -73,12 +123,14 @@ contract Deploy is Script {
         d.chainId = block.chainid;
         d.startBlock = block.number;
         d.profitUnlockPeriod = c.profitUnlockPeriod;
+        pc = paymentsConfigFromEnv();
 
         vm.startBroadcast();
         (, d.deployer,) = vm.readCallers();
         d.admin = c.admin == address(0) ? d.deployer : c.admin;
         _deployPaymentAsset(c.paymentAsset);
         _deployCore();
+        _deployPayments();
         _wire();
         _handOver();
         vm.stopBroadcast();
@@ -123,9 +175,66 @@ contract Deploy is Script {
         d.modelVaultBeacon = ModelVaultFactory(d.modelVaultFactory).beacon();
     }
 
+    /// @dev Runner registry, payment channels and Settlement. The deployer holds every role until {_handOver}.
+    function _deployPayments() internal {
+        d.treasury = pc.treasury == address(0) ? d.admin : pc.treasury;
+        d.protocolFeeBps = pc.protocolFeeBps;
+        d.challengePeriod = pc.challengePeriod;
+
+        d.runnerRegistryImplementation = address(new RunnerRegistry());
+        d.runnerRegistry = address(
+            new ERC1967Proxy(
+                d.runnerRegistryImplementation,
+                abi.encodeCall(
+                    RunnerRegistry.initialize,
+                    (
+                        d.deployer,
+                        IERC20(d.paymentAsset),
+                        pc.maxRunnerFeeBps,
+                        pc.minRunnerBond,
+                        pc.unbondingDelay,
+                        pc.slashBps,
+                        pc.reporterRewardBps
+                    )
+                )
+            )
+        );
+
+        d.paymentChannelsImplementation = address(new PaymentChannels());
+        d.paymentChannels = address(
+            new ERC1967Proxy(
+                d.paymentChannelsImplementation,
+                abi.encodeCall(
+                    PaymentChannels.initialize,
+                    (d.deployer, IERC20(d.paymentAsset), RunnerRegistry(d.runnerRegistry), pc.challengePeriod)
+                )
+            )
+        );
+
+        Settlement.Modules memory modules = Settlement.Modules({
+            asset: IERC20(d.paymentAsset),
+            paymentChannels: PaymentChannels(d.paymentChannels),
+            runnerRegistry: RunnerRegistry(d.runnerRegistry),
+            modelRegistry: ModelRegistry(d.modelRegistry),
+            shares: CoTrainingShares(d.coTrainingShares)
+        });
+        d.settlementImplementation = address(new Settlement());
+        d.settlement = address(
+            new ERC1967Proxy(
+                d.settlementImplementation,
+                abi.encodeCall(Settlement.initialize, (d.deployer, modules, d.treasury, pc.protocolFeeBps))
+            )
+        );
+    }
+
     function _wire() internal {
         ModelRegistry(d.modelRegistry)
             .setModules(CoTrainingShares(d.coTrainingShares), ModelVaultFactory(d.modelVaultFactory));
+        _grantSettlement(d.settlement);
+        PaymentChannels channels = PaymentChannels(d.paymentChannels);
+        RunnerRegistry runners = RunnerRegistry(d.runnerRegistry);
+        channels.grantRole(channels.SETTLEMENT_ROLE(), d.settlement);
+        runners.grantRole(runners.SLASHER_ROLE(), d.settlement);
     }
 
     /// @dev Grants `settlement` the role it needs on the registry (usage), the shares (holder
@@ -143,7 +252,15 @@ contract Deploy is Script {
     ///      with every later contract.
     function _handOver() internal {
         if (d.admin == d.deployer) return;
-        address[3] memory targets = [d.modelRegistry, d.coTrainingShares, d.modelVaultFactory];
+        address[2] memory feeSetters = [d.runnerRegistry, d.settlement];
+        for (uint256 i; i < feeSetters.length; ++i) {
+            IFeeSetterRole target = IFeeSetterRole(feeSetters[i]);
+            target.grantRole(target.FEE_SETTER_ROLE(), d.admin);
+            target.renounceRole(target.FEE_SETTER_ROLE(), d.deployer);
+        }
+        address[6] memory targets = [
+            d.modelRegistry, d.coTrainingShares, d.modelVaultFactory, d.runnerRegistry, d.paymentChannels, d.settlement
+        ];
         for (uint256 i; i < targets.length; ++i) {
             _handOverRoles(IOpenLoRARoles(targets[i]));
         }
@@ -178,6 +295,15 @@ contract Deploy is Script {
         vm.serializeAddress(o, "modelVaultFactoryImplementation", d.modelVaultFactoryImplementation);
         vm.serializeAddress(o, "modelVaultBeacon", d.modelVaultBeacon);
         vm.serializeAddress(o, "modelVaultImplementation", d.modelVaultImplementation);
+        vm.serializeAddress(o, "runnerRegistry", d.runnerRegistry);
+        vm.serializeAddress(o, "runnerRegistryImplementation", d.runnerRegistryImplementation);
+        vm.serializeAddress(o, "paymentChannels", d.paymentChannels);
+        vm.serializeAddress(o, "paymentChannelsImplementation", d.paymentChannelsImplementation);
+        vm.serializeAddress(o, "settlement", d.settlement);
+        vm.serializeAddress(o, "settlementImplementation", d.settlementImplementation);
+        vm.serializeAddress(o, "treasury", d.treasury);
+        vm.serializeUint(o, "protocolFeeBps", d.protocolFeeBps);
+        vm.serializeUint(o, "challengePeriod", d.challengePeriod);
         json = vm.serializeUint(o, "profitUnlockPeriod", d.profitUnlockPeriod);
     }
 
