@@ -4682,6 +4682,14 @@ export const runnerRegistryAbi = [
   { type: "error", inputs: [], name: "RunnerRegistry_ZeroAmount" },
   {
     type: "error",
+    inputs: [
+      { name: "bits", internalType: "uint8", type: "uint8" },
+      { name: "value", internalType: "uint256", type: "uint256" },
+    ],
+    name: "SafeCastOverflowedUintDowncast",
+  },
+  {
+    type: "error",
     inputs: [{ name: "token", internalType: "address", type: "address" }],
     name: "SafeERC20FailedOperation",
   },
@@ -4912,6 +4920,13 @@ export const settlementAbi = [
   {
     type: "function",
     inputs: [],
+    name: "protocolFeesWithdrawn",
+    outputs: [{ name: "", internalType: "uint256", type: "uint256" }],
+    stateMutability: "view",
+  },
+  {
+    type: "function",
+    inputs: [],
     name: "proxiableUUID",
     outputs: [{ name: "", internalType: "bytes32", type: "bytes32" }],
     stateMutability: "view",
@@ -5019,6 +5034,13 @@ export const settlementAbi = [
     type: "function",
     inputs: [{ name: "runner", internalType: "address", type: "address" }],
     name: "runnerFeesAccrued",
+    outputs: [{ name: "", internalType: "uint256", type: "uint256" }],
+    stateMutability: "view",
+  },
+  {
+    type: "function",
+    inputs: [{ name: "runner", internalType: "address", type: "address" }],
+    name: "runnerFeesClaimed",
     outputs: [{ name: "", internalType: "uint256", type: "uint256" }],
     stateMutability: "view",
   },
