@@ -121,6 +121,17 @@ export async function assertConnected(client: OpenLoRAClient): Promise<void> {
   }
 }
 
+/**
+ * The chain's clock: the latest block's timestamp. Deadlines are set from it, not from the local
+ * clock, so that they hold on chains whose time differs (a devnet that travelled in time).
+ */
+export async function chainTime(client: OpenLoRAClient): Promise<bigint> {
+  const block = await call(client, "eth_getBlockByNumber", () =>
+    client.publicClient.getBlock({ blockTag: "latest" }),
+  );
+  return block.timestamp;
+}
+
 /** Runs a read, turning viem's errors into the SDK's. */
 export async function call<T>(client: OpenLoRAClient, action: string, read: () => Promise<T>): Promise<T> {
   try {

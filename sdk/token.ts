@@ -3,7 +3,7 @@
  * and permit signatures for the contracts that pull funds (channels, vaults, runner bonds).
  */
 import { type Address, erc20Abi, type Hex, parseSignature } from "viem";
-import { call, type OpenLoRAClient, sendTx, signer } from "./client";
+import { call, chainTime, type OpenLoRAClient, sendTx, signer } from "./client";
 import { InvalidArgumentError } from "./errors";
 import { testUsdAbi } from "./generated/abis";
 
@@ -67,7 +67,7 @@ export async function signPermit(
   client: OpenLoRAClient,
   spender: Address,
   value: bigint,
-  deadline: bigint = BigInt(Math.floor(Date.now() / 1000) + 3_600),
+  deadline?: bigint,
 ): Promise<PermitSignature> {
   const account = signer(client, "permit");
   if (!account.signTypedData) throw new InvalidArgumentError("this account cannot sign typed data");
@@ -78,6 +78,7 @@ export async function signPermit(
     ]),
   );
   const [, name, version, chainId, verifyingContract] = domain;
+  const until = deadline ?? (await chainTime(client)) + 3_600n;
   const signature = await account.signTypedData({
     domain: { name, version, chainId: Number(chainId), verifyingContract },
     types: {
@@ -90,10 +91,10 @@ export async function signPermit(
       ],
     },
     primaryType: "Permit",
-    message: { owner: account.address, spender, value, nonce, deadline },
+    message: { owner: account.address, spender, value, nonce, deadline: until },
   });
   const { r, s, v, yParity } = parseSignature(signature);
-  return { deadline, v: Number(v ?? BigInt(yParity + 27)), r, s };
+  return { deadline: until, v: Number(v ?? BigInt(yParity + 27)), r, s };
 }
 
 /** Mints TestUSD (devnet only: the deployer owns the token). */

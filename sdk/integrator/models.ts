@@ -3,7 +3,7 @@
  * and read a model's provenance, contributors, usage and vault.
  */
 import { type Account, type Address, type Hex, isAddressEqual } from "viem";
-import { call, eventsOf, type OpenLoRAClient, sendTx, signer } from "../client";
+import { call, chainTime, eventsOf, type OpenLoRAClient, sendTx, signer } from "../client";
 import { InvalidArgumentError } from "../errors";
 import { coTrainingSharesAbi, modelRegistryAbi } from "../generated/abis";
 import {
@@ -11,8 +11,10 @@ import {
   type ContributorConsent,
   type ContributorShare,
   consentRequests,
+  randomNonce,
   type SignedConsent,
   signRegistrationConsent,
+  signUnitsChangeConsent,
 } from "./consent";
 
 export const MODEL_STATUS = ["none", "active", "paused", "retired"] as const;
@@ -190,7 +192,7 @@ export async function registerModelWithSigners(
     registrant,
     adapterHash: params.adapterHash,
     contributors,
-    ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+    deadline: options.deadline ?? (await chainTime(client)) + 86_400n,
   });
   const consents: SignedConsent[] = [];
   for (const request of requests) {
@@ -374,4 +376,59 @@ export function metadataFromUri(uri: string): Record<string, unknown> | null {
   } catch {
     return null; // not JSON: the URI is opaque to us, which is not an error
   }
+}
+
+export interface UnitsChange {
+  account: Address;
+  /** The account's units after the round (0 removes it). */
+  toUnits: bigint;
+}
+
+/**
+ * Applies a co-training round (only the model owner): every account whose units change signs a
+ * UnitsChangeConsent binding its units before and after and the model's new total; `signers`
+ * must hold each of their keys. Earnings so far stay with their earners.
+ */
+export async function applyTrainingRound(
+  client: OpenLoRAClient,
+  modelId: bigint,
+  changes: readonly UnitsChange[],
+  signers: readonly Account[],
+  options: { deadline?: bigint } = {},
+): Promise<{ totalUnits: bigint; hash: Hex }> {
+  if (changes.length === 0)
+    throw new InvalidArgumentError("a training round needs at least one units change");
+  const { contributors, totalUnits } = await getContributors(client, modelId);
+  const unitsOf = (a: Address) => contributors.find((c) => isAddressEqual(c.account, a))?.units ?? 0n;
+  const newTotal = changes.reduce((total, c) => total - unitsOf(c.account) + c.toUnits, totalUnits);
+  const deadline = options.deadline ?? (await chainTime(client)) + 86_400n;
+  const sorted = [...changes].sort((a, b) => (BigInt(a.account) < BigInt(b.account) ? -1 : 1));
+  const entries = [];
+  for (const change of sorted) {
+    const account = signers.find((s) => isAddressEqual(s.address, change.account));
+    if (!account) {
+      throw new InvalidArgumentError(`no key for ${change.account} to sign its units change`, {
+        account: change.account,
+      });
+    }
+    const nonce = randomNonce();
+    const signature = await signUnitsChangeConsent(account, {
+      chainId: client.deployment.chainId,
+      shares: client.deployment.coTrainingShares,
+      modelId,
+      account: change.account,
+      fromUnits: unitsOf(change.account),
+      toUnits: change.toUnits,
+      totalUnits: newTotal,
+      nonce,
+      deadline,
+    });
+    entries.push({ account: change.account, toUnits: change.toUnits, nonce, deadline, signature });
+  }
+  const { hash } = await sendTx(client, "CoTrainingShares.applyTrainingRound", {
+    ...shares(client),
+    functionName: "applyTrainingRound",
+    args: [modelId, entries],
+  });
+  return { totalUnits: newTotal, hash };
 }

@@ -8,7 +8,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { type Account, type Address, getAddress, type Hex, isAddressEqual, keccak256 } from "viem";
 import type { OpenLoRAClient } from "../../../sdk/client";
-import { accountFromKey } from "../../../sdk/client";
+import { accountFromKey, chainTime } from "../../../sdk/client";
 import {
   assembleContributors,
   type ContributorShare,
@@ -271,6 +271,7 @@ export function registerRegister(program: Command): void {
         adapterHash: manifest.adapter.hash as Hex,
         contributors: shares,
         consents,
+        now: await chainTime(client),
       });
       progress(command, `registering ${manifest.name} with ${contributors.length} contributor(s)…`);
       const datasetHashes = [...new Set(manifest.datasets.map((d) => d.hash as Hex))];
@@ -353,6 +354,7 @@ async function collectConsents(
     registrant: registrant.address,
     adapterHash,
     contributors: shares,
+    deadline: (await chainTime(client)) + 86_400n,
   });
   const consents: SignedConsent[] = [...given];
   for (const request of requests) {
@@ -423,7 +425,7 @@ export function registerConsent(program: Command): void {
         units: BigInt(options.units),
         totalUnits: BigInt(options.totalUnits),
         nonce: randomNonce(),
-        deadline: BigInt(Math.floor(Date.now() / 1000) + Number(options.deadline) * 3600),
+        deadline: (await chainTime(client)) + BigInt(options.deadline) * 3_600n,
       });
       const json = consentToJson(consent);
       if (options.out) writeFileSync(options.out, `${JSON.stringify(json, null, 2)}\n`);
