@@ -191,9 +191,9 @@ export function output(command: Command, json: Record<string, unknown>, human: (
   else for (const line of human()) console.log(line);
 }
 
-/** Progress for humans on stderr (never on stdout, which --json keeps for the one object). */
-export function progress(command: Command, message: string): void {
-  if (!flagsOf(command).json || process.stderr.isTTY) process.stderr.write(`${message}\n`);
+/** Progress on stderr, never on stdout (which --json keeps for its one object). */
+export function progress(_command: Command, message: string): void {
+  process.stderr.write(`${message}\n`);
 }
 
 function shortCause(error: unknown): string {
