@@ -44,6 +44,7 @@ interface DevnetFlags {
   funding: bigint;
   deploymentFile?: string;
   profitUnlockPeriod?: number;
+  challengePeriod?: number;
   wait: boolean;
 }
 
@@ -65,6 +66,11 @@ export function registerDevnet(program: Command): void {
       "vault revenue unlocking period (default: the deploy script's, 7 days)",
       integer("--profit-unlock-period", 1),
     )
+    .option(
+      "--challenge-period <seconds>",
+      "time a runner has to settle after a close request (default: the deploy script's, 1 day)",
+      integer("--challenge-period", 1),
+    )
     .option("--no-wait", "stop the chain right after printing (a smoke test)")
     .action(
       action(async (options: DevnetFlags, command: Command) => {
@@ -74,9 +80,12 @@ export function registerDevnet(program: Command): void {
           accounts: options.accounts,
           funding: options.funding,
           deploymentFile: options.deploymentFile ?? path.join("deployments", "31337.json"),
-          ...(options.profitUnlockPeriod
-            ? { env: { PROFIT_UNLOCK_PERIOD: String(options.profitUnlockPeriod) } }
-            : {}),
+          env: {
+            ...(options.profitUnlockPeriod
+              ? { PROFIT_UNLOCK_PERIOD: String(options.profitUnlockPeriod) }
+              : {}),
+            ...(options.challengePeriod ? { CHALLENGE_PERIOD: String(options.challengePeriod) } : {}),
+          },
         });
         const file = devnet.deploymentFile as string;
         const stop = async () => {
@@ -138,9 +147,28 @@ interface DeployFlags {
   rpc?: string;
   paymentAsset?: string;
   admin?: string;
+  treasury?: string;
   profitUnlockPeriod?: number;
+  challengePeriod?: number;
+  protocolFeeBps?: number;
+  set: string[];
   deploymentFile?: string;
 }
+
+/** The deploy script's settings (its header lists them) that `--set` may pass. */
+const SCRIPT_SETTINGS = new Set([
+  "PAYMENT_ASSET",
+  "ADMIN",
+  "PROFIT_UNLOCK_PERIOD",
+  "TREASURY",
+  "PROTOCOL_FEE_BPS",
+  "MAX_RUNNER_FEE_BPS",
+  "MIN_RUNNER_BOND",
+  "UNBONDING_DELAY",
+  "SLASH_BPS",
+  "REPORTER_REWARD_BPS",
+  "CHALLENGE_PERIOD",
+]);
 
 export function registerDeploy(program: Command): void {
   program
@@ -149,10 +177,27 @@ export function registerDeploy(program: Command): void {
     .option("--rpc <url>", `JSON-RPC endpoint (default: $${RPC_ENV} or ${DEFAULT_RPC})`)
     .option("--payment-asset <address>", "ERC-20 to pay in (default: deploy a TestUSD)")
     .option("--admin <address>", "final holder of every admin role (default: the deployer)")
+    .option("--treasury <address>", "receives protocol fees (default: the admin)")
+    .option(
+      "--protocol-fee-bps <bps>",
+      "protocol fee on settled revenue (default 500)",
+      integer("--protocol-fee-bps", 0),
+    )
     .option(
       "--profit-unlock-period <seconds>",
       "vault revenue unlocking period (default 7 days)",
       integer("--profit-unlock-period", 1),
+    )
+    .option(
+      "--challenge-period <seconds>",
+      "time a runner has to settle after a close request (default 1 day)",
+      integer("--challenge-period", 1),
+    )
+    .option(
+      "--set <NAME=value>",
+      "any other setting of script/Deploy.s.sol (MIN_RUNNER_BOND, UNBONDING_DELAY, ...); repeatable",
+      (v: string, prev: string[] = []) => [...prev, v],
+      [],
     )
     .option(
       "--deployment-file <file>",
@@ -177,17 +222,31 @@ export function registerDeploy(program: Command): void {
         for (const [flag, value] of [
           ["--payment-asset", options.paymentAsset],
           ["--admin", options.admin],
+          ["--treasury", options.treasury],
         ] as const) {
           if (value !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(value)) {
             throw new CliError(`${flag} must be an address, got "${value}"`, ExitCode.usage);
           }
         }
-        await assertReachable(rpcUrl);
-        progress(command, `deploying to ${rpcUrl} with script/Deploy.s.sol…`);
         const env: Record<string, string> = {};
+        for (const pair of options.set) {
+          const [name, value] = [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)];
+          if (!SCRIPT_SETTINGS.has(name) || value === "") {
+            throw new CliError(
+              `--set takes NAME=value with NAME one of ${[...SCRIPT_SETTINGS].join(", ")}; got "${pair}"`,
+              ExitCode.usage,
+            );
+          }
+          env[name] = value;
+        }
         if (options.paymentAsset) env.PAYMENT_ASSET = options.paymentAsset;
         if (options.admin) env.ADMIN = options.admin;
+        if (options.treasury) env.TREASURY = options.treasury;
+        if (options.protocolFeeBps !== undefined) env.PROTOCOL_FEE_BPS = String(options.protocolFeeBps);
         if (options.profitUnlockPeriod) env.PROFIT_UNLOCK_PERIOD = String(options.profitUnlockPeriod);
+        if (options.challengePeriod) env.CHALLENGE_PERIOD = String(options.challengePeriod);
+        await assertReachable(rpcUrl);
+        progress(command, `deploying to ${rpcUrl} with script/Deploy.s.sol…`);
         const { deployment, file } = await deployContracts({
           rpcUrl,
           privateKey,

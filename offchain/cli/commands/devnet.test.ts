@@ -1,0 +1,171 @@
+/**
+ * `openlora devnet` and `openlora deploy`: the real CLI in a child process.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { createPublicClient, http } from "viem";
+import { afterAll, describe, expect, it } from "vitest";
+import { type Anvil, startAnvil } from "../../chain/anvil";
+import { devAccounts } from "../../chain/devnet";
+import { repoRoot } from "./chainOptions";
+import { runCli } from "./cliHarness";
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const files: string[] = [];
+function privateFile(label: string): string {
+  const file = `deployments/.cli-${label}-${process.pid}.json`;
+  files.push(join(repoRoot, file));
+  return file;
+}
+
+let anvil: Anvil | undefined;
+afterAll(async () => {
+  await anvil?.stop();
+  for (const file of files) rmSync(file, { force: true });
+});
+
+describe("openlora devnet", () => {
+  it("starts a chain, deploys, funds the dev accounts, prints them as JSON and stops (--no-wait)", async () => {
+    const file = privateFile("devnet-once");
+    const run = await runCli([
+      "--json",
+      "devnet",
+      "--port",
+      "0",
+      "--accounts",
+      "3",
+      "--no-wait",
+      "--deployment-file",
+      file,
+    ]);
+    expect(run.code).toBe(0);
+    const out = run.json() as {
+      rpcUrl: string;
+      pid: number;
+      deployment: Record<string, string>;
+      accounts: { address: string }[];
+      funding: string;
+    };
+    expect(out.accounts.map((a) => a.address)).toEqual(devAccounts(3).map((a) => a.address));
+    expect(out.funding).toBe("1000000000000");
+    expect(out.deployment.settlement).toMatch(/^0x[0-9a-fA-F]{40}$/);
+    expect(isRunning(out.pid)).toBe(false);
+    expect(existsSync(join(repoRoot, file))).toBe(false);
+  });
+
+  it("keeps the chain up for other commands until it is interrupted, then leaves nothing behind", async () => {
+    const file = privateFile("devnet-wait");
+    const child = spawn(
+      "node",
+      [
+        join(repoRoot, "bin/openlora.mjs"),
+        "devnet",
+        "--port",
+        "0",
+        "--accounts",
+        "2",
+        "--deployment-file",
+        file,
+      ],
+      {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    for (let waited = 0; !/Press Ctrl-C/.test(stdout); waited += 100) {
+      if (waited > 60_000 || child.exitCode !== null) throw new Error(`devnet did not come up:\n${stdout}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const rpcUrl = /OpenLoRA devnet at (\S+) \(chain 31337, anvil pid (\d+)\)/.exec(stdout);
+    expect(rpcUrl).not.toBeNull();
+    const pid = Number(rpcUrl?.[2]);
+    expect(stdout).toMatch(/funded accounts: 1000000 tUSD and 10000 ETH each/);
+    expect(stdout).toMatch(/ {2}1 {2}0x70997970C51812dc3A010C7d01b50e0d17dc79C8 {2}0x59c6995e/);
+
+    const status = await runCli([
+      "--json",
+      "status",
+      "--rpc",
+      rpcUrl?.[1] as string,
+      "--deployment",
+      join(repoRoot, file),
+    ]);
+    expect(status.code).toBe(0);
+    expect(status.json()).toMatchObject({ balance: "1000000000000", modelCount: 0 });
+
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(isRunning(pid)).toBe(false);
+    expect(existsSync(join(repoRoot, file))).toBe(false);
+  });
+});
+
+describe("openlora deploy", () => {
+  it("deploys every contract to a running chain with the key from the environment", async () => {
+    anvil = await startAnvil();
+    const file = privateFile("deploy");
+    const key = devAccounts(1)[0]?.privateKey as string;
+    const run = await runCli(
+      [
+        "--json",
+        "deploy",
+        "--rpc",
+        anvil.rpcUrl,
+        "--deployment-file",
+        file,
+        "--profit-unlock-period",
+        "3600",
+        "--set",
+        "CHALLENGE_PERIOD=600",
+        "--protocol-fee-bps",
+        "250",
+      ],
+      {
+        OPENLORA_PRIVATE_KEY: key,
+      },
+    );
+    expect(run.code).toBe(0);
+    const out = run.json() as { deployment: Record<string, unknown> };
+    expect(out.deployment).toMatchObject({
+      chainId: 31337,
+      profitUnlockPeriod: 3600,
+      challengePeriod: 600,
+      protocolFeeBps: 250,
+    });
+    const client = createPublicClient({ transport: http(anvil.rpcUrl) });
+    expect(
+      (await client.getCode({ address: out.deployment.settlement as `0x${string}` }))?.length,
+    ).toBeGreaterThan(2);
+    expect(run.stderr).not.toContain(key.slice(2));
+  });
+
+  it("exits 2 without a key and 3 when the chain is unreachable", async () => {
+    const noKey = await runCli(["deploy", "--rpc", "http://127.0.0.1:9"]);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toMatch(/set OPENLORA_PRIVATE_KEY/);
+    const badSetting = await runCli(["deploy", "--set", "EVIL=1"], {
+      OPENLORA_PRIVATE_KEY: devAccounts(1)[0]?.privateKey as string,
+    });
+    expect(badSetting.code).toBe(2);
+    expect(badSetting.stderr).toMatch(/--set takes NAME=value with NAME one of PAYMENT_ASSET/);
+    const dead = await runCli(["deploy", "--rpc", "http://127.0.0.1:9"], {
+      OPENLORA_PRIVATE_KEY: devAccounts(1)[0]?.privateKey as string,
+    });
+    expect(dead.code).toBe(3);
+    expect(dead.stderr).toMatch(/cannot reach the chain at http:\/\/127\.0\.0\.1:9/);
+  });
+});
