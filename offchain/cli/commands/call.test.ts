@@ -1,0 +1,271 @@
+/**
+ * A consumer's whole path through the CLI against a real runner on a devnet: `channel open`,
+ * paid `call`s, `settle`, `verify-receipt`, `status`, `channel topup|show|close|withdraw`.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { createTestClient, type Hex, http } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOpenLoRAClient, withAccount } from "../../../sdk/client";
+import { getChannel } from "../../../sdk/consumer/channels";
+import { ensureBaseModel, getUsage, registerModelWithSigners } from "../../../sdk/integrator/models";
+import { registerRunner } from "../../../sdk/runners";
+import { type Devnet, startDevnet } from "../../chain/devnet";
+import { loadRunnerConfig } from "../../runner/config";
+import { type Runner, startRunner } from "../../runner/runner";
+import { repoRoot } from "./chainOptions";
+import { chainFlags, runCli } from "./cliHarness";
+
+const dir = mkdtempSync(join(tmpdir(), "openlora-cli-call-"));
+const SPAM = join(repoRoot, "offchain/ml/models/spam-filter");
+let devnet: Devnet;
+let runner: Runner;
+let chain: string[];
+let channelId: string;
+const key = (i: number) => (devnet.accounts[i] as { privateKey: Hex }).privateKey;
+const address = (i: number) => (devnet.accounts[i] as { address: Hex }).address;
+const consumer = ["--dev-account", "3"];
+
+beforeAll(async () => {
+  devnet = await startDevnet({ accounts: 4 });
+  chain = chainFlags(devnet, dir);
+  const owner = createOpenLoRAClient({
+    rpcUrl: devnet.rpcUrl,
+    deployment: devnet.deployment,
+    account: key(1),
+  });
+  const manifest = JSON.parse(readFileSync(join(SPAM, "manifest.json"), "utf8"));
+  const { baseModelId } = await ensureBaseModel(owner, {
+    contentHash: manifest.baseModel.hash,
+    metadataURI: "",
+  });
+  await registerModelWithSigners(
+    owner,
+    {
+      adapterHash: manifest.adapter.hash,
+      baseModelId,
+      pricePerCall: 2_000n,
+      vaultShareBps: 1_000,
+      metadataURI: "",
+      datasetHashes: [],
+    },
+    [{ account: address(1), units: 1n }],
+    [privateKeyToAccount(key(1))],
+  );
+  await registerRunner(withAccount(owner, key(2)), { endpoint: "http://127.0.0.1", feeBps: 500 });
+  const config = loadRunnerConfig({
+    env: { OPENLORA_RUNNER_KEY: key(2) },
+    flags: {
+      rpcUrl: devnet.rpcUrl,
+      deployments: chain[3],
+      port: 0,
+      dataDir: join(dir, "runner"),
+      adapters: [SPAM],
+      settlement: { intervalMs: 3_600_000, confirmations: 0 },
+      chainCacheMs: 0,
+    },
+  });
+  runner = await startRunner(config, {}, pino({ level: "silent" }));
+});
+
+afterAll(async () => {
+  await runner?.stop({ settle: false });
+  await devnet?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("a consumer through the CLI", () => {
+  it("opens a channel to the runner", async () => {
+    const run = await runCli([
+      "--json",
+      "channel",
+      "open",
+      ...chain,
+      ...consumer,
+      "--runner",
+      address(2),
+      "--amount",
+      "5",
+    ]);
+    expect(run.code).toBe(0);
+    const out = run.json();
+    channelId = out.channelId as string;
+    expect(out.channel).toMatchObject({
+      consumer: address(3),
+      runner: address(2),
+      deposited: "5000000",
+      state: "open",
+    });
+  });
+
+  it("pays calls with vouchers and keeps the lane across invocations", async () => {
+    const receiptFile = join(dir, "receipt.json");
+    const first = await runCli([
+      "--json",
+      "call",
+      runner.url,
+      ...chain,
+      ...consumer,
+      "--model",
+      "1",
+      "--channel",
+      channelId,
+      "--text",
+      "Congratulations! You won a FREE iPhone, claim your prize now!!!",
+      "--count",
+      "3",
+      "--receipt-out",
+      receiptFile,
+    ]);
+    expect(first.code).toBe(0);
+    expect(first.json()).toMatchObject({ calls: 3, paid: "6000", label: "spam", runner: address(2) });
+    expect(JSON.parse(readFileSync(receiptFile, "utf8")).receipt).toMatchObject({
+      callIndex: "3",
+      modelId: "1",
+    });
+
+    // A new process knows nothing of the lane: it resumes from the runner's view of its own last voucher.
+    const second = await runCli([
+      "call",
+      runner.url,
+      ...chain,
+      ...consumer,
+      "--model",
+      "1",
+      "--channel",
+      channelId,
+      "--text",
+      "Hi Anna, notes attached, see you Tuesday.",
+    ]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/^model 1: (ham|spam) {2}\(scores \d\.\d{3}, \d\.\d{3}\)/);
+    expect(second.stdout).toMatch(/paid 0\.002 tUSD for 1 call\(s\) on channel 1/);
+    expect(second.stdout).toMatch(/receipt: call 4, request 0x[0-9a-f]{64}, signed by runner/);
+  });
+
+  it("settles through the runner, then verifies the receipt's inclusion on-chain", async () => {
+    const settle = await runCli(["--json", "settle", runner.url]);
+    expect(settle.code).toBe(0);
+    expect((settle.json().batches as unknown[]).length).toBe(1);
+    expect(
+      await getUsage(createOpenLoRAClient({ rpcUrl: devnet.rpcUrl, deployment: devnet.deployment }), 1n),
+    ).toMatchObject({
+      totalCalls: 4n,
+      totalRevenue: 8_000n,
+    });
+    const nothing = await runCli(["settle", runner.url]);
+    expect(nothing.stdout).toMatch(/nothing to settle/);
+
+    const receiptFile = join(dir, "receipt.json");
+    const verified = await runCli([
+      "--json",
+      "verify-receipt",
+      ...chain,
+      "--runner-url",
+      runner.url,
+      "--receipt",
+      receiptFile,
+    ]);
+    expect(verified.code).toBe(0);
+    expect(verified.json()).toMatchObject({
+      included: true,
+      locallyVerified: true,
+      signatureValid: true,
+      valid: true,
+      sequence: "1",
+    });
+
+    // The same proof with the output swapped is refused with exit code 4.
+    const proof = (await (
+      await fetch(
+        `${runner.url}/v2/receipts/${JSON.parse(readFileSync(receiptFile, "utf8")).receipt.requestHash}/proof`,
+      )
+    ).json()) as { receipt: { outputHash: string } };
+    proof.receipt.outputHash = `0x${"ab".repeat(32)}`;
+    const tamperedFile = join(dir, "tampered.json");
+    writeFileSync(tamperedFile, JSON.stringify(proof));
+    const tampered = await runCli(["verify-receipt", ...chain, "--proof", tamperedFile]);
+    expect(tampered.code).toBe(4);
+    expect(tampered.stdout).toMatch(/on-chain +NOT included/);
+    expect(tampered.stderr).toMatch(/openlora: the receipt is not included in that settled batch/);
+  });
+
+  it("shows the channel in the consumer's status", async () => {
+    const run = await runCli(["--json", "status", ...chain, ...consumer]);
+    expect(run.code).toBe(0);
+    expect(run.json().channels).toEqual([
+      expect.objectContaining({ channelId, paid: "8000", balance: "4992000", state: "open" }),
+    ]);
+  });
+
+  it("refuses to pay above --max-price (exit 4) and reports a runner it cannot reach (exit 3)", async () => {
+    const pricey = await runCli([
+      "call",
+      runner.url,
+      ...chain,
+      ...consumer,
+      "--model",
+      "1",
+      "--channel",
+      channelId,
+      "--text",
+      "hello",
+      "--max-price",
+      "0.001",
+    ]);
+    expect(pricey.code).toBe(4);
+    expect(pricey.stderr).toMatch(/the runner's price is above this client's limit/);
+    const dead = await runCli([
+      "call",
+      "http://127.0.0.1:9",
+      ...chain,
+      ...consumer,
+      "--model",
+      "1",
+      "--channel",
+      channelId,
+      "--text",
+      "hello",
+    ]);
+    expect(dead.code).toBe(3);
+    expect(dead.stderr).toMatch(/cannot reach the runner at http:\/\/127\.0\.0\.1:9/);
+    const unknown = await runCli(["channel", "show", ...chain, "999"]);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toMatch(/PaymentChannels_UnknownChannel\(channelId=999\)/);
+  });
+
+  it("tops up with a permit, closes, and withdraws the rest after the challenge period", async () => {
+    const topup = await runCli([
+      "--json",
+      "channel",
+      "topup",
+      ...chain,
+      ...consumer,
+      channelId,
+      "--amount",
+      "1",
+      "--permit",
+    ]);
+    expect(topup.code).toBe(0);
+    expect(topup.json().deposited).toBe("6000000");
+    const close = await runCli(["--json", "channel", "close", ...chain, ...consumer, channelId]);
+    expect(close.code).toBe(0);
+    const early = await runCli(["channel", "withdraw", ...chain, ...consumer, channelId]);
+    expect(early.code).toBe(4);
+    expect(early.stderr).toMatch(/PaymentChannels_ChallengePeriodActive/);
+
+    const test = createTestClient({ mode: "anvil", transport: http(devnet.rpcUrl) });
+    await test.setNextBlockTimestamp({ timestamp: BigInt(close.json().closesAt as string) });
+    await test.mine({ blocks: 1 });
+    const show = await runCli(["channel", "show", ...chain, channelId]);
+    expect(show.stdout).toMatch(/channel 1: closable/);
+    const withdraw = await runCli(["--json", "channel", "withdraw", ...chain, ...consumer, channelId]);
+    expect(withdraw.code).toBe(0);
+    expect(withdraw.json()).toMatchObject({ amount: "5992000", paid: "8000" });
+    const reader = createOpenLoRAClient({ rpcUrl: devnet.rpcUrl, deployment: devnet.deployment });
+    expect((await getChannel(reader, BigInt(channelId))).state).toBe("closed");
+  });
+});
