@@ -2,9 +2,9 @@
  * Runners as consumers and operators see them in the RunnerRegistry: discovery (endpoint, fee,
  * bond, whether active) and registration with a bond.
  */
-import type { Address, Hex } from "viem";
-import { call, type OpenLoRAClient, sendTx } from "./client";
-import { runnerRegistryAbi } from "./generated/abis";
+import { type Address, type Hex, parseEventLogs } from "viem";
+import { call, type OpenLoRAClient, sendTx, signer } from "./client";
+import { runnerRegistryAbi, settlementAbi } from "./generated/abis";
 import { ensureAllowance } from "./token";
 
 const registry = (client: OpenLoRAClient) =>
@@ -79,4 +79,32 @@ export async function registerRunner(
     args: [params.endpoint, params.feeBps, bond],
   });
   return { hash, bond };
+}
+
+/** Fees a runner has accrued from settlements and not yet claimed. */
+export async function runnerFeesAccrued(client: OpenLoRAClient, runner: Address): Promise<bigint> {
+  return call(client, "Settlement.runnerFeesAccrued", () =>
+    client.publicClient.readContract({
+      address: client.deployment.settlement,
+      abi: settlementAbi,
+      functionName: "runnerFeesAccrued",
+      args: [runner],
+    }),
+  );
+}
+
+/** Pays the client's accrued runner fees to `to` (default: itself). */
+export async function claimRunnerFees(
+  client: OpenLoRAClient,
+  to?: Address,
+): Promise<{ amount: bigint; hash: Hex }> {
+  const runner = signer(client, "Settlement.claimRunnerFees").address;
+  const { hash, receipt } = await sendTx(client, "Settlement.claimRunnerFees", {
+    address: client.deployment.settlement,
+    abi: settlementAbi,
+    functionName: "claimRunnerFees",
+    args: [to ?? runner],
+  });
+  const events = parseEventLogs({ abi: settlementAbi, logs: receipt.logs, eventName: "RunnerFeesClaimed" });
+  return { amount: events.reduce((sum, e) => sum + e.args.amount, 0n), hash };
 }

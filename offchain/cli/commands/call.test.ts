@@ -9,10 +9,9 @@ import pino from "pino";
 import { createTestClient, type Hex, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOpenLoRAClient, withAccount } from "../../../sdk/client";
+import { createOpenLoRAClient } from "../../../sdk/client";
 import { getChannel } from "../../../sdk/consumer/channels";
 import { ensureBaseModel, getUsage, registerModelWithSigners } from "../../../sdk/integrator/models";
-import { registerRunner } from "../../../sdk/runners";
 import { type Devnet, startDevnet } from "../../chain/devnet";
 import { loadRunnerConfig } from "../../runner/config";
 import { type Runner, startRunner } from "../../runner/runner";
@@ -55,7 +54,6 @@ beforeAll(async () => {
     [{ account: address(1), units: 1n }],
     [privateKeyToAccount(key(1))],
   );
-  await registerRunner(withAccount(owner, key(2)), { endpoint: "http://127.0.0.1", feeBps: 500 });
   const config = loadRunnerConfig({
     env: { OPENLORA_RUNNER_KEY: key(2) },
     flags: {
@@ -77,7 +75,34 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("a consumer through the CLI", () => {
+describe("a runner and a consumer through the CLI", () => {
+  it("registers the runner with its endpoint and lists it", async () => {
+    const run = await runCli([
+      "--json",
+      "runner",
+      "register",
+      ...chain,
+      "--dev-account",
+      "2",
+      "--endpoint",
+      runner.url,
+      "--fee-bps",
+      "500",
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.json().runner).toMatchObject({
+      address: address(2),
+      active: true,
+      feeBps: 500,
+      bond: "100000000",
+      endpoint: runner.url,
+    });
+    const list = await runCli(["runner", "list", ...chain]);
+    expect(list.stdout).toMatch(
+      new RegExp(`${address(2)} +active +${runner.url.replace(/[.]/g, "\\.")} +fee 5% +bond 100 tUSD`),
+    );
+  });
+
   it("opens a channel to the runner", async () => {
     const run = await runCli([
       "--json",
@@ -191,6 +216,14 @@ describe("a consumer through the CLI", () => {
     expect(tampered.code).toBe(4);
     expect(tampered.stdout).toMatch(/on-chain +NOT included/);
     expect(tampered.stderr).toMatch(/openlora: the receipt is not included in that settled batch/);
+  });
+
+  it("claims the runner's fees from the settlement", async () => {
+    const run = await runCli(["--json", "runner", "claim-fees", ...chain, "--dev-account", "2"]);
+    expect(run.code).toBe(0);
+    expect(run.json()).toMatchObject({ runner: address(2), amount: "400" }); // 5% of 8000
+    const again = await runCli(["runner", "claim-fees", ...chain, "--dev-account", "2"]);
+    expect(again.stdout).toMatch(/no runner fees to claim/);
   });
 
   it("shows the channel in the consumer's status", async () => {
