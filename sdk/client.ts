@@ -172,12 +172,12 @@ export async function sendTx(
   }
   const receipt = await call(client, action, () => client.publicClient.waitForTransactionReceipt({ hash }));
   if (receipt.status !== "success") {
-    // Replay the call at the block it failed in, to say why.
+    // Replay the call on the state before its block, to say why it failed.
     try {
       await client.publicClient.simulateContract({
         ...write,
         account,
-        blockNumber: receipt.blockNumber,
+        blockNumber: receipt.blockNumber - 1n,
       } as never);
     } catch (error) {
       const decoded = toOpenLoRAError(error, { action, rpcUrl: client.rpcUrl });

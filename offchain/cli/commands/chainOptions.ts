@@ -215,7 +215,15 @@ export function asCliError(error: unknown): unknown {
     return make(error, ExitCode.usage);
   if (error instanceof DeploymentError) return make(error, ExitCode.usage);
   if (error instanceof PaymentClientError) return make(error, ExitCode.rejected);
-  if (error instanceof DeployError || error instanceof AnvilStartError) return make(error, ExitCode.failure);
+  if (error instanceof AnvilStartError) {
+    // anvil says why on its own output (e.g. the port is taken): the last line of it.
+    const why = error.details.output.trim().split("\n").at(-1);
+    return make(
+      { message: why ? `${error.message}: ${why}` : error.message, details: error.details },
+      ExitCode.failure,
+    );
+  }
+  if (error instanceof DeployError) return make(error, ExitCode.failure);
   if (error instanceof OpenLoRAError) return make(error, ExitCode.failure);
   return error;
 }
