@@ -140,10 +140,10 @@ describe("runner on anvil", () => {
 
       const { batches } = await settleVia(runner.url);
       expect(batches).toHaveLength(1);
-      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 2_000n, paidCalls: 2 });
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 2_000n, paidCalls: 2n });
       expect(await lanePaid(client.channelId, sentimentModel)).toMatchObject({
         paidAmount: 2_500n,
-        paidCalls: 1,
+        paidCalls: 1n,
       });
       expect(await usage(spamModel)).toEqual({ calls: 2n, revenue: 2_000n });
 
@@ -240,7 +240,7 @@ describe("runner faults on anvil", () => {
     try {
       await client.call(second.url, spamModel, "after the restart");
       await settleVia(second.url);
-      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 7_000n, paidCalls: 7 });
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 7_000n, paidCalls: 7n });
       expect(await usage(spamModel)).toEqual({ calls: before.calls + 7n, revenue: before.revenue + 7_000n });
       expect((await settleVia(second.url)).batches).toHaveLength(0);
     } finally {
@@ -289,13 +289,13 @@ describe("runner faults on anvil", () => {
       await down();
       for (let i = 0; i < 3; i++) await client.call(runner.url, spamModel, `during the outage ${i}`);
       await new Promise((resolve) => setTimeout(resolve, 1_000)); // settlement attempts fail meanwhile
-      expect((await lanePaid(client.channelId, spamModel)).paidCalls).toBeLessThan(4);
+      expect((await lanePaid(client.channelId, spamModel)).paidCalls).toBeLessThan(4n);
       await listen(port);
       const deadline = Date.now() + 30_000;
-      while ((await lanePaid(client.channelId, spamModel)).paidCalls < 4 && Date.now() < deadline) {
+      while ((await lanePaid(client.channelId, spamModel)).paidCalls < 4n && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 4_000n, paidCalls: 4 });
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 4_000n, paidCalls: 4n });
     } finally {
       await runner.stop({ settle: false });
       await down();

@@ -3,8 +3,6 @@
  * forge, a registered base model and adapters (contributors consent by signing the shares
  * contract's own digest), a registered and staked runner, and funded consumers.
  */
-import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
 import {
   type Address,
   createPublicClient,
@@ -17,7 +15,7 @@ import {
   parseUnits,
 } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
-import { type Deployment, readDeployment } from "../../../sdk/deployments";
+import type { Deployment } from "../../../sdk/deployments";
 import {
   coTrainingSharesAbi,
   modelRegistryAbi,
@@ -25,8 +23,8 @@ import {
   runnerRegistryAbi,
   testUsdAbi,
 } from "../../../sdk/generated/abis";
-import { type Anvil, startAnvil } from "../../chain/anvil";
-import { foundryBinary } from "../../chain/foundryBinary";
+import type { Anvil } from "../../chain/anvil";
+import { startDevnet } from "../../chain/devnet";
 
 const MNEMONIC = "test test test test test test test test test test test junk";
 export const devAccount = (index: number): LocalAccount =>
@@ -51,46 +49,25 @@ export function privateKeyOf(index: number): Hex {
   return devKey(index);
 }
 
-/** Starts anvil and runs script/Deploy.s.sol against it. */
+/** Starts anvil and deploys the protocol with the deploy script (the devnet of the SDK). */
 export async function deployProtocol(): Promise<Protocol> {
-  const anvil = await startAnvil();
-  const file = `deployments/.test-${anvil.chainId}-${process.pid}-${Date.now()}.json`;
-  const result = spawnSync(
-    foundryBinary("forge"),
-    [
-      "script",
-      "script/Deploy.s.sol",
-      "--rpc-url",
-      anvil.rpcUrl,
-      "--private-key",
-      devKey(0),
-      "--broadcast",
-      "--slow",
-    ],
-    { encoding: "utf8", env: { ...process.env, DEPLOYMENT_FILE: file, PROFIT_UNLOCK_PERIOD: "3600" } },
-  );
-  if (result.status !== 0) {
-    await anvil.stop();
-    throw new Error(`deploy script failed:\n${result.stdout}\n${result.stderr}`);
-  }
-  const deployment = readDeployment(file);
-  rmSync(file, { force: true });
+  const devnet = await startDevnet({ accounts: 10, funding: 0n, env: { PROFIT_UNLOCK_PERIOD: "3600" } });
   const chain = defineChain({
-    id: anvil.chainId,
+    id: devnet.chainId,
     name: "anvil",
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [anvil.rpcUrl] } },
+    rpcUrls: { default: { http: [devnet.rpcUrl] } },
   });
   const publicClient = createPublicClient({
     chain,
-    transport: http(anvil.rpcUrl),
+    transport: http(devnet.rpcUrl),
     pollingInterval: 100,
   }) as PublicClient;
   const wallet = (account: LocalAccount) =>
-    createWalletClient({ chain, account, transport: http(anvil.rpcUrl) });
+    createWalletClient({ chain, account, transport: http(devnet.rpcUrl) });
   return {
-    anvil,
-    deployment,
+    anvil: { rpcUrl: devnet.rpcUrl, chainId: devnet.chainId, pid: devnet.pid, stop: devnet.stop },
+    deployment: devnet.deployment,
     publicClient,
     deployer: devAccount(0),
     wallet,
@@ -99,7 +76,7 @@ export async function deployProtocol(): Promise<Protocol> {
       const receipt = await publicClient.waitForTransactionReceipt({ hash });
       if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
     },
-    stop: () => anvil.stop(),
+    stop: devnet.stop,
   };
 }
 
