@@ -140,10 +140,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stop
       },
     ];
     for (const spec of specs) {
-      const contributors = spec.manifest.contributors.map((c, i) => ({
-        index: spec.indexes[i] as number,
+      // Co-training measured each contributor's share; a model trained alone gives its trainer all.
+      const measured = spec.manifest.contributors.map((c) => BigInt(c.units));
+      const contributors = spec.indexes.map((index, i) => ({
+        index,
         name: spec.names[i] as string,
-        units: BigInt(c.units),
+        units: measured[i] ?? 1n,
       }));
       const result = await registerModelWithSigners(
         as(spec.owner),
