@@ -19,5 +19,6 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends chromium
+# fonts-liberation: readable text in the screenshots without the rest of the recommends.
+$SUDO apt-get install -y -q --no-install-recommends chromium fonts-liberation
 /usr/bin/chromium --version

@@ -24,11 +24,19 @@ export class RateWindow {
     return [...this.buckets];
   }
 
-  /** Average calls per second over the last `window` seconds, the current one included. */
+  /**
+   * Calls per second over the last `window` seconds, the current one included. A burst that
+   * began within the window is averaged over its own length (at least one second), so the
+   * rate of traffic that just started is not diluted by the quiet seconds before it.
+   */
   perSecond(window = 10, now = Date.now()): number {
     this.advance(now);
     const recent = this.buckets.slice(-window);
-    return recent.reduce((sum, n) => sum + n, 0) / window;
+    const first = recent.findIndex((n) => n > 0);
+    if (first < 0) return 0;
+    const calls = recent.reduce((sum, n) => sum + n, 0);
+    const elapsed = recent.length - 1 - first + (now % 1000) / 1000; // seconds since the first bucket began
+    return calls / Math.max(1, elapsed);
   }
 
   /** Whether any call fell in the window (the rate still changes as time passes). */

@@ -160,11 +160,11 @@ function renderModel(container, m) {
   setField(root, "vault-locked", v ? amount(v.lockedRevenue) : "–");
   setField(root, "vault-revenue", v ? amount(v.totalRevenue) : "–");
   const end = v ? Number(v.unlockEnd) * 1000 : 0;
-  setField(
-    root,
-    "vault-unlock",
-    !v || BigInt(v.lockedRevenue) === 0n ? "all unlocked" : new Date(end).toLocaleTimeString(),
-  );
+  let unlock = "–";
+  if (v && BigInt(v.lockedRevenue) === 0n) unlock = "all unlocked";
+  else if (v && BigInt(v.totalSupply) === 0n) unlock = "waits for a deposit";
+  else if (v) unlock = new Date(end).toLocaleTimeString();
+  setField(root, "vault-unlock", unlock);
   const unlockedShare =
     v && BigInt(v.totalRevenue) > 0n
       ? Number(((BigInt(v.totalRevenue) - BigInt(v.lockedRevenue)) * 1000n) / BigInt(v.totalRevenue)) / 10
