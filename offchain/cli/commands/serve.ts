@@ -61,9 +61,18 @@ export function registerServe(program: Command): void {
         throw error;
       }
       if (program.opts().json)
-        console.log(JSON.stringify({ url: runner.url, runner: runner.address, chainId: runner.chainId }));
-      else
+        console.log(
+          JSON.stringify({
+            url: runner.url,
+            dashboard: `${runner.url}/dashboard`,
+            runner: runner.address,
+            chainId: runner.chainId,
+          }),
+        );
+      else {
         console.error(`openlora: serving at ${runner.url} as ${runner.address} on chain ${runner.chainId}`);
+        console.error(`openlora: live dashboard at ${runner.url}/dashboard`);
+      }
       await new Promise<void>((resolve) => {
         const shutdown = () => {
           process.off("SIGINT", shutdown);
