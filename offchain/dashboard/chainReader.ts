@@ -59,7 +59,11 @@ export interface FeesOnChain {
   runnerFeeBps: bigint;
   runnerFeesAccrued: bigint;
   protocolFeesAccrued: bigint;
+  /** Batches this runner settled, and their cumulative amount. */
   batchCount: bigint;
+  settledAmount: bigint;
+  /** Models in the registry. */
+  modelCount: bigint;
 }
 
 export class ChainReader {
@@ -148,25 +152,40 @@ export class ChainReader {
 
   async fees(): Promise<FeesOnChain> {
     const settlement = { address: this.deployment.settlement, abi: settlementAbi } as const;
-    const [protocolFeeBps, [, runnerFeeBps], runnerFeesAccrued, protocolFeesAccrued, batchCount] =
-      await Promise.all([
-        this.client.readContract({ ...settlement, functionName: "protocolFeeBps" }),
-        this.client.readContract({
-          address: this.deployment.runnerRegistry,
-          abi: runnerRegistryAbi,
-          functionName: "runnerTerms",
-          args: [this.runner],
-        }),
-        this.client.readContract({ ...settlement, functionName: "runnerFeesAccrued", args: [this.runner] }),
-        this.client.readContract({ ...settlement, functionName: "protocolFeesAccrued" }),
-        this.client.readContract({ ...settlement, functionName: "batchCount", args: [this.runner] }),
-      ]);
+    const [
+      protocolFeeBps,
+      [, runnerFeeBps],
+      runnerFeesAccrued,
+      protocolFeesAccrued,
+      batchCount,
+      settledAmount,
+      modelCount,
+    ] = await Promise.all([
+      this.client.readContract({ ...settlement, functionName: "protocolFeeBps" }),
+      this.client.readContract({
+        address: this.deployment.runnerRegistry,
+        abi: runnerRegistryAbi,
+        functionName: "runnerTerms",
+        args: [this.runner],
+      }),
+      this.client.readContract({ ...settlement, functionName: "runnerFeesAccrued", args: [this.runner] }),
+      this.client.readContract({ ...settlement, functionName: "protocolFeesAccrued" }),
+      this.client.readContract({ ...settlement, functionName: "batchCount", args: [this.runner] }),
+      this.client.readContract({ ...settlement, functionName: "settledAmount", args: [this.runner] }),
+      this.client.readContract({
+        address: this.deployment.modelRegistry,
+        abi: modelRegistryAbi,
+        functionName: "modelCount",
+      }),
+    ]);
     return {
       protocolFeeBps: BigInt(protocolFeeBps),
       runnerFeeBps: BigInt(runnerFeeBps),
       runnerFeesAccrued,
       protocolFeesAccrued,
       batchCount,
+      settledAmount,
+      modelCount,
     };
   }
 

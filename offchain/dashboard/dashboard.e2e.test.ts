@@ -173,6 +173,9 @@ async function pageShows(selector: string, expected: string | (() => Promise<str
 
 describe.skipIf(skip)("dashboard in Chromium", () => {
   beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is absent: CI must install it first (tools/install-chromium.sh)`);
+    }
     p = await deployProtocol();
     const deploymentsFile = path.join(tmp, "deployment.json");
     writeFileSync(deploymentsFile, JSON.stringify(p.deployment));
@@ -275,9 +278,11 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     ]);
     if (SCREENSHOTS) {
       // Under load: wait for micropayments in flight on both models.
-      await page.waitForFunction('document.querySelectorAll(".flowsvg circle").length >= 6', null, {
-        timeout: 10_000,
-      });
+      await page.waitForFunction(
+        "document.querySelectorAll('.flowsvg circle[opacity=\"0.9\"]').length >= 6",
+        null,
+        { timeout: 10_000 },
+      );
       await page.screenshot({ path: path.join(SCREENSHOTS, "dashboard.png"), fullPage: true });
     }
     await load;

@@ -436,6 +436,7 @@ export class DashboardHub {
         if (log.eventName === "ModelRegistered") {
           const { modelId } = log.args;
           this.fire("registered", `model #${modelId} by ${short(log.args.owner)}`, 0n, at);
+          refresh.fees = true; // the model count
           if (!this.models.has(modelId)) {
             const served = await this.options.catalog.model(modelId).catch(() => null);
             if (served) {
@@ -527,6 +528,10 @@ export class DashboardHub {
       jobs.push(
         this.reader.fees().then((f) => {
           this.fees = f;
+          // The views are the truth for these counts (the event history may be cut short).
+          this.stages.registered.count = Number(f.modelCount);
+          this.stages.settled.count = Number(f.batchCount);
+          this.stages.settled.amount = f.settledAmount;
         }),
       );
     await Promise.all(jobs);
@@ -546,10 +551,16 @@ export class DashboardHub {
 
   // ------------------------------------------------------------------ fan-out
 
+  /**
+   * A stage's event happened. The counts of "registered" and "settled" are read from views
+   * (modelCount, batchCount, settledAmount) by the refresh that follows; the others are counted here.
+   */
   private fire(stage: StageName, detail: string, amount: bigint, at: number | null): void {
     const s = this.stages[stage];
-    s.count++;
-    s.amount += amount;
+    if (stage === "attributed" || stage === "rewarded") {
+      s.count++;
+      s.amount += amount;
+    }
     s.detail = detail;
     if (at !== null) s.lastAt = at;
     this.dirty = true;
