@@ -56,6 +56,9 @@ if (skip) {
   );
 }
 const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS;
+/** In the page: at least 8 micropayments on their way from a model to its recipients. */
+const IN_FLIGHT_TO_RECIPIENTS = `[...document.querySelectorAll('.flowsvg circle[opacity="0.9"]')]
+  .filter((dot) => dot.cx.baseVal.value > 330).length >= 8`;
 
 const SPAM = "offchain/ml/models/spam-filter";
 const SENTIMENT = "offchain/ml/models/crypto-sentiment";
@@ -278,11 +281,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     ]);
     if (SCREENSHOTS) {
       // Under load: wait for micropayments in flight on both models.
-      await page.waitForFunction(
-        "document.querySelectorAll('.flowsvg circle[opacity=\"0.9\"]').length >= 6",
-        null,
-        { timeout: 10_000 },
-      );
+      await page.waitForFunction(IN_FLIGHT_TO_RECIPIENTS, null, { timeout: 10_000 });
       await page.screenshot({ path: path.join(SCREENSHOTS, "dashboard.png"), fullPage: true });
     }
     await load;

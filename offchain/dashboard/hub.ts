@@ -206,6 +206,7 @@ export class DashboardHub {
       now,
     );
     this.pendingCalls.push({
+      at: now,
       modelId: m.modelId,
       price: answer.price,
       latencyMs: Math.round(latencyMs * 100) / 100,

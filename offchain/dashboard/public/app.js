@@ -66,7 +66,10 @@ function connect() {
   );
   events.addEventListener("snapshot", (e) => render(JSON.parse(e.data)));
   events.addEventListener("calls", (e) => {
-    for (const call of JSON.parse(e.data)) animateCall(call);
+    // Calls arrive in batches (one push every ~200 ms): replay them with their real spacing.
+    const calls = JSON.parse(e.data);
+    const first = calls[0]?.at ?? 0;
+    for (const call of calls) animateCall(call, Math.min(1_000, Math.max(0, call.at - first)));
   });
 }
 
@@ -290,14 +293,14 @@ function layoutFlow(card, m, recipients, layoutKey) {
 const particles = new Set();
 let animating = false;
 
-function animateCall(call) {
+function animateCall(call, delayMs) {
   const card = cards.get(call.modelId);
   if (!card?.consumerPath) return;
   const svg = card.svg;
   svg.dataset.animated = String(Number(svg.dataset.animated) + 1);
   if (card.active >= MAX_ANIMATED) return; // counted above; the drawing would only pile up
   card.active++;
-  const now = performance.now();
+  const now = performance.now() + delayMs;
   const price = Number(call.price) || 1;
   launch(svg, card.consumerPath, "#3a5bd9", 5, now, 350, () => pulseNode(card.modelNode));
   let pending = 0;
@@ -312,7 +315,7 @@ function animateCall(call) {
       if (--pending === 0) card.active--;
     });
   }
-  if (pending === 0) setTimeout(() => card.active--, 350);
+  if (pending === 0) setTimeout(() => card.active--, delayMs + 350);
 }
 
 function launch(svg, path, color, radius, start, duration, done) {
