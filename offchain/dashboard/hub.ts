@@ -135,8 +135,13 @@ export class DashboardHub {
   private stopped = true;
   private failures = 0;
   private batchesSeen = -1;
-  /** Models first seen through a paid call: their chain state is read at the next poll. */
-  private readonly unread = new Set<bigint>();
+  /** What logs (or a first paid call) said changed: re-read from views, kept until a read succeeds. */
+  private readonly stale = {
+    models: new Set<bigint>(),
+    holders: new Set<bigint>(),
+    vaults: new Set<bigint>(),
+    fees: false,
+  };
   private pendingSeen = -1;
 
   constructor(private readonly options: DashboardOptions) {
@@ -184,7 +189,7 @@ export class DashboardHub {
   /** The runner tells of every paid call once it is answered (cheap: counters and a split). */
   onPaidCall(served: ServedModel, answer: PaidAnswer, latencyMs: number): void {
     const m = this.modelState(served);
-    if (!m.chain) this.unread.add(m.modelId);
+    if (!m.chain) this.markStale(m.modelId);
     const now = Date.now();
     m.calls++;
     m.revenue += answer.price;
@@ -345,33 +350,21 @@ export class DashboardHub {
   private async sync(): Promise<void> {
     const { publicClient } = this.options;
     const latest = await publicClient.getBlockNumber({ cacheTime: 0 });
-    const refresh = {
-      models: new Set<bigint>(),
-      holders: new Set<bigint>(),
-      vaults: new Set<bigint>(),
-      fees: false,
-    };
     if (this.cursor === null) {
       await this.initialise(latest);
     } else if (latest > this.cursor) {
       const logs = await this.logs(this.cursor + 1n, latest);
-      await this.handle(logs, refresh, false);
+      await this.handle(logs, false);
       this.cursor = latest;
     }
-    for (const id of this.unread) {
-      refresh.models.add(id);
-      refresh.holders.add(id);
-      refresh.vaults.add(id);
-    }
-    this.unread.clear();
     if (this.block !== latest) this.dirty = true;
     this.block = latest;
     // Vault share prices move with time while revenue unlocks: re-read them while someone looks.
     if (this.listeners.size > 0) {
       for (const m of this.models.values())
-        if (m.vault && m.vault.lockedRevenue > 0n) refresh.vaults.add(m.modelId);
+        if (m.vault && m.vault.lockedRevenue > 0n) this.stale.vaults.add(m.modelId);
     }
-    await this.refresh(refresh);
+    await this.refresh();
     const batches = this.options.settler.settledBatches.length;
     const pending = this.options.settler.pendingCalls;
     if (batches !== this.batchesSeen || pending !== this.pendingSeen) this.dirty = true;
@@ -381,29 +374,33 @@ export class DashboardHub {
     for (const m of this.models.values()) if (m.rate.active()) this.dirty = true;
   }
 
-  /** First poll: the asset, the served models, the fees, and the history of events. */
+  /** First poll (again, until it succeeds): the asset, the served models, the fees, the event history. */
   private async initialise(latest: bigint): Promise<void> {
     this.asset = await this.reader.asset();
     for (const served of await this.options.catalog.models()) this.modelState(served);
+    for (const id of this.models.keys()) this.markStale(id);
+    this.stale.fees = true;
+    await this.refresh(); // vault addresses first: their logs are scanned too
     const start = BigInt(this.options.deployment.startBlock ?? 0);
     const window = this.options.historyBlocks ?? 50_000n;
     const from = latest - start > window ? latest - window : start;
-    this.historyFrom = from;
-    const refresh = {
-      models: new Set(this.models.keys()),
-      holders: new Set(this.models.keys()),
-      vaults: new Set(this.models.keys()),
-      fees: true,
-    };
-    await this.refresh(refresh); // vault addresses first: their logs are scanned too
-    refresh.models.clear();
-    refresh.holders.clear();
-    refresh.vaults.clear();
     const logs = await this.logs(from, latest);
-    await this.handle(logs, refresh, true);
-    await this.refresh(refresh);
+    // What the history adds up is rebuilt from scratch, so a retried start never counts twice.
+    this.stages.rewarded = { count: 0, amount: 0n, lastAt: null, detail: "" };
+    for (const m of this.models.values()) {
+      m.distributed = { calls: 0n, amount: 0n, protocolFee: 0n, runnerFee: 0n, vault: 0n, holders: 0n };
+      m.claimed.clear();
+    }
+    await this.handle(logs, true);
+    this.historyFrom = from;
     this.cursor = latest;
     this.dirty = true;
+  }
+
+  private markStale(modelId: bigint): void {
+    this.stale.models.add(modelId);
+    this.stale.holders.add(modelId);
+    this.stale.vaults.add(modelId);
   }
 
   private async logs(from: bigint, to: bigint) {
@@ -424,11 +421,9 @@ export class DashboardHub {
     return parseEventLogs({ abi: EVENTS, logs: all });
   }
 
-  private async handle(
-    logs: Awaited<ReturnType<DashboardHub["logs"]>>,
-    refresh: { models: Set<bigint>; holders: Set<bigint>; vaults: Set<bigint>; fees: boolean },
-    history: boolean,
-  ): Promise<void> {
+  /** Applies logs: stage events, the sums only events carry, and what to re-read. */
+  private async handle(logs: Awaited<ReturnType<DashboardHub["logs"]>>, history: boolean): Promise<void> {
+    const refresh = this.stale;
     const { deployment, runner } = this.options;
     const at = history ? null : Date.now();
     const from = (address: Address, contract: Address) => isAddressEqual(address, contract);
@@ -442,9 +437,7 @@ export class DashboardHub {
             const served = await this.options.catalog.model(modelId).catch(() => null);
             if (served) {
               this.modelState(served);
-              refresh.models.add(modelId);
-              refresh.holders.add(modelId);
-              refresh.vaults.add(modelId);
+              this.markStale(modelId);
             }
           }
         } else if (log.eventName === "UsageRecorded") {
@@ -499,55 +492,66 @@ export class DashboardHub {
     if (logs.length > 0) this.dirty = true;
   }
 
-  private async refresh(r: {
-    models: Set<bigint>;
-    holders: Set<bigint>;
-    vaults: Set<bigint>;
-    fees: boolean;
-  }) {
+  /** Re-reads what is stale; what fails to read stays stale for the next poll. */
+  private async refresh(): Promise<void> {
+    const stale = this.stale;
     const jobs: Promise<void>[] = [];
-    for (const id of r.models) {
+    for (const id of stale.models) {
       const m = this.models.get(id);
-      if (m)
-        jobs.push(
-          this.reader.model(id).then((chain) => {
-            m.chain = chain;
-            this.vaultModels.set(key(chain.vault), id);
-          }),
-        );
-    }
-    for (const id of r.holders) {
-      const m = this.models.get(id);
-      if (m)
-        jobs.push(
-          this.reader.holders(id).then((h) => {
-            m.holders = h;
-          }),
-        );
-    }
-    if (r.fees)
+      if (!m) continue;
       jobs.push(
-        this.reader.fees().then((f) => {
-          this.fees = f;
-          // The views are the truth for these counts (the event history may be cut short).
-          this.stages.registered.count = Number(f.modelCount);
-          this.stages.settled.count = Number(f.batchCount);
-          this.stages.settled.amount = f.settledAmount;
+        this.reader.model(id).then((chain) => {
+          m.chain = chain;
+          this.vaultModels.set(key(chain.vault), id);
+          stale.models.delete(id);
         }),
       );
-    await Promise.all(jobs);
-    const vaults: Promise<void>[] = [];
-    for (const id of r.vaults) {
-      const m = this.models.get(id);
-      if (m?.chain)
-        vaults.push(
-          this.reader.vault(m.chain.vault).then((v) => {
-            m.vault = v;
-          }),
-        );
     }
-    await Promise.all(vaults);
-    if (jobs.length + vaults.length > 0) this.dirty = true;
+    for (const id of stale.holders) {
+      const m = this.models.get(id);
+      if (!m) continue;
+      jobs.push(
+        this.reader.holders(id).then((h) => {
+          m.holders = h;
+          stale.holders.delete(id);
+        }),
+      );
+    }
+    if (stale.fees) {
+      stale.fees = false;
+      jobs.push(
+        this.reader.fees().then(
+          (f) => {
+            this.fees = f;
+            // The views are the truth for these counts (the event history may be cut short).
+            this.stages.registered.count = Number(f.modelCount);
+            this.stages.settled.count = Number(f.batchCount);
+            this.stages.settled.amount = f.settledAmount;
+          },
+          (error) => {
+            stale.fees = true;
+            throw error;
+          },
+        ),
+      );
+    }
+    const results = await Promise.allSettled(jobs);
+    const vaults: Promise<void>[] = [];
+    for (const id of stale.vaults) {
+      const m = this.models.get(id);
+      if (!m?.chain) continue; // after its model is read
+      const chain = m.chain;
+      vaults.push(
+        this.reader.vault(chain.vault).then((v) => {
+          m.vault = v;
+          stale.vaults.delete(id);
+        }),
+      );
+    }
+    results.push(...(await Promise.allSettled(vaults)));
+    if (results.length > 0) this.dirty = true;
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   // ------------------------------------------------------------------ fan-out
