@@ -243,8 +243,9 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
   });
 
   afterAll(async () => {
-    await context?.close();
+    // The runner stops while the page still listens: its event stream must not hold the server open.
     await runner?.stop({ settle: false });
+    await context?.close();
     await p?.stop();
     rmSync(tmp, { recursive: true, force: true });
   });

@@ -148,10 +148,6 @@ export class DashboardHub {
     this.reader = new ChainReader(options.publicClient, options.deployment, options.runner);
   }
 
-  get chain(): ChainReader {
-    return this.reader;
-  }
-
   /** Starts polling the chain (the first poll reads everything and scans the history). */
   start(): void {
     if (!this.stopped) return;
@@ -180,10 +176,6 @@ export class DashboardHub {
     this.listeners.add(listener);
     listener("snapshot", toJson(this.snapshot()));
     return () => this.listeners.delete(listener);
-  }
-
-  get listenerCount(): number {
-    return this.listeners.size;
   }
 
   /** The runner tells of every paid call once it is answered (cheap: counters and a split). */
@@ -222,7 +214,7 @@ export class DashboardHub {
   }
 
   /** How `price` splits for this model now: splitRevenue, then the holders' part by units. */
-  split(m: ModelState, price: bigint): CallSplit | null {
+  private split(m: ModelState, price: bigint): CallSplit | null {
     if (!this.fees || !m.chain) return null;
     const parts = splitRevenue(
       price,
