@@ -89,7 +89,8 @@ try {
     });
   const rows = [];
   let paidRate = 0;
-  for (const paid of [true, false]) {
+  const modes = process.env.BENCH_MODES === "paid" ? [true] : [true, false];
+  for (const paid of modes) {
     const runner = await startRunner(config(paid ? "paid" : "free"), {}, pino({ level: "silent" }), {
       freeOfCharge: !paid,
     });

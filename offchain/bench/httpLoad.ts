@@ -4,9 +4,10 @@
 // Prints one JSON object: calls, errors, seconds and the latency samples' percentiles.
 import { Agent, request } from "node:http";
 import type { Address, Hex } from "viem";
-import { EMPTY_TRANSCRIPT, extendTranscript, requestHash } from "../../sdk/protocol/typedData";
+import { EMPTY_TRANSCRIPT } from "../../sdk/protocol/typedData";
 import { encodeHeader, HEADERS, type PaymentTerms, paymentPayload } from "../../sdk/protocol/x402";
 import { signDigest } from "../payments/nativeEip712";
+import { extendTranscriptNative, requestHashNative } from "../payments/nativeHashes";
 import { VoucherVerifier } from "../payments/voucherVerifier";
 
 export interface LoadSpec {
@@ -70,8 +71,8 @@ async function client(
     });
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (spec.paid && terms && verifier) {
-      const hash = requestHash(channelId, terms.extra.modelId, call, body);
-      transcript = extendTranscript(transcript, hash);
+      const hash = requestHashNative(channelId, terms.extra.modelId, call, body);
+      transcript = extendTranscriptNative(transcript, hash);
       amount += terms.amount;
       const voucher = {
         channelId,

@@ -410,7 +410,7 @@ async function buildReport(input: ReportInputs): Promise<DemoReport> {
       included: inclusion.included && inclusion.locallyVerified && inclusion.signatureValid === true,
       proofLength: proof.proof.length,
     },
-    dashboardUrl: null,
+    dashboardUrl: `${runner.url}/dashboard`,
     runnerUrl: runner.url,
     rpcUrl: input.devnet.rpcUrl,
   };

@@ -9,8 +9,9 @@
  * known balances while the RPC is down.
  */
 import type { Address, Hex } from "viem";
-import { extendTranscript, type Voucher } from "../../sdk/protocol/typedData";
+import type { Voucher } from "../../sdk/protocol/typedData";
 import { SignatureError } from "./nativeEip712";
+import { extendTranscriptNative } from "./nativeHashes";
 import type { VoucherVerifier } from "./voucherVerifier";
 
 export type RefusalReason =
@@ -213,7 +214,7 @@ export class PaymentGate {
         paid: voucher.cumulativeAmount - previous.cumulativeAmount,
       });
     }
-    if (voucher.transcriptHash !== extendTranscript(previous.transcriptHash, call.requestHash)) {
+    if (voucher.transcriptHash !== extendTranscriptNative(previous.transcriptHash, call.requestHash)) {
       throw new PaymentRefusedError(
         "transcript_mismatch",
         "the transcript does not extend the lane's by this request",

@@ -13,6 +13,8 @@ import {
   paymentResponse,
   SCHEME,
 } from "../../sdk/protocol/x402";
+import { keccak256Hex } from "../crypto/keccak";
+import { requestHashNative } from "../payments/nativeHashes";
 import type { Authorization, PaymentGate } from "../payments/paymentGate";
 import { PaymentRefusedError } from "../payments/paymentGate";
 import type { ReceiptSigner } from "../payments/receiptSigner";
@@ -70,7 +72,7 @@ export function paymentTerms(ctx: TermsContext, model: ServedModel): PaymentTerm
 /** The payment's voucher must pay for exactly this request body at its own call index. */
 function checkRequestHash(payment: PaymentPayload, modelId: bigint, body: Uint8Array): Hex {
   const { voucher, requestHash } = payment.payload;
-  const expected = computeRequestHash(voucher.channelId, modelId, voucher.cumulativeCalls, body);
+  const expected = requestHashNative(voucher.channelId, modelId, voucher.cumulativeCalls, body);
   if (requestHash !== expected) {
     throw new PaymentRefusedError("transcript_mismatch", "the payment's request hash is not this request's", {
       expected,
@@ -108,7 +110,7 @@ export async function runPaidCall(
       requestHash,
       modelId: model.modelId,
       adapterHash: model.adapterHash,
-      outputHash: keccak256(answer),
+      outputHash: keccak256Hex(answer),
       channelId: voucher.channelId,
       callIndex: voucher.cumulativeCalls,
     };

@@ -1,0 +1,21 @@
+import { keccak256, toHex } from "viem";
+import { describe, expect, it } from "vitest";
+import { extendTranscript, requestHash } from "../../sdk/protocol/typedData";
+import { extendTranscriptNative, requestHashNative } from "./nativeHashes";
+
+describe("native per-call hashes", () => {
+  it("equal the SDK's request hash and transcript chain", () => {
+    for (const [channel, model, index, body] of [
+      [0n, 0n, 0n, ""],
+      [1n, 2n, 3n, '{"inputs":[]}'],
+      [2n ** 255n, 2n ** 200n + 7n, 2n ** 64n - 1n, "x".repeat(5000)],
+    ] as const) {
+      expect(requestHashNative(channel, model, index, body)).toBe(requestHash(channel, model, index, body));
+      const bytes = new TextEncoder().encode(body);
+      expect(requestHashNative(channel, model, index, bytes)).toBe(requestHash(channel, model, index, bytes));
+    }
+    const previous = keccak256(toHex("previous"));
+    const hash = keccak256(toHex("request"));
+    expect(extendTranscriptNative(previous, hash)).toBe(extendTranscript(previous, hash));
+  });
+});

@@ -1,0 +1,39 @@
+/**
+ * The per-call hashes of docs/protocol/typed-data.md on native keccak, for the runner's hot path
+ * and the HTTP load generator: the same values as sdk/protocol/typedData.ts (tests hold them
+ * equal), without viem's generic ABI encoder and pure-JS keccak.
+ */
+import { type Hex, hexToBytes, toHex } from "viem";
+import { keccak256Bytes } from "../crypto/keccak";
+
+function writeWord(out: Uint8Array, offset: number, value: bigint) {
+  let v = value;
+  for (let i = offset + 31; i >= offset && v > 0n; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+}
+
+/** keccak256(abi.encode(channelId, modelId, callIndex, keccak256(body))). */
+export function requestHashNative(
+  channelId: bigint,
+  modelId: bigint,
+  callIndex: bigint,
+  body: Uint8Array | string,
+): Hex {
+  const bytes = typeof body === "string" ? Buffer.from(body) : body;
+  const words = new Uint8Array(128);
+  writeWord(words, 0, channelId);
+  writeWord(words, 32, modelId);
+  writeWord(words, 64, callIndex);
+  words.set(keccak256Bytes(bytes), 96);
+  return toHex(keccak256Bytes(words));
+}
+
+/** keccak256(abi.encode(previous, requestHash)). */
+export function extendTranscriptNative(previous: Hex, requestHash: Hex): Hex {
+  const words = new Uint8Array(64);
+  words.set(hexToBytes(previous), 0);
+  words.set(hexToBytes(requestHash), 32);
+  return toHex(keccak256Bytes(words));
+}
