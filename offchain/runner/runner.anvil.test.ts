@@ -140,7 +140,10 @@ describe("runner on anvil", () => {
 
       const { batches } = await settleVia(runner.url);
       expect(batches).toHaveLength(1);
-      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 2_000n, paidCalls: 2n });
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({
+        paidAmount: 2_000n,
+        paidCalls: 2n,
+      });
       expect(await lanePaid(client.channelId, sentimentModel)).toMatchObject({
         paidAmount: 2_500n,
         paidCalls: 1n,
@@ -240,7 +243,10 @@ describe("runner faults on anvil", () => {
     try {
       await client.call(second.url, spamModel, "after the restart");
       await settleVia(second.url);
-      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 7_000n, paidCalls: 7n });
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({
+        paidAmount: 7_000n,
+        paidCalls: 7n,
+      });
       expect(await usage(spamModel)).toEqual({ calls: before.calls + 7n, revenue: before.revenue + 7_000n });
       expect((await settleVia(second.url)).batches).toHaveLength(0);
     } finally {
@@ -295,7 +301,10 @@ describe("runner faults on anvil", () => {
       while ((await lanePaid(client.channelId, spamModel)).paidCalls < 4n && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({ paidAmount: 4_000n, paidCalls: 4n });
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({
+        paidAmount: 4_000n,
+        paidCalls: 4n,
+      });
     } finally {
       await runner.stop({ settle: false });
       await down();
