@@ -4,8 +4,7 @@
  * accepted rolls the lane back, so the consumer is never charged for an unanswered call.
  */
 import type { Address, Hex } from "viem";
-import { keccak256 } from "viem";
-import { requestHash as computeRequestHash, type Receipt } from "../../sdk/protocol/typedData";
+import type { Receipt } from "../../sdk/protocol/typedData";
 import {
   encodeHeader,
   type PaymentPayload,
