@@ -115,6 +115,14 @@ describe("PaymentGate", () => {
     expect(await refusal(gate.authorize({ ...call, modelId: MODEL }))).toBe("voucher_wrong_lane");
   });
 
+  it("refuses a voucher that does not raise the amount, even for a free model", async () => {
+    const free = await nextCall({ cumulativeAmount: 0n }, consumer, { price: 0n });
+    expect(await refusal(gate.authorize(free))).toBe("voucher_underpaid");
+    await expect(
+      gate.authorize(await nextCall({ cumulativeAmount: 1n }, consumer, { price: 0n })),
+    ).resolves.toBeDefined();
+  });
+
   it("refuses underpaying vouchers and transcripts that skip this request", async () => {
     expect(await refusal(gate.authorize(await nextCall({ cumulativeAmount: PRICE - 1n })))).toBe(
       "voucher_underpaid",

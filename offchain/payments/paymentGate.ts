@@ -208,9 +208,12 @@ export class PaymentGate {
         signedCalls: voucher.cumulativeCalls,
       });
     }
-    if (voucher.cumulativeAmount - previous.cumulativeAmount < call.price) {
+    // PaymentChannels only redeems a voucher that is strictly newer in amount too, so even a free
+    // model's voucher must raise the amount by one unit, or its settlement would revert.
+    const minimum = call.price > 0n ? call.price : 1n;
+    if (voucher.cumulativeAmount - previous.cumulativeAmount < minimum) {
       throw new PaymentRefusedError("voucher_underpaid", "the voucher pays less than the model's price", {
-        price: call.price,
+        price: minimum,
         paid: voucher.cumulativeAmount - previous.cumulativeAmount,
       });
     }
