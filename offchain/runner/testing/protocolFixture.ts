@@ -1,13 +1,12 @@
 /**
- * A deployed protocol on a real anvil chain for the runner's tests: the deploy script run by
- * forge, a registered base model and adapters (contributors consent by signing the shares
- * contract's own digest), a registered and staked runner, and funded consumers.
+ * A deployed protocol on a real anvil chain for the runner's and the dashboard's tests: the SDK's
+ * devnet, and short helpers over the SDK to register a base model and adapters (every
+ * contributor consenting by signature), a staked runner, and funded consumers' channels.
  */
 import {
   type Address,
   createPublicClient,
   createWalletClient,
-  defineChain,
   type Hex,
   http,
   type LocalAccount,
@@ -15,22 +14,17 @@ import {
   parseUnits,
 } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
+import { chainFor, createOpenLoRAClient, type OpenLoRAClient } from "../../../sdk/client";
+import { openChannel as openSdkChannel } from "../../../sdk/consumer/channels";
 import type { Deployment } from "../../../sdk/deployments";
-import {
-  coTrainingSharesAbi,
-  modelRegistryAbi,
-  paymentChannelsAbi,
-  runnerRegistryAbi,
-  testUsdAbi,
-} from "../../../sdk/generated/abis";
+import { ensureBaseModel, registerModelWithSigners } from "../../../sdk/integrator/models";
+import { registerRunner as registerRunnerWithBond } from "../../../sdk/runners";
+import { mintTestUsd } from "../../../sdk/token";
 import type { Anvil } from "../../chain/anvil";
-import { startDevnet } from "../../chain/devnet";
+import { DEV_MNEMONIC, type DevAccount, devAccounts, startDevnet } from "../../chain/devnet";
 
-const MNEMONIC = "test test test test test test test test test test test junk";
 export const devAccount = (index: number): LocalAccount =>
-  mnemonicToAccount(MNEMONIC, { addressIndex: index });
-const devKey = (index: number): Hex =>
-  `0x${Buffer.from(mnemonicToAccount(MNEMONIC, { addressIndex: index }).getHdKey().privateKey as Uint8Array).toString("hex")}`;
+  mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index });
 
 export interface Protocol {
   anvil: Anvil;
@@ -46,18 +40,13 @@ export interface Protocol {
 }
 
 export function privateKeyOf(index: number): Hex {
-  return devKey(index);
+  return (devAccounts(index + 1)[index] as DevAccount).privateKey;
 }
 
 /** Starts anvil and deploys the protocol with the deploy script (the devnet of the SDK). */
 export async function deployProtocol(): Promise<Protocol> {
   const devnet = await startDevnet({ accounts: 10, funding: 0n, env: { PROFIT_UNLOCK_PERIOD: "3600" } });
-  const chain = defineChain({
-    id: devnet.chainId,
-    name: "anvil",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [devnet.rpcUrl] } },
-  });
+  const chain = chainFor(devnet.chainId, devnet.rpcUrl);
   const publicClient = createPublicClient({
     chain,
     transport: http(devnet.rpcUrl),
@@ -80,28 +69,21 @@ export async function deployProtocol(): Promise<Protocol> {
   };
 }
 
+/** An SDK client for the protocol, signing as `account`. */
+function sdk(p: Protocol, account: LocalAccount = p.deployer): OpenLoRAClient {
+  return createOpenLoRAClient({ rpcUrl: p.anvil.rpcUrl, deployment: p.deployment, account });
+}
+
 export async function fund(p: Protocol, to: Address, amount: bigint): Promise<void> {
-  await p.write(p.deployer, {
-    address: p.deployment.paymentAsset,
-    abi: testUsdAbi,
-    functionName: "mint",
-    args: [to, amount],
-  } as never);
+  await mintTestUsd(sdk(p), to, amount);
 }
 
 export async function registerBaseModel(p: Protocol, contentHash: Hex): Promise<bigint> {
-  await p.write(p.deployer, {
-    address: p.deployment.modelRegistry,
-    abi: modelRegistryAbi,
-    functionName: "registerBaseModel",
-    args: [contentHash, "ipfs://lande"],
-  } as never);
-  return p.publicClient.readContract({
-    address: p.deployment.modelRegistry,
-    abi: modelRegistryAbi,
-    functionName: "baseModelIdByContentHash",
-    args: [contentHash],
+  const { baseModelId } = await ensureBaseModel(sdk(p), {
+    contentHash,
+    metadataURI: "openlora:base/lande-t50",
   });
+  return baseModelId;
 }
 
 /** Registers an adapter owned by `owner`, with `contributors` consenting by EIP-712 signature. */
@@ -111,68 +93,19 @@ export async function registerAdapter(
   params: { baseModelId: bigint; adapterHash: Hex; pricePerCall: bigint; vaultShareBps: number },
   contributors: { account: LocalAccount; units: bigint }[],
 ): Promise<bigint> {
-  const totalUnits = contributors.reduce((sum, c) => sum + c.units, 0n);
-  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
-  const sorted = [...contributors].sort((a, b) =>
-    BigInt(a.account.address) < BigInt(b.account.address) ? -1 : 1,
+  const { modelId } = await registerModelWithSigners(
+    sdk(p, owner),
+    { ...params, metadataURI: "", datasetHashes: [] },
+    contributors.map((c) => ({ account: c.account.address, units: c.units })),
+    contributors.map((c) => c.account),
   );
-  const consents = await Promise.all(
-    sorted.map(async ({ account, units }) => {
-      if (account.address === owner.address) {
-        return { account: account.address, units, nonce: 0n, deadline: 0n, signature: "0x" as Hex };
-      }
-      const nonce = BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000));
-      const digest = await p.publicClient.readContract({
-        address: p.deployment.coTrainingShares,
-        abi: coTrainingSharesAbi,
-        functionName: "registrationConsentDigest",
-        args: [owner.address, params.adapterHash, account.address, units, totalUnits, nonce, deadline],
-      });
-      const signature = await account.sign?.({ hash: digest });
-      return { account: account.address, units, nonce, deadline, signature: signature as Hex };
-    }),
-  );
-  await p.write(owner, {
-    address: p.deployment.modelRegistry,
-    abi: modelRegistryAbi,
-    functionName: "registerModel",
-    args: [
-      {
-        trainer: owner.address,
-        adapterHash: params.adapterHash,
-        baseModelId: params.baseModelId,
-        parentModelId: 0n,
-        pricePerCall: params.pricePerCall,
-        vaultShareBps: params.vaultShareBps,
-        metadataURI: "",
-        datasetHashes: [],
-      },
-      consents,
-    ],
-  } as never);
-  return p.publicClient.readContract({
-    address: p.deployment.modelRegistry,
-    abi: modelRegistryAbi,
-    functionName: "modelIdByAdapterHash",
-    args: [params.adapterHash],
-  });
+  return modelId;
 }
 
 export async function registerRunner(p: Protocol, runner: LocalAccount, endpoint: string, feeBps: number) {
   const bond = parseUnits("100", 6);
   await fund(p, runner.address, bond);
-  await p.write(runner, {
-    address: p.deployment.paymentAsset,
-    abi: testUsdAbi,
-    functionName: "approve",
-    args: [p.deployment.runnerRegistry, bond],
-  } as never);
-  await p.write(runner, {
-    address: p.deployment.runnerRegistry,
-    abi: runnerRegistryAbi,
-    functionName: "register",
-    args: [endpoint, feeBps, bond],
-  } as never);
+  await registerRunnerWithBond(sdk(p, runner), { endpoint, feeBps, bond });
 }
 
 /** Opens a channel from `consumer` to `runner` with `amount` deposited; returns its id. */
@@ -183,24 +116,6 @@ export async function openChannel(
   amount: bigint,
 ): Promise<bigint> {
   await fund(p, consumer.address, amount);
-  await p.write(consumer, {
-    address: p.deployment.paymentAsset,
-    abi: testUsdAbi,
-    functionName: "approve",
-    args: [p.deployment.paymentChannels, amount],
-  } as never);
-  const { result } = await p.publicClient.simulateContract({
-    address: p.deployment.paymentChannels,
-    abi: paymentChannelsAbi,
-    functionName: "open",
-    args: [runner, amount, "0x0000000000000000000000000000000000000000"],
-    account: consumer,
-  });
-  await p.write(consumer, {
-    address: p.deployment.paymentChannels,
-    abi: paymentChannelsAbi,
-    functionName: "open",
-    args: [runner, amount, "0x0000000000000000000000000000000000000000"],
-  } as never);
-  return result;
+  const { channelId } = await openSdkChannel(sdk(p, consumer), { runner, amount });
+  return channelId;
 }
