@@ -1,4 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { erc20Abi } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOpenLoRAClient } from "../../sdk/client";
@@ -76,7 +78,7 @@ describe("startDevnet", () => {
       deployContracts({
         rpcUrl: devnet.rpcUrl,
         privateKey: devnet.deployer.privateKey,
-        deploymentFile: "/tmp/x.json",
+        deploymentFile: path.join(os.tmpdir(), "x.json"),
       }),
     ).rejects.toThrow(/must be inside deployments\//);
   });
