@@ -57,7 +57,9 @@ describe("startDevnet", () => {
 
   it("leaves no deployments file behind unless asked to keep one", () => {
     expect(devnet.deploymentFile).toBeNull();
-    expect(readdirSync("deployments").filter((f) => f.startsWith(".devnet-"))).toEqual([]);
+    // Only this process's files: other test files start devnets of their own in parallel.
+    const mine = `.devnet-${process.pid}-`;
+    expect(readdirSync("deployments").filter((f) => f.startsWith(mine))).toEqual([]);
   });
 
   it("reports a failed deployment with forge's output, and never prints the key", async () => {
