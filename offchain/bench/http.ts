@@ -77,7 +77,7 @@ try {
 
   const config = (dataDir: string) =>
     loadRunnerConfig({
-      env: { OPENLORA_RUNNER_KEY: privateKeyOf(3) },
+      env: { ...process.env, OPENLORA_RUNNER_KEY: privateKeyOf(3) }, // OPENLORA_* tunes the runner
       flags: {
         rpcUrl: protocol.anvil.rpcUrl,
         deployments: deploymentsFile,
