@@ -18,7 +18,7 @@ import { coTrainingSharesAbi, modelVaultAbi, settlementAbi } from "../../sdk/gen
 import { ensureBaseModel, getModel, registerModelWithSigners } from "../../sdk/integrator/models";
 import { claimRewards } from "../../sdk/investor/rewards";
 import { depositToVault, getVaultState } from "../../sdk/investor/vaults";
-import { registerRunner } from "../../sdk/runners";
+import { claimRunnerFees, registerRunner } from "../../sdk/runners";
 import { type DevAccount, startDevnet } from "../chain/devnet";
 import type { AdapterManifest } from "../ml/adapter/manifest";
 import { landeBaseModel } from "../ml/base/baseModel";
@@ -271,14 +271,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stop
       }
     }
     const settlement = { address: devnet.deployment.settlement, abi: settlementAbi } as const;
-    const runnerFees = await admin.publicClient.readContract({
-      ...settlement,
-      functionName: "runnerFeesAccrued",
-      args: [runner.address],
-    });
-    await runnerClient.walletClient
-      ?.writeContract({ ...settlement, functionName: "claimRunnerFees", args: [runner.address] })
-      .then((hash) => admin.publicClient.waitForTransactionReceipt({ hash }));
+    const { amount: runnerFees } = await claimRunnerFees(runnerClient);
     const protocolFees = await admin.publicClient.readContract({
       ...settlement,
       functionName: "protocolFeesAccrued",

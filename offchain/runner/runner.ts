@@ -7,8 +7,9 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import pino, { type Logger } from "pino";
-import { createPublicClient, createWalletClient, defineChain, type Hex, http, type PublicClient } from "viem";
+import { createPublicClient, createWalletClient, type Hex, http, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { chainFor } from "../../sdk/client";
 import { type Deployment, deploymentPath, readDeployment } from "../../sdk/deployments";
 import { modelRegistryAbi, runnerRegistryAbi } from "../../sdk/generated/abis";
 import { createDashboard } from "../dashboard/dashboard";
@@ -71,12 +72,7 @@ async function connect(config: RunnerConfig, log: Logger) {
       },
     );
   }
-  const chain = defineChain({
-    id: chainId,
-    name: `chain ${chainId}`,
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [config.rpcUrl] } },
-  });
+  const chain = chainFor(chainId, config.rpcUrl);
   const transport = http(config.rpcUrl, { retryCount: 2, timeout: 10_000 });
   const account = privateKeyToAccount(config.privateKey as Hex);
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient;
