@@ -3,11 +3,9 @@
  * its own data shard; measures each contributor's contribution on a validation set and
  * writes the proposed share units into the manifest.
  */
-import { join } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { ADAPTER_FILE, MANIFEST_FILE } from "../../ml/adapter/adapterFile";
 import { type ContributorInput, cotrainRun } from "../../ml/cotraining/cotrainRun";
-import { asCliError, formatEvaluation, toNumber } from "./train";
+import { adapterSummary, asCliError, formatEvaluation, toNumber } from "./train";
 
 function contributor(value: string, previous: ContributorInput[] = []): ContributorInput[] {
   const separator = value.indexOf("=");
@@ -99,19 +97,13 @@ export function registerCotrain(program: Command): void {
       }
       const seconds = (performance.now() - started) / 1000;
       const { manifest, contribution } = result;
-      const adapterPath = join(options.out, ADAPTER_FILE);
-      const manifestPath = join(options.out, MANIFEST_FILE);
+      const summary = adapterSummary(options.out, manifest, seconds);
       if (json) {
         console.log(
           JSON.stringify({
-            name: manifest.name,
-            adapter: { path: adapterPath, hash: manifest.adapter.hash, bytes: manifest.adapter.bytes },
-            manifest: manifestPath,
-            baseModel: manifest.baseModel,
+            ...summary,
             contributionMethod: contribution.method,
             contributors: manifest.contributors,
-            metrics: manifest.metrics,
-            seconds,
           }),
         );
         return;
@@ -127,7 +119,7 @@ export function registerCotrain(program: Command): void {
           `    ${c.id.padEnd(16)} rows ${String(c.rows).padStart(6)}  contribution ${c.contribution.toFixed(4).padStart(8)}  units ${c.units}`,
         );
       }
-      console.log(`  adapter  ${adapterPath}  ${manifest.adapter.hash}`);
-      console.log(`  manifest ${manifestPath}`);
+      console.log(`  adapter  ${summary.adapter.path}  ${manifest.adapter.hash}`);
+      console.log(`  manifest ${summary.manifest}`);
     });
 }

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { ADAPTER_FILE, MANIFEST_FILE } from "../../ml/adapter/adapterFile";
-import type { Evaluation } from "../../ml/adapter/manifest";
+import type { AdapterManifest, Evaluation } from "../../ml/adapter/manifest";
 import { ModelError } from "../../ml/errors";
 import type { EpochProgress } from "../../ml/training/trainer";
 import { trainRun } from "../../ml/training/trainRun";
@@ -33,6 +33,18 @@ export function progressPrinter(label: string): (progress: EpochProgress) => voi
     const line = `${label} epoch ${epoch}/${epochs}  loss ${loss.toFixed(4)}  train accuracy ${accuracy.toFixed(4)}`;
     if (tty) process.stderr.write(`\r${line}${epoch === epochs ? "\n" : ""}`);
     else process.stderr.write(`${line}\n`);
+  };
+}
+
+/** The fields `--json` prints for any trained adapter: where it is, what it is, how it scored. */
+export function adapterSummary(out: string, manifest: AdapterManifest, seconds: number) {
+  return {
+    name: manifest.name,
+    adapter: { path: join(out, ADAPTER_FILE), hash: manifest.adapter.hash, bytes: manifest.adapter.bytes },
+    manifest: join(out, MANIFEST_FILE),
+    baseModel: manifest.baseModel,
+    metrics: manifest.metrics,
+    seconds,
   };
 }
 
@@ -102,20 +114,9 @@ export function registerTrain(program: Command): void {
       }
       const seconds = (performance.now() - started) / 1000;
       const { manifest } = result;
-      const adapterPath = join(options.out, ADAPTER_FILE);
-      const manifestPath = join(options.out, MANIFEST_FILE);
+      const summary = adapterSummary(options.out, manifest, seconds);
       if (json) {
-        console.log(
-          JSON.stringify({
-            name: manifest.name,
-            adapter: { path: adapterPath, hash: manifest.adapter.hash, bytes: manifest.adapter.bytes },
-            manifest: manifestPath,
-            baseModel: manifest.baseModel,
-            labels: manifest.labels,
-            metrics: manifest.metrics,
-            seconds,
-          }),
-        );
+        console.log(JSON.stringify({ ...summary, labels: manifest.labels }));
         return;
       }
       const { training: t } = manifest;
@@ -125,8 +126,8 @@ export function registerTrain(program: Command): void {
       console.log(`  ${formatEvaluation("held-out", manifest.metrics.heldOut)}`);
       console.log(`  ${formatEvaluation("train   ", manifest.metrics.train)}`);
       console.log(`  labels   ${manifest.labels.join(", ")}`);
-      console.log(`  adapter  ${adapterPath}  ${manifest.adapter.hash}`);
-      console.log(`  manifest ${manifestPath}`);
+      console.log(`  adapter  ${summary.adapter.path}  ${manifest.adapter.hash}`);
+      console.log(`  manifest ${summary.manifest}`);
       console.log(`  base     ${manifest.baseModel.id}  ${manifest.baseModel.hash}`);
     });
 }
