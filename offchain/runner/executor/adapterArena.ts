@@ -30,10 +30,10 @@ export class AdapterTooLargeError extends Error {
 export class AdapterArena {
   readonly d: number;
   readonly k: number;
-  private readonly a: Float32Array;
-  private readonly b: Float32Array;
-  private readonly scale: Float32Array;
-  private readonly headWeight: Float32Array;
+  /** Per slot, laid out as the gather graph reads them (see gatherGraph.ts). */
+  private readonly aT: Float32Array;
+  private readonly scaledBT: Float32Array;
+  private readonly headWeightT: Float32Array;
   private readonly headBias: Float32Array;
   private readonly classCounts: Uint16Array;
   /** The arena as graph inputs; built once, the arrays behind them are written in place. */
@@ -46,25 +46,23 @@ export class AdapterArena {
     const { slots, maxRank: r, maxClasses: c } = shape;
     this.d = base.hidden.inputs;
     this.k = base.hidden.outputs;
-    this.a = new Float32Array(slots * this.d * r);
-    this.b = new Float32Array(slots * r * this.k);
-    this.scale = new Float32Array(slots);
-    this.headWeight = new Float32Array(slots * this.k * c);
+    this.aT = new Float32Array(slots * r * this.d);
+    this.scaledBT = new Float32Array(slots * this.k * r);
+    this.headWeightT = new Float32Array(slots * c * this.k);
     this.headBias = new Float32Array(slots * c).fill(PADDED_CLASS_BIAS);
     this.classCounts = new Uint16Array(slots);
     this.feeds = {
-      [GATHER_INPUTS.a]: new ort.Tensor("float32", this.a, [slots, this.d, r]),
-      [GATHER_INPUTS.b]: new ort.Tensor("float32", this.b, [slots, r, this.k]),
-      [GATHER_INPUTS.scale]: new ort.Tensor("float32", this.scale, [slots]),
-      [GATHER_INPUTS.headWeight]: new ort.Tensor("float32", this.headWeight, [slots, this.k, c]),
-      [GATHER_INPUTS.headBias]: new ort.Tensor("float32", this.headBias, [slots, c]),
+      [GATHER_INPUTS.aT]: new ort.Tensor("float32", this.aT, [slots, r, this.d]),
+      [GATHER_INPUTS.scaledBT]: new ort.Tensor("float32", this.scaledBT, [slots, this.k, r]),
+      [GATHER_INPUTS.headWeightT]: new ort.Tensor("float32", this.headWeightT, [slots, c, this.k]),
+      [GATHER_INPUTS.headBias]: new ort.Tensor("float32", this.headBias, [slots, c, 1]),
     };
   }
 
   /** Memory one slot takes, in bytes. */
   static bytesPerSlot(base: BaseModel, maxRank: number, maxClasses: number): number {
     const { inputs: d, outputs: k } = base.hidden;
-    return 4 * (d * maxRank + maxRank * k + 1 + k * maxClasses + maxClasses);
+    return 4 * (maxRank * d + k * maxRank + maxClasses * k + maxClasses);
   }
 
   classes(slot: number): number {
@@ -81,13 +79,17 @@ export class AdapterArena {
     }
     const { d, k } = this;
     const r = adapter.rank;
-    const aSlot = this.a.subarray(slot * d * R, (slot + 1) * d * R).fill(0);
-    for (let i = 0; i < d; i++) aSlot.set(adapter.a.subarray(i * r, (i + 1) * r), i * R);
-    const bSlot = this.b.subarray(slot * R * k, (slot + 1) * R * k).fill(0);
-    bSlot.set(adapter.b); // rows 0..r-1 of [R, k]; the padded rows stay zero
-    this.scale[slot] = adapter.scale;
-    const wSlot = this.headWeight.subarray(slot * k * C, (slot + 1) * k * C).fill(0);
-    for (let j = 0; j < k; j++) wSlot.set(head.weight.subarray(j * classes, (j + 1) * classes), j * C);
+    // Aᵀ: row q of the slot is column q of A [d, r]; padded rows stay zero.
+    const aSlot = this.aT.subarray(slot * R * d, (slot + 1) * R * d).fill(0);
+    for (let i = 0; i < d; i++) for (let q = 0; q < r; q++) aSlot[q * d + i] = adapter.a[i * r + q] as number;
+    // (scale·B)ᵀ: row j holds column j of B [r, k], scaled; padded columns stay zero.
+    const bSlot = this.scaledBT.subarray(slot * k * R, (slot + 1) * k * R).fill(0);
+    for (let q = 0; q < r; q++)
+      for (let j = 0; j < k; j++) bSlot[j * R + q] = adapter.scale * (adapter.b[q * k + j] as number);
+    // Hᵀ: row c holds class c's weights over the k hidden units.
+    const wSlot = this.headWeightT.subarray(slot * C * k, (slot + 1) * C * k).fill(0);
+    for (let j = 0; j < k; j++)
+      for (let c = 0; c < classes; c++) wSlot[c * k + j] = head.weight[j * classes + c] as number;
     const biasSlot = this.headBias.subarray(slot * C, (slot + 1) * C).fill(PADDED_CLASS_BIAS);
     biasSlot.set(head.bias);
     this.classCounts[slot] = classes;

@@ -133,6 +133,18 @@ describe("MultiAdapterExecutor on the lande base", () => {
     expect(maxAbsDiff(p as Float32Array, mergedReference(base, replacement, x))).toBeLessThan(1e-5);
   });
 
+  it("keeps overlapping runs apart (each batch its own input buffers)", async () => {
+    const texts = ["win a free cruise today", "lunch at noon?", "hodl the line", "bonjour à tous"];
+    const batches = texts.map((t, i) => [
+      { features: base.featurizer?.featurize(t) as Float32Array, slot: i % adapters.length },
+    ]);
+    const one = async (batch: (typeof batches)[number]) => (await executor.run(batch))[0] as Float32Array;
+    const sequential = [];
+    for (const batch of batches) sequential.push(await one(batch));
+    const overlapping = await Promise.all(batches.map(one));
+    overlapping.forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(sequential[i] as Float32Array)));
+  });
+
   it("refuses an adapter above the arena's rank or class limit", () => {
     expect(() => executor.arena.write(5, randomAdapter(rng, base, 9, 2))).toThrow(AdapterTooLargeError);
   });
