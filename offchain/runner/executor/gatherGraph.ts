@@ -43,7 +43,11 @@ export function buildGatherGraph(base: BaseModel): Uint8Array {
 
   const gather = (input: string, name: string) => g.node("Gather", [input, slot], name, { axis: 0 });
   // The base layer as one GEMM over the batch (onnxruntime fuses the bias into it), as [b,k,1].
-  const pre = g.node("Add", [g.node("MatMul", [x, "hidden.weight"], "hidden.matmul"), "hidden.bias"], "hidden.pre");
+  const pre = g.node(
+    "Add",
+    [g.node("MatMul", [x, "hidden.weight"], "hidden.matmul"), "hidden.bias"],
+    "hidden.pre",
+  );
   const preColumns = g.node("Unsqueeze", [pre, "axis2"], "hidden.pre_columns");
   // The LoRA delta per row: [b,R,d]·[b,d,1] → [b,R,1], then [b,k,R]·[b,R,1] → [b,k,1].
   const columns = g.node("Unsqueeze", [x, "axis2"], "lora.columns");

@@ -139,10 +139,10 @@ describe("MultiAdapterExecutor on the lande base", () => {
       { features: base.featurizer?.featurize(t) as Float32Array, slot: i % adapters.length },
     ]);
     const one = async (batch: (typeof batches)[number]) => (await executor.run(batch))[0] as Float32Array;
-    const sequential = [];
+    const sequential: Float32Array[] = [];
     for (const batch of batches) sequential.push(await one(batch));
     const overlapping = await Promise.all(batches.map(one));
-    overlapping.forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(sequential[i] as Float32Array)));
+    overlapping.forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(sequential[i] ?? [])));
   });
 
   it("refuses an adapter above the arena's rank or class limit", () => {
