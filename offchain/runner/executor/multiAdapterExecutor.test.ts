@@ -142,7 +142,7 @@ describe("MultiAdapterExecutor on the lande base", () => {
     const sequential: Float32Array[] = [];
     for (const batch of batches) sequential.push(await one(batch));
     const overlapping = await Promise.all(batches.map(one));
-    overlapping.forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(sequential[i] ?? [])));
+    expect(overlapping.map((p) => Array.from(p))).toEqual(sequential.map((p) => Array.from(p)));
   });
 
   it("refuses an adapter above the arena's rank or class limit", () => {
