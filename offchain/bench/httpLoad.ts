@@ -1,7 +1,10 @@
 // The load process of bench:http: virtual clients, one payment-channel lane each, send calls
-// back to back for a fixed time over keep-alive connections. In paid mode every call carries a
-// freshly signed voucher (native signing, so the load process is not what limits the runner).
-// Prints one JSON object: calls, errors, seconds and the latency samples' percentiles.
+// back to back for a fixed time over keep-alive connections. In paid mode every call carries
+// its own real voucher, signed with the client's key (native signing). By default each client
+// signs its vouchers before the clock starts, as a consumer would on its own machine, so that
+// the two cores measure the runner rather than the load generator's signing; `signInline`
+// signs each voucher just before its call instead. Prints one JSON object: calls, errors,
+// seconds, the latency percentiles and this process's CPU use while the clock ran.
 import { Agent, request } from "node:http";
 import type { Address, Hex } from "viem";
 import { EMPTY_TRANSCRIPT } from "../../sdk/protocol/typedData";
@@ -9,6 +12,7 @@ import { encodeHeader, HEADERS, type PaymentTerms, paymentPayload } from "../../
 import { signDigest } from "../payments/nativeEip712";
 import { extendTranscriptNative, requestHashNative } from "../payments/nativeHashes";
 import { VoucherVerifier } from "../payments/voucherVerifier";
+import { LOAD_STARTED } from "./httpLoadProtocol";
 
 export interface LoadSpec {
   url: string;
@@ -17,6 +21,14 @@ export interface LoadSpec {
   chainId: number;
   terms: PaymentTerms | null;
   clients: { channelId: string; privateKey: Hex }[];
+  /** Calls signed ahead per client (the rest are signed inline). */
+  presigned: number;
+  signInline: boolean;
+}
+
+interface Call {
+  body: string;
+  headers: Record<string, string>;
 }
 
 const spec = JSON.parse(process.argv[2] as string, (_k, v) =>
@@ -25,7 +37,7 @@ const spec = JSON.parse(process.argv[2] as string, (_k, v) =>
 const agent = new Agent({ keepAlive: true, maxSockets: spec.clients.length });
 const target = new URL(spec.url);
 
-function post(body: string, headers: Record<string, string>): Promise<number> {
+function post({ body, headers }: Call): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -46,59 +58,80 @@ function post(body: string, headers: Record<string, string>): Promise<number> {
   });
 }
 
-async function client(
-  index: number,
-  channelId: bigint,
-  privateKey: Hex,
-  deadline: number,
-  latencies: number[],
-) {
-  const terms = spec.terms;
-  const verifier = terms ? new VoucherVerifier(spec.chainId, terms.extra.paymentChannels as Address) : null;
-  let amount = 0n;
-  let transcript = EMPTY_TRANSCRIPT;
-  let errors = 0;
-  for (let call = 1n; Date.now() < deadline; call++) {
+/** One client's calls in order: each voucher pays for its call and extends the transcript. */
+class CallSequence {
+  private readonly verifier: VoucherVerifier | null;
+  private amount = 0n;
+  private transcript: Hex = EMPTY_TRANSCRIPT;
+  private next = 1n;
+
+  constructor(
+    private readonly index: number,
+    private readonly channelId: bigint,
+    private readonly privateKey: Hex,
+    private readonly terms: PaymentTerms | null,
+  ) {
+    this.verifier = terms ? new VoucherVerifier(spec.chainId, terms.extra.paymentChannels as Address) : null;
+  }
+
+  take(): Call {
+    const call = this.next++;
     const body = JSON.stringify({
       inputs: [
         {
           name: "text",
           datatype: "BYTES",
           shape: [1],
-          data: [`client ${index} says hello, message ${call}`],
+          data: [`client ${this.index} says hello, message ${call}`],
         },
       ],
     });
     const headers: Record<string, string> = { "content-type": "application/json" };
-    if (spec.paid && terms && verifier) {
-      const hash = requestHashNative(channelId, terms.extra.modelId, call, body);
-      transcript = extendTranscriptNative(transcript, hash);
-      amount += terms.amount;
+    if (spec.paid && this.terms && this.verifier) {
+      const modelId = this.terms.extra.modelId;
+      const hash = requestHashNative(this.channelId, modelId, call, body);
+      this.transcript = extendTranscriptNative(this.transcript, hash);
+      this.amount += this.terms.amount;
       const voucher = {
-        channelId,
-        modelId: terms.extra.modelId,
-        cumulativeAmount: amount,
+        channelId: this.channelId,
+        modelId,
+        cumulativeAmount: this.amount,
         cumulativeCalls: call,
-        transcriptHash: transcript,
+        transcriptHash: this.transcript,
       };
-      const signature = signDigest(verifier.digest(voucher), privateKey);
-      headers[HEADERS.signature] = encodeHeader(paymentPayload(terms, voucher, hash, signature));
+      const signature = signDigest(this.verifier.digest(voucher), this.privateKey);
+      headers[HEADERS.signature] = encodeHeader(paymentPayload(this.terms, voucher, hash, signature));
     }
+    return { body, headers };
+  }
+}
+
+async function client(sequence: CallSequence, ready: Call[], deadline: number, latencies: number[]) {
+  let errors = 0;
+  for (let i = 0; Date.now() < deadline; i++) {
+    const call = ready[i] ?? sequence.take();
     const started = performance.now();
-    const status = await post(body, headers);
+    const status = await post(call);
     latencies.push(performance.now() - started);
     if (status !== 200) errors++;
   }
   return errors;
 }
 
+const sequences = spec.clients.map(
+  (c, i) => new CallSequence(i, BigInt(c.channelId), c.privateKey, spec.terms),
+);
+const ready = sequences.map((s) =>
+  spec.signInline ? [] : Array.from({ length: spec.presigned }, () => s.take()),
+);
 const latencies: number[] = [];
+process.stdout.write(`${LOAD_STARTED}\n`);
+const cpuAtStart = process.cpuUsage();
 const started = Date.now();
 const deadline = started + spec.durationMs;
-const errors = await Promise.all(
-  spec.clients.map((c, i) => client(i, BigInt(c.channelId), c.privateKey, deadline, latencies)),
-);
+const errors = await Promise.all(sequences.map((s, i) => client(s, ready[i] as Call[], deadline, latencies)));
 const seconds = (Date.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuAtStart);
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
 agent.destroy();
@@ -109,5 +142,6 @@ console.log(
     seconds,
     p50: pct(0.5),
     p99: pct(0.99),
+    cpuPercent: (cpu.user + cpu.system) / 1e4 / seconds,
   }),
 );

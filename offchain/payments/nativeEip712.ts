@@ -5,17 +5,8 @@
  * to viem's hashTypedData.
  */
 import { createRequire } from "node:module";
-import {
-  type Address,
-  domainSeparator,
-  getAddress,
-  type Hex,
-  hexToBytes,
-  keccak256,
-  toBytes,
-  toHex,
-} from "viem";
-import { keccak256Bytes } from "../crypto/keccak";
+import { type Address, domainSeparator, getAddress, type Hex, hexToBytes, keccak256, toBytes } from "viem";
+import { bytesToHexFast, hexToBytesFast, keccak256Bytes } from "../crypto/keccak";
 
 const require = createRequire(import.meta.url);
 // The package silently falls back to pure JS when its native prebuild does not load; require
@@ -54,23 +45,36 @@ export class TypedDataHasher {
   }
 
   digest(structTypeHash: Uint8Array, fields: readonly Field[], names: readonly string[]): Uint8Array {
-    const struct = new Uint8Array(32 * (fields.length + 1));
-    struct.set(structTypeHash, 0);
-    fields.forEach((field, i) => {
-      const offset = 32 * (i + 1);
-      if ("bytes32" in field) {
-        const bytes = hexToBytes(field.bytes32);
-        if (bytes.length !== 32)
-          throw new SignatureError(`${names[i]} must be 32 bytes`, { field: names[i] });
-        struct.set(bytes, offset);
-      } else {
-        writeUint(struct, offset, field.uint, field.bits, names[i] as string);
-      }
-    });
     const message = new Uint8Array(66);
     message.set(this.prefix, 0);
-    message.set(keccak256Bytes(struct), 34);
+    message.set(structHash(structTypeHash, fields, names), 34);
     return keccak256Bytes(message);
+  }
+}
+
+/** EIP-712 hashStruct of a struct whose fields all encode to one 32-byte word. */
+export function structHash(structTypeHash: Uint8Array, fields: readonly Field[], names: readonly string[]) {
+  const struct = new Uint8Array(32 * (fields.length + 1));
+  struct.set(structTypeHash, 0);
+  fields.forEach((field, i) => {
+    const offset = 32 * (i + 1);
+    if ("bytes32" in field) {
+      const bytes = hexToBytesOrThrow(field.bytes32, names[i] as string);
+      if (bytes.length !== 32) throw new SignatureError(`${names[i]} must be 32 bytes`, { field: names[i] });
+      struct.set(bytes, offset);
+    } else {
+      writeUint(struct, offset, field.uint, field.bits, names[i] as string);
+    }
+  });
+  return keccak256Bytes(struct);
+}
+
+/** Decodes caller-supplied hex; malformed hex is a SignatureError (a 402), not a crash. */
+function hexToBytesOrThrow(hex: string, name: string): Uint8Array {
+  try {
+    return hexToBytesFast(hex);
+  } catch {
+    throw new SignatureError(`${name} is not hex`, { field: name });
   }
 }
 
@@ -87,13 +91,13 @@ function writeUint(out: Uint8Array, offset: number, value: bigint, bits: number,
 
 /** The address whose key made a 65-byte (r, s, v) signature over `digest`. */
 export function recoverAddress(digest: Uint8Array, signature: Hex): Address {
-  const sig = hexToBytes(signature);
+  const sig = hexToBytesOrThrow(signature, "signature");
   if (sig.length !== 65)
     throw new SignatureError("signature must be 65 bytes (r, s, v)", { length: sig.length });
   const v = sig[64] as number;
   const recid = v >= 27 ? v - 27 : v;
   if (recid !== 0 && recid !== 1) throw new SignatureError("signature has an invalid v", { v });
-  const s = BigInt(toHex(sig.subarray(32, 64)));
+  const s = BigInt(bytesToHexFast(sig.subarray(32, 64)));
   if (s === 0n || s > HALF_N) throw new SignatureError("signature s is not in the lower half order");
   let publicKey: Uint8Array;
   try {
@@ -103,14 +107,14 @@ export function recoverAddress(digest: Uint8Array, signature: Hex): Address {
       cause: (error as Error).message,
     });
   }
-  return getAddress(toHex(keccak256Bytes(publicKey.subarray(1)).subarray(12)));
+  return getAddress(bytesToHexFast(keccak256Bytes(publicKey.subarray(1)).subarray(12)));
 }
 
 /** A 65-byte (r, s, v = 27|28) low-s signature of `digest`. */
 export function signDigest(digest: Uint8Array, privateKey: Hex): Hex {
-  const { signature, recid } = secp256k1.ecdsaSign(digest, hexToBytes(privateKey));
+  const { signature, recid } = secp256k1.ecdsaSign(digest, hexToBytesFast(privateKey));
   const out = new Uint8Array(65);
   out.set(signature, 0);
   out[64] = 27 + recid;
-  return toHex(out);
+  return bytesToHexFast(out);
 }

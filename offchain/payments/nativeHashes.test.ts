@@ -1,7 +1,13 @@
 import { keccak256, toHex } from "viem";
 import { describe, expect, it } from "vitest";
+import { MerkleTree, receiptLeaf } from "../../sdk/protocol/merkle";
 import { extendTranscript, requestHash } from "../../sdk/protocol/typedData";
-import { extendTranscriptNative, requestHashNative } from "./nativeHashes";
+import {
+  extendTranscriptNative,
+  keccak256HexNative,
+  receiptLeafNative,
+  requestHashNative,
+} from "./nativeHashes";
 
 describe("native per-call hashes", () => {
   it("equal the SDK's request hash and transcript chain", () => {
@@ -17,5 +23,19 @@ describe("native per-call hashes", () => {
     const previous = keccak256(toHex("previous"));
     const hash = keccak256(toHex("request"));
     expect(extendTranscriptNative(previous, hash)).toBe(extendTranscript(previous, hash));
+  });
+
+  it("equal the SDK's receipt leaves and Merkle root", () => {
+    const receipts = Array.from({ length: 7 }, (_, i) => ({
+      requestHash: keccak256(toHex(`request ${i}`)),
+      modelId: BigInt(i + 1) * 2n ** 128n,
+      adapterHash: keccak256(toHex(`adapter ${i % 2}`)),
+      outputHash: keccak256(toHex(`output ${i}`)),
+      channelId: 2n ** 256n - 1n - BigInt(i),
+      callIndex: 2n ** 64n - 1n - BigInt(i),
+    }));
+    const leaves = receipts.map(receiptLeafNative);
+    expect(leaves).toEqual(receipts.map(receiptLeaf));
+    expect(new MerkleTree(leaves, keccak256HexNative).root).toBe(new MerkleTree(leaves).root);
   });
 });

@@ -3,8 +3,10 @@
  * and the HTTP load generator: the same values as sdk/protocol/typedData.ts (tests hold them
  * equal), without viem's generic ABI encoder and pure-JS keccak.
  */
-import { type Hex, hexToBytes, toHex } from "viem";
-import { keccak256Bytes } from "../crypto/keccak";
+import type { Hex } from "viem";
+import type { Receipt } from "../../sdk/protocol/typedData";
+import { hexToBytesFast as hexToBytes, keccak256Bytes, bytesToHexFast as toHex } from "../crypto/keccak";
+import { receiptStructHashNative } from "./receiptSigner";
 
 function writeWord(out: Uint8Array, offset: number, value: bigint) {
   let v = value;
@@ -36,4 +38,14 @@ export function extendTranscriptNative(previous: Hex, requestHash: Hex): Hex {
   words.set(hexToBytes(previous), 0);
   words.set(hexToBytes(requestHash), 32);
   return toHex(keccak256Bytes(words));
+}
+
+/** A receipt's Merkle leaf, keccak256(abi.encode(hashStruct(receipt))), as the SDK's receiptLeaf. */
+export function receiptLeafNative(receipt: Receipt): Hex {
+  return toHex(keccak256Bytes(receiptStructHashNative(receipt)));
+}
+
+/** keccak256 of hex data, for MerkleTree's inner nodes. */
+export function keccak256HexNative(data: Hex): Hex {
+  return toHex(keccak256Bytes(hexToBytes(data)));
 }

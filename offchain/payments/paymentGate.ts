@@ -12,7 +12,6 @@ import type { Address, Hex } from "viem";
 import type { Voucher } from "../../sdk/protocol/typedData";
 import { SignatureError } from "./nativeEip712";
 import { extendTranscriptNative } from "./nativeHashes";
-import type { VoucherVerifier } from "./voucherVerifier";
 
 export type RefusalReason =
   | "voucher_wrong_lane"
@@ -55,6 +54,11 @@ export interface ChannelSource {
   channel(channelId: bigint, options?: { fresh?: boolean }): Promise<ChannelSnapshot | null>;
 }
 
+/** Recovers who signed a voucher: VoucherVerifier on this thread, or the signature thread. */
+export interface VoucherSignerRecovery {
+  recoverSigner(voucher: Voucher, signature: Hex): Address | Promise<Address>;
+}
+
 export interface LaneState {
   cumulativeAmount: bigint;
   cumulativeCalls: bigint;
@@ -84,7 +88,7 @@ export class PaymentGate {
   private readonly committed = new Map<bigint, bigint>();
 
   constructor(
-    private readonly verifier: VoucherVerifier,
+    private readonly verifier: VoucherSignerRecovery,
     private readonly runner: Address,
     private readonly source: ChannelSource,
   ) {}
@@ -128,7 +132,8 @@ export class PaymentGate {
       });
     }
     let channel = await this.usableChannel(voucher.channelId);
-    const payer = this.signer(call, channel);
+    const payer = await this.signer(call, channel);
+    // Checked after the awaits, so that a concurrent call for the same lane cannot also pass.
     this.checkSequence(call, this.lane(voucher.channelId, voucher.modelId));
     if (!this.covered(channel, voucher)) {
       // Re-read before refusing: the consumer may have just topped up.
@@ -182,13 +187,13 @@ export class PaymentGate {
     return channel;
   }
 
-  private signer(call: PaidCall, channel: ChannelSnapshot): Address {
+  private async signer(call: PaidCall, channel: ChannelSnapshot): Promise<Address> {
     let signer: Address;
     try {
-      signer = this.verifier.recoverSigner(call.voucher, call.signature);
+      signer = await this.verifier.recoverSigner(call.voucher, call.signature);
     } catch (error) {
-      const message = error instanceof SignatureError ? error.message : "signature does not verify";
-      throw new PaymentRefusedError("voucher_wrong_signer", message);
+      if (!(error instanceof SignatureError)) throw error; // the runner's fault, not the voucher's
+      throw new PaymentRefusedError("voucher_wrong_signer", error.message);
     }
     if (!channel.signers.some((allowed) => allowed.toLowerCase() === signer.toLowerCase())) {
       throw new PaymentRefusedError(

@@ -5,12 +5,35 @@
 import type { Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import { type Receipt, settlementDomain } from "../../sdk/protocol/typedData";
-import { recoverAddress, signDigest, TypedDataHasher, typeHash } from "./nativeEip712";
+import {
+  type Field,
+  recoverAddress,
+  signDigest,
+  structHash,
+  TypedDataHasher,
+  typeHash,
+} from "./nativeEip712";
 
 const RECEIPT_TYPEHASH = typeHash(
   "Receipt(bytes32 requestHash,uint256 modelId,bytes32 adapterHash,bytes32 outputHash,uint256 channelId,uint64 callIndex)",
 );
 const FIELDS = ["requestHash", "modelId", "adapterHash", "outputHash", "channelId", "callIndex"];
+
+function receiptFields(receipt: Receipt): Field[] {
+  return [
+    { bytes32: receipt.requestHash },
+    { uint: receipt.modelId, bits: 256 },
+    { bytes32: receipt.adapterHash },
+    { bytes32: receipt.outputHash },
+    { uint: receipt.channelId, bits: 256 },
+    { uint: receipt.callIndex, bits: 64 },
+  ];
+}
+
+/** hashStruct(receipt), as sdk/protocol/merkle.ts's receiptStructHash, on native keccak. */
+export function receiptStructHashNative(receipt: Receipt): Uint8Array {
+  return structHash(RECEIPT_TYPEHASH, receiptFields(receipt), FIELDS);
+}
 
 export class ReceiptSigner {
   private readonly hasher: TypedDataHasher;
@@ -26,18 +49,7 @@ export class ReceiptSigner {
   }
 
   digest(receipt: Receipt): Uint8Array {
-    return this.hasher.digest(
-      RECEIPT_TYPEHASH,
-      [
-        { bytes32: receipt.requestHash },
-        { uint: receipt.modelId, bits: 256 },
-        { bytes32: receipt.adapterHash },
-        { bytes32: receipt.outputHash },
-        { uint: receipt.channelId, bits: 256 },
-        { uint: receipt.callIndex, bits: 64 },
-      ],
-      FIELDS,
-    );
+    return this.hasher.digest(RECEIPT_TYPEHASH, receiptFields(receipt), FIELDS);
   }
 
   sign(receipt: Receipt): Hex {

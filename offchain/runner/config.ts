@@ -30,7 +30,8 @@ export const runnerConfigSchema = z.object({
   batch: z
     .object({
       maxBatch: z.coerce.number().int().min(1).max(1024).default(32),
-      maxWaitMs: z.coerce.number().min(0).max(1000).default(2),
+      // Node's timers fire no sooner than 1 ms; a batch waits at most that for company.
+      maxWaitMs: z.coerce.number().min(0).max(1000).default(1),
       maxQueue: z.coerce.number().int().min(1).default(2048),
     })
     .prefault({}),

@@ -16,6 +16,7 @@ import {
   X402_VERSION,
 } from "../../sdk/protocol/x402";
 import { PaymentRefusedError } from "../payments/paymentGate";
+import { SignatureThreadError } from "../payments/signatureThread";
 import { CacheFullError, ModelRefusedError } from "./adapterCache";
 import type { ModelCatalog, ServedModel } from "./catalog";
 import type { Classification } from "./inference";
@@ -375,6 +376,17 @@ export class RunnerHttpServer {
     }
     if (error instanceof QueueFullError || error instanceof CacheFullError) {
       return sendJson(res, 503, { error: error.message, reason: "busy" }, { "retry-after": "1" });
+    }
+    if (error instanceof SignatureThreadError) {
+      this.ctx.log.error({ err: error }, "signature thread failed; the call was not charged");
+      return sendJson(
+        res,
+        503,
+        { error: "the runner cannot check payments right now", reason: "busy" },
+        {
+          "retry-after": "1",
+        },
+      );
     }
     if (error instanceof JournalWriteError) {
       this.ctx.log.error({ err: error }, "receipt journal write failed; refusing paid calls");

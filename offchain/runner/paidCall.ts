@@ -16,11 +16,16 @@ import { keccak256Hex } from "../crypto/keccak";
 import { requestHashNative } from "../payments/nativeHashes";
 import type { Authorization, PaymentGate } from "../payments/paymentGate";
 import { PaymentRefusedError } from "../payments/paymentGate";
-import type { ReceiptSigner } from "../payments/receiptSigner";
 import type { ServedModel } from "./catalog";
 import type { Classification, InferenceService } from "./inference";
 import type { Journal } from "./journal";
 import type { CallRecord } from "./settlement/batchPlan";
+
+/** Signs receipts: ReceiptSigner on this thread, or the signature thread. */
+export interface ReceiptSigning {
+  readonly address: Address;
+  sign(receipt: Receipt): Hex | Promise<Hex>;
+}
 
 export interface PaidCallContext {
   chainId: number;
@@ -28,7 +33,7 @@ export interface PaidCallContext {
   settlement: Address;
   paymentAsset: Address;
   gate: PaymentGate;
-  signer: ReceiptSigner;
+  signer: ReceiptSigning;
   inference: InferenceService;
   journal: Journal;
 }
@@ -113,7 +118,7 @@ export async function runPaidCall(
       channelId: voucher.channelId,
       callIndex: voucher.cumulativeCalls,
     };
-    const receiptSignature = ctx.signer.sign(receipt);
+    const receiptSignature = await ctx.signer.sign(receipt);
     const price = voucher.cumulativeAmount - authorization.previous.cumulativeAmount;
     const record: CallRecord = { receipt, receiptSignature, voucher, voucherSignature: signature };
     await ctx.journal.append({ type: "call", ...record, price, payer: authorization.payer, at: Date.now() });

@@ -118,6 +118,18 @@ const usage = async (modelId: bigint) => {
   });
   return { calls: model.totalCalls, revenue: model.totalRevenue };
 };
+/** Asks the runner for a receipt's Merkle proof and checks it with Settlement.verifyReceipt. */
+const provenOnChain = async (url: string, runner: Hex, receipt: PaidReceipt) => {
+  const response = await fetch(`${url}/v2/receipts/${receipt.receipt.requestHash}/proof`);
+  if (response.status !== 200) return false;
+  const proof = (await response.json()) as { sequence: string; proof: Hex[] };
+  return p.publicClient.readContract({
+    address: p.deployment.settlement,
+    abi: settlementAbi,
+    functionName: "verifyReceipt",
+    args: [runner, BigInt(proof.sequence), receipt.receipt, proof.proof],
+  });
+};
 const settleVia = async (url: string) => {
   const res = await fetch(`${url}/v2/settlement`, { method: "POST" });
   if (res.status !== 200) throw new Error(`settlement failed: ${res.status} ${await res.text()}`);
@@ -127,8 +139,8 @@ const settleVia = async (url: string) => {
 describe("runner on anvil", () => {
   it("serves paid calls, settles them in one batch, and proves a receipt on-chain", async () => {
     const runner = await startRunner(runnerConfig(path.join(tmp, "happy")), {}, pino({ level: "silent" }));
+    const client = await payingClient(consumer, 1_000_000n);
     try {
-      const client = await payingClient(consumer, 1_000_000n);
       const spam = await client.call(
         runner.url,
         spamModel,
@@ -151,18 +163,19 @@ describe("runner on anvil", () => {
       expect(await usage(spamModel)).toEqual({ calls: 2n, revenue: 2_000n });
 
       const receipt = client.receipts[2] as PaidReceipt;
-      const proofResponse = await fetch(`${runner.url}/v2/receipts/${receipt.receipt.requestHash}/proof`);
-      const proof = (await proofResponse.json()) as { sequence: string; proof: Hex[] };
-      const included = await p.publicClient.readContract({
-        address: p.deployment.settlement,
-        abi: settlementAbi,
-        functionName: "verifyReceipt",
-        args: [runner.address, BigInt(proof.sequence), receipt.receipt, proof.proof],
-      });
-      expect(included).toBe(true);
+      expect(await provenOnChain(runner.url, runner.address, receipt)).toBe(true);
       expect((await settleVia(runner.url)).batches).toHaveLength(0); // nothing left to settle
     } finally {
       await runner.stop();
+    }
+    // The journal names a batch's receipts by request hash: a restarted runner still proves them.
+    const restarted = await startRunner(runnerConfig(path.join(tmp, "happy")), {}, pino({ level: "silent" }));
+    try {
+      for (const receipt of client.receipts)
+        expect(await provenOnChain(restarted.url, restarted.address, receipt)).toBe(true);
+      expect((await settleVia(restarted.url)).batches).toHaveLength(0);
+    } finally {
+      await restarted.stop();
     }
   });
 

@@ -16,8 +16,7 @@ import { createDashboard } from "../dashboard/dashboard";
 import { ADAPTER_FILE } from "../ml/adapter/adapterFile";
 import { type BaseModel, landeBaseModel } from "../ml/base/baseModel";
 import { PaymentGate } from "../payments/paymentGate";
-import { ReceiptSigner } from "../payments/receiptSigner";
-import { VoucherVerifier } from "../payments/voucherVerifier";
+import { SignatureThread } from "../payments/signatureThread";
 import { AdapterCache } from "./adapterCache";
 import { AdapterStore } from "./adapterStore";
 import type { ServedModel } from "./catalog";
@@ -151,8 +150,15 @@ export async function startRunner(
   }
 
   const { journal, records } = await Journal.open(path.join(config.dataDir, "journal.log"));
+  // Vouchers are verified and receipts signed off the event loop (see signatureThread.ts).
+  const signatures = new SignatureThread({
+    chainId,
+    paymentChannels: deployment.paymentChannels,
+    settlement: deployment.settlement,
+    privateKey: config.privateKey as Hex,
+  });
   const gate = new PaymentGate(
-    new VoucherVerifier(chainId, deployment.paymentChannels),
+    signatures,
     account.address,
     new ChainChannelSource(publicClient, deployment.paymentChannels, config.chainCacheMs),
   );
@@ -193,7 +199,7 @@ export async function startRunner(
       settlement: deployment.settlement,
       paymentAsset: deployment.paymentAsset,
       gate,
-      signer: new ReceiptSigner(chainId, deployment.settlement, config.privateKey as Hex),
+      signer: signatures,
       inference,
       journal,
       catalog,
@@ -233,6 +239,7 @@ export async function startRunner(
         .stop(settle)
         .catch((error) => log.error({ err: error }, "final settlement failed; it resumes at next start"));
       await journal.close();
+      await signatures.close();
       await executor.release();
       log.info("runner stopped");
     },

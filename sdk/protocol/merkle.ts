@@ -21,8 +21,16 @@ export function receiptLeaf(receipt: Receipt): Hex {
   return keccak256(encodeAbiParameters([{ type: "bytes32" }], [receiptStructHash(receipt)]));
 }
 
-function hashPair(a: Hex, b: Hex): Hex {
-  return BigInt(a) < BigInt(b) ? keccak256(concat([a, b])) : keccak256(concat([b, a]));
+/** keccak256 over hex; a runner may pass a native one (the tree's hashing is its hot path). */
+export type Keccak256Hex = (data: Hex) => Hex;
+
+const viemKeccak: Keccak256Hex = (data) => keccak256(data);
+
+/** Sorted-pair hash. Nodes are 32-byte hex of equal length, so string order is numeric order. */
+function hashPair(a: Hex, b: Hex, hash: Keccak256Hex = viemKeccak): Hex {
+  const x = a.toLowerCase() as Hex;
+  const y = b.toLowerCase() as Hex;
+  return x < y ? hash(concat([x, y])) : hash(concat([y, x]));
 }
 
 /**
@@ -32,7 +40,7 @@ function hashPair(a: Hex, b: Hex): Hex {
 export class MerkleTree {
   private readonly levels: Hex[][];
 
-  constructor(leaves: readonly Hex[]) {
+  constructor(leaves: readonly Hex[], hash: Keccak256Hex = viemKeccak) {
     if (leaves.length === 0) throw new MerkleTreeError("a Merkle tree needs at least one leaf");
     this.levels = [[...leaves]];
     for (let level = this.levels[0] as Hex[]; level.length > 1; ) {
@@ -40,7 +48,7 @@ export class MerkleTree {
       for (let i = 0; i < level.length; i += 2) {
         const left = level[i] as Hex;
         const right = level[i + 1];
-        next.push(right === undefined ? left : hashPair(left, right));
+        next.push(right === undefined ? left : hashPair(left, right, hash));
       }
       this.levels.push(next);
       level = next;
@@ -72,5 +80,5 @@ export class MerkleTree {
 
 /** Recomputes the root from a leaf and its proof, as MerkleProof.verify does on-chain. */
 export function verifyMerkleProof(leaf: Hex, proof: readonly Hex[], root: Hex): boolean {
-  return proof.reduce(hashPair, leaf).toLowerCase() === root.toLowerCase();
+  return proof.reduce((node, sibling) => hashPair(node, sibling), leaf).toLowerCase() === root.toLowerCase();
 }

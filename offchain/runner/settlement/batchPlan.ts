@@ -7,8 +7,9 @@
  * contains exactly what is still unpaid, never anything twice.
  */
 import type { Hex } from "viem";
-import { MerkleTree, receiptLeaf } from "../../../sdk/protocol/merkle";
+import { MerkleTree } from "../../../sdk/protocol/merkle";
 import type { Receipt, Voucher } from "../../../sdk/protocol/typedData";
+import { keccak256HexNative, receiptLeafNative } from "../../payments/nativeHashes";
 
 export interface CallRecord {
   receipt: Receipt;
@@ -82,7 +83,7 @@ export function planBatch(
     total.amount += voucher.cumulativeAmount - onChain.paidAmount;
     totals.set(voucher.modelId, total);
   }
-  const tree = new MerkleTree(receipts.map(receiptLeaf));
+  const tree = receiptTree(receipts);
   return {
     root: tree.root,
     tree,
@@ -96,4 +97,24 @@ function compare(a: LaneKey, b: LaneKey): number {
   if (a.modelId !== b.modelId) return a.modelId < b.modelId ? -1 : 1;
   if (a.channelId !== b.channelId) return a.channelId < b.channelId ? -1 : 1;
   return 0;
+}
+
+const leaves = new WeakMap<Receipt, Hex>();
+
+/**
+ * A receipt's Merkle leaf, remembered: the settler hashes each receipt when its call is
+ * answered, so that building a batch's tree does not stall the event loop for long.
+ */
+export function receiptLeafOf(receipt: Receipt): Hex {
+  let leaf = leaves.get(receipt);
+  if (!leaf) {
+    leaf = receiptLeafNative(receipt);
+    leaves.set(receipt, leaf);
+  }
+  return leaf;
+}
+
+/** The batch's Merkle tree, hashed natively. */
+export function receiptTree(receipts: readonly Receipt[]): MerkleTree {
+  return new MerkleTree(receipts.map(receiptLeafOf), keccak256HexNative);
 }

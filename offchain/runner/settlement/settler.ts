@@ -24,7 +24,6 @@ import {
   type WalletClient,
 } from "viem";
 import { paymentChannelsAbi, settlementAbi } from "../../../sdk/generated/abis";
-import { MerkleTree, receiptLeaf } from "../../../sdk/protocol/merkle";
 import type { Receipt } from "../../../sdk/protocol/typedData";
 import type { Journal, JournalRecord } from "../journal";
 import type { RunnerMetrics } from "../metrics";
@@ -36,6 +35,8 @@ import {
   type LanePaid,
   laneId,
   planBatch,
+  receiptLeafOf,
+  receiptTree,
 } from "./batchPlan";
 
 /** Settlement's ABI plus the errors that bubble up from PaymentChannels. */
@@ -106,12 +107,18 @@ export class Settler {
   async recover(records: readonly JournalRecord[]): Promise<void> {
     const signed: JournalRecord[] = [];
     const done = new Set<string>();
+    const answered = new Map<string, Receipt>();
     for (const record of records) {
-      if (record.type === "call") this.addCall(record as unknown as CallRecord);
-      else if (record.type === "settle-signed") signed.push(record);
+      if (record.type === "call") {
+        const call = record as unknown as CallRecord;
+        answered.set(call.receipt.requestHash.toLowerCase(), call.receipt);
+        this.addCall(call);
+      } else if (record.type === "settle-signed") signed.push(record);
       else if (record.type === "batch") {
         done.add(record.txHash as string);
-        this.indexBatch(record as unknown as SettledBatch);
+        const batch = settledBatchOf(record, answered);
+        this.indexBatch(batch);
+        this.forgetSettled(batch.receipts);
       }
     }
     for (const record of signed) {
@@ -127,6 +134,7 @@ export class Settler {
 
   /** Tells the settler of a call that was answered (and journaled). */
   addCall(call: CallRecord): void {
+    receiptLeafOf(call.receipt); // hashed now, a little per call, rather than all at settlement
     this.calls.push(call);
     this.unsettledCalls++;
     if (this.unsettledCalls >= this.options.maxCalls) void this.settleNow().catch(() => {});
@@ -164,13 +172,13 @@ export class Settler {
     const found = this.proofIndex.get(requestHash.toLowerCase() as Hex);
     if (!found) return null;
     const { batch, index } = found;
-    const tree = new MerkleTree(batch.receipts.map(receiptLeaf));
+    const tree = receiptTree(batch.receipts);
     const receipt = batch.receipts[index] as Receipt;
     return {
       runner: this.address,
       sequence: batch.sequence,
       root: batch.root,
-      leaf: receiptLeaf(receipt),
+      leaf: receiptLeafOf(receipt),
       proof: tree.proof(index),
       receipt,
     };
@@ -288,8 +296,11 @@ export class Settler {
       receipts,
       totals,
     };
-    await journal.append({ type: "batch", ...batch });
+    // The receipts themselves are in the journal's call records: name them by request hash.
+    const { receipts: _, ...summary } = batch;
+    await journal.append({ type: "batch", ...summary, requestHashes: receipts.map((r) => r.requestHash) });
     this.indexBatch(batch);
+    this.forgetSettled(receipts);
     for (const total of totals) {
       this.options.metrics?.settled.inc({ model: total.modelId.toString() }, Number(total.amount));
       this.options.metrics?.settledCalls.inc({ model: total.modelId.toString() }, Number(total.calls));
@@ -350,6 +361,21 @@ export class Settler {
     return { receipts, totals: [...totals.values()] };
   }
 
+  /** Drops the calls a batch paid for, and any earlier ones of their lanes: they are settled. */
+  private forgetSettled(receipts: readonly Receipt[]): void {
+    const paidThrough = new Map<string, bigint>();
+    for (const r of receipts) {
+      const lane = laneId(r);
+      if (r.callIndex > (paidThrough.get(lane) ?? 0n)) paidThrough.set(lane, r.callIndex);
+    }
+    let kept = 0;
+    for (const call of this.calls) {
+      const through = paidThrough.get(laneId(call.receipt));
+      if (through === undefined || call.receipt.callIndex > through) this.calls[kept++] = call;
+    }
+    this.calls.length = kept;
+  }
+
   private indexBatch(batch: SettledBatch): void {
     this.batches.push(batch);
     batch.receipts.forEach((receipt, index) => {
@@ -365,4 +391,19 @@ function isAlreadySettled(error: unknown): boolean {
     revert instanceof ContractFunctionRevertedError &&
     revert.data?.errorName === "PaymentChannels_VoucherStale"
   );
+}
+
+/**
+ * A settled batch from its journal record. Records name their receipts by request hash (the
+ * receipts are in the call records before them); older records carry the receipts whole.
+ */
+function settledBatchOf(record: JournalRecord, answered: ReadonlyMap<string, Receipt>): SettledBatch {
+  const batch = record as unknown as SettledBatch & { requestHashes?: Hex[] };
+  if (!batch.requestHashes) return batch;
+  const receipts = batch.requestHashes.map((hash) => {
+    const receipt = answered.get(hash.toLowerCase());
+    if (!receipt) throw new Error(`journal: settled batch ${batch.txHash} names an unknown receipt ${hash}`);
+    return receipt;
+  });
+  return { ...batch, receipts };
 }

@@ -1,0 +1,84 @@
+import { keccak256, toHex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  paymentChannelsDomain,
+  type Receipt,
+  type Voucher,
+  voucherTypes,
+} from "../../sdk/protocol/typedData";
+import { SignatureError } from "./nativeEip712";
+import { ReceiptSigner } from "./receiptSigner";
+import { SignatureThread, SignatureThreadError } from "./signatureThread";
+
+const CHANNELS = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const SETTLEMENT = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0";
+const runnerKey = generatePrivateKey();
+const consumer = privateKeyToAccount(generatePrivateKey());
+
+const voucher = (calls: bigint): Voucher => ({
+  channelId: 3n,
+  modelId: 2n,
+  cumulativeAmount: calls * 100n,
+  cumulativeCalls: calls,
+  transcriptHash: keccak256(toHex(`transcript ${calls}`)),
+});
+const receipt = (index: bigint): Receipt => ({
+  requestHash: keccak256(toHex(`request ${index}`)),
+  modelId: 2n,
+  adapterHash: keccak256(toHex("adapter")),
+  outputHash: keccak256(toHex(`output ${index}`)),
+  channelId: 3n,
+  callIndex: index,
+});
+const signVoucher = (v: Voucher) =>
+  consumer.signTypedData({
+    domain: paymentChannelsDomain(31337, CHANNELS),
+    types: voucherTypes,
+    primaryType: "Voucher",
+    message: v,
+  });
+
+describe("SignatureThread", () => {
+  const thread = new SignatureThread({
+    chainId: 31337,
+    paymentChannels: CHANNELS,
+    settlement: SETTLEMENT,
+    privateKey: runnerKey,
+  });
+  afterAll(() => thread.close());
+
+  it("recovers voucher signers and signs receipts as the in-thread classes do, in order", async () => {
+    const onThisThread = new ReceiptSigner(31337, SETTLEMENT, runnerKey);
+    expect(thread.address).toBe(onThisThread.address);
+    const vouchers = [1n, 2n, 3n].map(voucher);
+    const signatures = await Promise.all(vouchers.map(signVoucher));
+    // Jobs queued in the same turn travel as one batch; each gets its own answer.
+    const [signers, receiptSignatures] = await Promise.all([
+      Promise.all(vouchers.map((v, i) => thread.recoverSigner(v, signatures[i] as `0x${string}`))),
+      Promise.all([1n, 2n, 3n].map((i) => thread.sign(receipt(i)))),
+    ]);
+    expect(signers).toEqual([consumer.address, consumer.address, consumer.address]);
+    expect(receiptSignatures).toEqual([1n, 2n, 3n].map((i) => onThisThread.sign(receipt(i))));
+  });
+
+  it("answers a malformed signature with a SignatureError and keeps serving the batch", async () => {
+    const good = voucher(4n);
+    const results = await Promise.allSettled([
+      thread.recoverSigner(good, `0x${"ab".repeat(64)}`),
+      thread.recoverSigner(good, "0x1234"),
+      thread.recoverSigner(good, await signVoucher(good)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "fulfilled"]);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(SignatureError);
+    expect((results[1] as PromiseRejectedResult).reason.message).toMatch(/65 bytes/);
+  });
+
+  it("fails the calls a dead worker held with SignatureThreadError, then serves on a new one", async () => {
+    const pending = thread.sign(receipt(9n));
+    // Kill the worker while the job is in flight, as a crash would.
+    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(pending).rejects.toBeInstanceOf(SignatureThreadError);
+    expect(await thread.recoverSigner(voucher(5n), await signVoucher(voucher(5n)))).toBe(consumer.address);
+  });
+});

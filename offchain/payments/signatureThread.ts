@@ -1,0 +1,111 @@
+/**
+ * The runner's signature thread: verifies vouchers (EIP-712 digest + secp256k1 recovery) and
+ * signs receipts on a worker thread, so that the event loop, which parses HTTP, runs the
+ * payment gate and journals receipts, keeps its core to itself. On a 2-core machine this is
+ * what lets paid calls use the second core. Jobs queued in one turn of the event loop travel
+ * to the worker as one message; answers come back in order.
+ *
+ * If the worker dies, the calls it held fail with SignatureThreadError (the HTTP layer answers
+ * 503) and a new worker takes the next calls.
+ */
+import { Worker } from "node:worker_threads";
+import type { Address, Hex } from "viem";
+import { privateKeyToAddress } from "viem/accounts";
+import type { Receipt, Voucher } from "../../sdk/protocol/typedData";
+import { SignatureError } from "./nativeEip712";
+import type { Job, JobResult, ThreadConfig } from "./signatureThreadJobs";
+
+export class SignatureThreadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SignatureThreadError";
+  }
+}
+
+interface Pending {
+  job: Job;
+  resolve(value: string): void;
+  reject(error: Error): void;
+}
+
+const WORKER_ENTRY = new URL("./signatureThread.worker.mjs", import.meta.url);
+
+export class SignatureThread {
+  readonly address: Address;
+  private worker: Worker;
+  private queued: Pending[] = [];
+  private readonly inFlight = new Map<number, Pending[]>();
+  private nextBatch = 0;
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(private readonly config: ThreadConfig) {
+    this.address = privateKeyToAddress(config.privateKey);
+    this.worker = this.spawn();
+  }
+
+  /** The address that signed `voucher`; rejects with SignatureError for a bad signature. */
+  recoverSigner(voucher: Voucher, signature: Hex): Promise<Address> {
+    return this.submit({ op: "voucher", voucher, signature }) as Promise<Address>;
+  }
+
+  /** The runner's signature of `receipt`. */
+  sign(receipt: Receipt): Promise<Hex> {
+    return this.submit({ op: "receipt", receipt }) as Promise<Hex>;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.worker.terminate();
+  }
+
+  private submit(job: Job): Promise<string> {
+    if (this.closed) return Promise.reject(new SignatureThreadError("the signature thread is closed"));
+    return new Promise((resolve, reject) => {
+      this.queued.push({ job, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queued;
+    this.queued = [];
+    if (batch.length === 0) return;
+    const id = this.nextBatch++;
+    this.inFlight.set(id, batch);
+    this.worker.ref(); // keeps the process alive while answers are due
+    this.worker.postMessage({ id, jobs: batch.map((p) => p.job) });
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(WORKER_ENTRY, { workerData: this.config });
+    worker.on("message", ({ id, results }: { id: number; results: JobResult[] }) => {
+      const batch = this.inFlight.get(id) ?? [];
+      this.inFlight.delete(id);
+      if (this.inFlight.size === 0) worker.unref();
+      batch.forEach((pending, i) => {
+        const result = results[i];
+        if (result && "value" in result) pending.resolve(result.value);
+        else pending.reject(new SignatureError(result?.error ?? "no answer", result?.details ?? {}));
+      });
+    });
+    worker.on("error", (error) => this.failInFlight(`the signature thread failed: ${error.message}`));
+    worker.on("exit", (code) => {
+      if (this.closed) return;
+      this.failInFlight(`the signature thread exited (code ${code})`);
+      this.worker = this.spawn();
+    });
+    worker.unref();
+    return worker;
+  }
+
+  private failInFlight(message: string): void {
+    for (const batch of this.inFlight.values())
+      for (const pending of batch) pending.reject(new SignatureThreadError(message));
+    this.inFlight.clear();
+  }
+}
