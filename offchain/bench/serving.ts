@@ -4,6 +4,7 @@
 //   merged      one merged-weights session per adapter, one run per row (the classic way)
 //   per-row     the gather graph, one run per row (no batching)
 //   base alone  the base model without adapters, one batched run (the ceiling)
+// at 1 and 2 onnxruntime threads per session.
 import * as ort from "onnxruntime-node";
 import type { LoraAdapter } from "../ml/adapter/adapter";
 import { type BaseModel, landeBaseModel, wideBenchmarkBase } from "../ml/base/baseModel";
@@ -29,7 +30,7 @@ function randomAdapter(rng: Rng, base: BaseModel): LoraAdapter {
   };
 }
 
-async function measure(base: BaseModel) {
+async function measure(base: BaseModel, threads: number) {
   const rng = new Rng(42);
   const d = base.hidden.inputs;
   const adapters = Array.from({ length: BATCH }, () => randomAdapter(rng, base));
@@ -38,15 +39,15 @@ async function measure(base: BaseModel) {
     slot,
   }));
 
-  const executor = await MultiAdapterExecutor.create(base, {
-    slots: BATCH,
-    maxRank: RANK,
-    maxClasses: CLASSES,
-  });
+  const executor = await MultiAdapterExecutor.create(
+    base,
+    { slots: BATCH, maxRank: RANK, maxClasses: CLASSES },
+    threads,
+  );
   for (const [slot, adapter] of adapters.entries()) executor.arena.write(slot, adapter);
-  const merged = await Promise.all(adapters.map((adapter) => createMergedSession(base, adapter)));
+  const merged = await Promise.all(adapters.map((adapter) => createMergedSession(base, adapter, threads)));
   const baseSession = await ort.InferenceSession.create(base.onnx, {
-    intraOpNumThreads: 1,
+    intraOpNumThreads: threads,
     interOpNumThreads: 1,
   });
   const batchFeatures = new Float32Array(BATCH * d);
@@ -80,6 +81,7 @@ async function measure(base: BaseModel) {
   await Promise.all([executor.release(), baseSession.release(), ...merged.map((s) => s.release())]);
   const row = (method: string, batchesPerSecond: number) => ({
     base: base.id,
+    threads,
     method,
     "batches/s": Math.round(batchesPerSecond),
     "rows/s": Math.round(batchesPerSecond * BATCH),
@@ -94,7 +96,12 @@ async function measure(base: BaseModel) {
   ];
 }
 
-const rows = [...(await measure(wideBenchmarkBase())), ...(await measure(landeBaseModel()))];
-report(`serving: batch of ${BATCH} rows over ${BATCH} adapters (rank ${RANK}), one thread`, rows, {
+// Every method gets the same onnxruntime thread count: 1 (the runner's default, which leaves the
+// other core to HTTP and payments) and 2 (the whole machine). BENCH_THREADS=1 runs one.
+const threadCounts = (process.env.BENCH_THREADS ?? "1,2").split(",").map(Number);
+const rows = [];
+for (const threads of threadCounts)
+  for (const base of [wideBenchmarkBase(), landeBaseModel()]) rows.push(...(await measure(base, threads)));
+report(`serving: batch of ${BATCH} rows over ${BATCH} adapters (rank ${RANK})`, rows, {
   aims: "gather ≥ 10× merged sessions, ≥ 0.7× base alone",
 });

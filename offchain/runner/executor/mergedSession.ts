@@ -30,6 +30,7 @@ export function mergedHiddenWeights(base: BaseModel, adapter: LoraAdapter): Floa
 export async function createMergedSession(
   base: BaseModel,
   adapter: LoraAdapter,
+  threads = 1,
 ): Promise<ort.InferenceSession> {
   const { hidden, output } = base;
   const head = adapter.head;
@@ -42,7 +43,10 @@ export async function createMergedSession(
   });
   return ort.InferenceSession.create(graph, {
     executionProviders: ["cpu"],
-    intraOpNumThreads: 1,
+    intraOpNumThreads: threads,
     interOpNumThreads: 1,
+    // Each session owns its thread pool; with many sessions, spinning workers would starve
+    // each other, so idle workers sleep.
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
   });
 }
