@@ -6,7 +6,8 @@
  * to the worker as one message; answers come back in order.
  *
  * If the worker dies, the calls it held fail with SignatureThreadError (the HTTP layer answers
- * 503) and a new worker takes the next calls.
+ * 503) and a new worker is started for the next calls (only when they come, so a worker that
+ * cannot start does not spin).
  */
 import { Worker } from "node:worker_threads";
 import type { Address, Hex } from "viem";
@@ -32,7 +33,7 @@ const WORKER_ENTRY = new URL("./signatureThread.worker.mjs", import.meta.url);
 
 export class SignatureThread {
   readonly address: Address;
-  private worker: Worker;
+  private worker: Worker | null;
   private queued: Pending[] = [];
   private readonly inFlight = new Map<number, Pending[]>();
   private nextBatch = 0;
@@ -56,7 +57,7 @@ export class SignatureThread {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.worker.terminate();
+    await this.worker?.terminate();
   }
 
   private submit(job: Job): Promise<string> {
@@ -77,6 +78,7 @@ export class SignatureThread {
     if (batch.length === 0) return;
     const id = this.nextBatch++;
     this.inFlight.set(id, batch);
+    this.worker ??= this.spawn();
     this.worker.ref(); // keeps the process alive while answers are due
     this.worker.postMessage({ id, jobs: batch.map((p) => p.job) });
   }
@@ -95,9 +97,8 @@ export class SignatureThread {
     });
     worker.on("error", (error) => this.failInFlight(`the signature thread failed: ${error.message}`));
     worker.on("exit", (code) => {
-      if (this.closed) return;
-      this.failInFlight(`the signature thread exited (code ${code})`);
-      this.worker = this.spawn();
+      if (this.worker === worker) this.worker = null;
+      if (!this.closed) this.failInFlight(`the signature thread exited (code ${code})`);
     });
     worker.unref();
     return worker;

@@ -379,14 +379,8 @@ export class RunnerHttpServer {
     }
     if (error instanceof SignatureThreadError) {
       this.ctx.log.error({ err: error }, "signature thread failed; the call was not charged");
-      return sendJson(
-        res,
-        503,
-        { error: "the runner cannot check payments right now", reason: "busy" },
-        {
-          "retry-after": "1",
-        },
-      );
+      const body = { error: "the runner cannot check payments right now", reason: "busy" };
+      return sendJson(res, 503, body, { "retry-after": "1" });
     }
     if (error instanceof JournalWriteError) {
       this.ctx.log.error({ err: error }, "receipt journal write failed; refusing paid calls");
