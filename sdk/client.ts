@@ -166,7 +166,16 @@ export async function sendTx(
   const wallet = client.walletClient as WalletClient<HttpTransport, Chain, Account>;
   let hash: Hex;
   try {
-    hash = await wallet.writeContract({ ...write, account, chain: client.chain } as never);
+    // A quarter above the estimate: the block that mines the call may have a later timestamp than
+    // the one it was estimated on (a vault's unlocking profit takes another branch), and a call
+    // that runs out of gas reverts with no reason.
+    const estimate = await client.publicClient.estimateContractGas({ ...write, account } as never);
+    hash = await wallet.writeContract({
+      ...write,
+      account,
+      chain: client.chain,
+      gas: (estimate * 5n) / 4n,
+    } as never);
   } catch (error) {
     throw toOpenLoRAError(error, { action, rpcUrl: client.rpcUrl });
   }
