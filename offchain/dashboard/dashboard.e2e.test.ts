@@ -10,10 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { type Address, formatUnits, type LocalAccount } from "viem";
+import { type Address, formatUnits } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChannelLanes } from "../../sdk/consumer/lanes";
-import { createPayingFetch, type PaidReceipt } from "../../sdk/consumer/payingFetch";
 import {
   coTrainingSharesAbi,
   modelRegistryAbi,
@@ -27,11 +25,11 @@ import { landeBaseModel } from "../ml/base/baseModel";
 import { contentHash } from "../ml/hash";
 import { loadRunnerConfig } from "../runner/config";
 import { type Runner, startRunner } from "../runner/runner";
+import { payingClient } from "../runner/testing/payingClient";
 import {
   deployProtocol,
   devAccount,
   fund,
-  openChannel,
   type Protocol,
   privateKeyOf,
   registerAdapter,
@@ -80,25 +78,6 @@ let context: BrowserContext;
 let page: Page;
 let spamModel: bigint;
 let sentimentModel: bigint;
-
-const inferBody = (text: string) =>
-  JSON.stringify({ inputs: [{ name: "text", datatype: "BYTES", shape: [1], data: [text] }] });
-
-async function payingClient(account: LocalAccount, deposit: bigint) {
-  const channelId = await openChannel(p, account, runnerAccount.address, deposit);
-  const receipts: PaidReceipt[] = [];
-  const lanes = new ChannelLanes(account, p.anvil.chainId, p.deployment.paymentChannels, channelId);
-  const pay = createPayingFetch({ lanes, onReceipt: (paid) => receipts.push(paid) });
-  const call = async (model: bigint, text: string) => {
-    const res = await pay(`${runner.url}/v2/models/${model}/infer`, {
-      method: "POST",
-      body: inferBody(text),
-    });
-    if (res.status !== 200) throw new Error(`call failed: ${res.status} ${await res.text()}`);
-    await res.arrayBuffer();
-  };
-  return { receipts, call };
-}
 
 // ------------------------------------------------------------------ chain reads (the truth)
 
@@ -268,16 +247,16 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     // Attribution: paid calls from two consumers, on both models at once.
     const spamCalls = 12;
     const sentimentCalls = 8;
-    const alice = await payingClient(consumer, 1_000_000n);
-    const bob = await payingClient(devAccount(7), 1_000_000n);
+    const alice = await payingClient(p, runnerAccount.address, consumer, 1_000_000n);
+    const bob = await payingClient(p, runnerAccount.address, devAccount(7), 1_000_000n);
     const load = Promise.all([
       (async () => {
         for (let i = 0; i < spamCalls; i++)
-          await alice.call(spamModel, `WIN a FREE cruise now!!! offer ${i}`);
+          await alice.call(runner.url, spamModel, `WIN a FREE cruise now!!! offer ${i}`);
       })(),
       (async () => {
         for (let i = 0; i < sentimentCalls; i++)
-          await bob.call(sentimentModel, `ETH looks strong today ${i}`);
+          await bob.call(runner.url, sentimentModel, `ETH looks strong today ${i}`);
       })(),
     ]);
     if (SCREENSHOTS) {

@@ -5,7 +5,7 @@
  */
 import type { Hex } from "viem";
 import type { Receipt } from "../../sdk/protocol/typedData";
-import { hexToBytesFast as hexToBytes, keccak256Bytes, bytesToHexFast as toHex } from "../crypto/keccak";
+import { bytesToHexFast, hexToBytesFast, keccak256Bytes } from "../crypto/keccak";
 import { receiptStructHashNative } from "./receiptSigner";
 
 function writeWord(out: Uint8Array, offset: number, value: bigint) {
@@ -29,23 +29,23 @@ export function requestHashNative(
   writeWord(words, 32, modelId);
   writeWord(words, 64, callIndex);
   words.set(keccak256Bytes(bytes), 96);
-  return toHex(keccak256Bytes(words));
+  return bytesToHexFast(keccak256Bytes(words));
 }
 
 /** keccak256(abi.encode(previous, requestHash)). */
 export function extendTranscriptNative(previous: Hex, requestHash: Hex): Hex {
   const words = new Uint8Array(64);
-  words.set(hexToBytes(previous), 0);
-  words.set(hexToBytes(requestHash), 32);
-  return toHex(keccak256Bytes(words));
+  words.set(hexToBytesFast(previous), 0);
+  words.set(hexToBytesFast(requestHash), 32);
+  return bytesToHexFast(keccak256Bytes(words));
 }
 
 /** A receipt's Merkle leaf, keccak256(abi.encode(hashStruct(receipt))), as the SDK's receiptLeaf. */
 export function receiptLeafNative(receipt: Receipt): Hex {
-  return toHex(keccak256Bytes(receiptStructHashNative(receipt)));
+  return bytesToHexFast(keccak256Bytes(receiptStructHashNative(receipt)));
 }
 
 /** keccak256 of hex data, for MerkleTree's inner nodes. */
 export function keccak256HexNative(data: Hex): Hex {
-  return toHex(keccak256Bytes(hexToBytes(data)));
+  return bytesToHexFast(keccak256Bytes(hexToBytesFast(data)));
 }

@@ -7,19 +7,18 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
-import type { Hex, LocalAccount } from "viem";
+import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChannelLanes } from "../../sdk/consumer/lanes";
-import { createPayingFetch, type PaidReceipt } from "../../sdk/consumer/payingFetch";
+import type { PaidReceipt } from "../../sdk/consumer/payingFetch";
 import { modelRegistryAbi, paymentChannelsAbi, settlementAbi } from "../../sdk/generated/abis";
 import { landeBaseModel } from "../ml/base/baseModel";
 import { contentHash } from "../ml/hash";
 import { loadRunnerConfig } from "./config";
 import { startRunner } from "./runner";
+import { payingClient } from "./testing/payingClient";
 import {
   deployProtocol,
   devAccount,
-  openChannel,
   type Protocol,
   privateKeyOf,
   registerAdapter,
@@ -86,22 +85,6 @@ function runnerConfig(dataDir: string, overrides: Record<string, unknown> = {}) 
   });
 }
 
-const inferBody = (text: string) =>
-  JSON.stringify({ inputs: [{ name: "text", datatype: "BYTES", shape: [1], data: [text] }] });
-
-async function payingClient(account: LocalAccount, deposit: bigint) {
-  const channelId = await openChannel(p, account, runnerAccount.address, deposit);
-  const receipts: PaidReceipt[] = [];
-  const lanes = new ChannelLanes(account, p.anvil.chainId, p.deployment.paymentChannels, channelId);
-  const pay = createPayingFetch({ lanes, onReceipt: (paid) => receipts.push(paid) });
-  const call = async (url: string, model: bigint, text: string) => {
-    const res = await pay(`${url}/v2/models/${model}/infer`, { method: "POST", body: inferBody(text) });
-    if (res.status !== 200) throw new Error(`call failed: ${res.status} ${await res.text()}`);
-    return (await res.json()) as { outputs: { data: unknown[] }[] };
-  };
-  return { channelId, receipts, call };
-}
-
 const lanePaid = (channelId: bigint, modelId: bigint) =>
   p.publicClient.readContract({
     address: p.deployment.paymentChannels,
@@ -139,7 +122,7 @@ const settleVia = async (url: string) => {
 describe("runner on anvil", () => {
   it("serves paid calls, settles them in one batch, and proves a receipt on-chain", async () => {
     const runner = await startRunner(runnerConfig(path.join(tmp, "happy")), {}, pino({ level: "silent" }));
-    const client = await payingClient(consumer, 1_000_000n);
+    const client = await payingClient(p, runnerAccount.address, consumer, 1_000_000n);
     try {
       const spam = await client.call(
         runner.url,
@@ -187,7 +170,7 @@ describe("runner on anvil", () => {
       const bytes = readFileSync(stored);
       bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 0x01;
       writeFileSync(stored, bytes);
-      const client = await payingClient(devAccount(5), 100_000n);
+      const client = await payingClient(p, runnerAccount.address, devAccount(5), 100_000n);
       await expect(client.call(runner.url, sentimentModel, "bullish")).rejects.toThrow(/503.*refused/);
       await expect(client.call(runner.url, spamModel, "free money now")).resolves.toBeDefined();
     } finally {
@@ -246,7 +229,7 @@ describe("runner faults on anvil", () => {
   it("settles every journaled receipt exactly once after a SIGKILL between answering and settling", async () => {
     const dataDir = path.join(tmp, "killed");
     const first = await spawnRunner(dataDir, p.anvil.rpcUrl);
-    const client = await payingClient(devAccount(6), 1_000_000n);
+    const client = await payingClient(p, runnerAccount.address, devAccount(6), 1_000_000n);
     for (let i = 0; i < 6; i++) await client.call(first.url, spamModel, `message number ${i}`);
     const before = await usage(spamModel);
     first.child.kill("SIGKILL");
@@ -303,7 +286,7 @@ describe("runner faults on anvil", () => {
       pino({ level: "silent" }),
     );
     try {
-      const client = await payingClient(devAccount(7), 1_000_000n);
+      const client = await payingClient(p, runnerAccount.address, devAccount(7), 1_000_000n);
       await client.call(runner.url, spamModel, "before the outage");
       await down();
       for (let i = 0; i < 3; i++) await client.call(runner.url, spamModel, `during the outage ${i}`);
