@@ -9,7 +9,13 @@ import {
   type Voucher,
   voucherTypes,
 } from "../../sdk/protocol/typedData";
-import { type ChannelSnapshot, PaymentGate, PaymentRefusedError, type RefusalReason } from "./paymentGate";
+import {
+  type ChannelSnapshot,
+  PaymentGate,
+  PaymentRefusedError,
+  type RefusalReason,
+  type SettledLane,
+} from "./paymentGate";
 import { VoucherVerifier } from "./voucherVerifier";
 
 const CHAIN_ID = 31337;
@@ -24,6 +30,9 @@ const MODEL = 1n;
 let channel: ChannelSnapshot;
 let gate: PaymentGate;
 let freshReads: number;
+/** What the chain has paid per lane (`channel:model`); a missing lane reads as nothing paid. */
+let settledLanes: Map<string, SettledLane>;
+let laneReads: number;
 
 beforeEach(() => {
   channel = {
@@ -35,10 +44,16 @@ beforeEach(() => {
     closing: false,
   };
   freshReads = 0;
+  settledLanes = new Map();
+  laneReads = 0;
   gate = new PaymentGate(new VoucherVerifier(CHAIN_ID, CHANNELS), runner, {
     channel: async (id, options) => {
       if (options?.fresh) freshReads++;
       return id === channel.channelId ? channel : null;
+    },
+    settledLane: async (channelId, modelId) => {
+      laneReads++;
+      return settledLanes.get(`${channelId}:${modelId}`) ?? { paidAmount: 0n, paidCalls: 0n };
     },
   });
 });
@@ -58,7 +73,7 @@ async function nextCall(
     modelId,
     cumulativeAmount: lane.cumulativeAmount + PRICE,
     cumulativeCalls: callIndex,
-    transcriptHash: extendTranscript(lane.transcriptHash, hash),
+    transcriptHash: extendTranscript(lane.transcriptHash ?? EMPTY_TRANSCRIPT, hash),
     ...overrides,
   };
   const signature = await signer.signTypedData({
@@ -158,6 +173,59 @@ describe("PaymentGate", () => {
     expect(await refusal(gate.authorize(call))).toBe("channel_unusable");
     channel = { ...channel, closing: false, runner: stranger.address };
     expect(await refusal(gate.authorize(call))).toBe("channel_unusable");
+  });
+
+  it("catches a lane up with what the chain has paid, so that replays of settled vouchers are stale", async () => {
+    // Another runner instance (or this one before losing its data directory) served and settled
+    // three calls of the lane; this gate's journal knows none of them.
+    channel = { ...channel, deposited: 10_000n };
+    settledLanes.set(`7:${MODEL}`, { paidAmount: 3n * PRICE, paidCalls: 3n });
+    expect(await refusal(gate.authorize(await nextCall()))).toBe("voucher_stale");
+    expect(gate.lane(7n, MODEL)).toMatchObject({
+      cumulativeCalls: 3n,
+      cumulativeAmount: 3_000n,
+      transcriptHash: null,
+    });
+    expect(gate.committedIn(7n)).toBe(3_000n);
+    // The next voucher is accepted with the transcript it carries (the chain keeps none) ...
+    const fourth = await nextCall({ transcriptHash: keccak256(toHex("the consumer's own transcript")) });
+    expect(fourth.voucher.cumulativeCalls).toBe(4n);
+    await expect(gate.authorize(fourth)).resolves.toBeDefined();
+    // ... and from then on the lane's transcript is checked again.
+    expect(await refusal(gate.authorize(await nextCall({ transcriptHash: EMPTY_TRANSCRIPT })))).toBe(
+      "transcript_mismatch",
+    );
+    expect(laneReads).toBe(1); // the chain is read once per lane
+  });
+
+  it("keeps a journal that is ahead of the chain", async () => {
+    await gate.authorize(await nextCall());
+    await gate.authorize(await nextCall());
+    settledLanes.set(`7:${MODEL}`, { paidAmount: 1_000n, paidCalls: 1n });
+    const restarted = new PaymentGate(new VoucherVerifier(CHAIN_ID, CHANNELS), runner, {
+      channel: async () => channel,
+      settledLane: async () => ({ paidAmount: 1_000n, paidCalls: 1n }),
+    });
+    restarted.restore(7n, MODEL, gate.lane(7n, MODEL));
+    gate = restarted;
+    await expect(gate.authorize(await nextCall())).resolves.toBeDefined();
+    expect(gate.lane(7n, MODEL).cumulativeCalls).toBe(3n);
+  });
+
+  it("serves a journaled lane while the chain is down, and no lane it knows nothing of", async () => {
+    await gate.authorize(await nextCall()); // known before the outage, but not yet read from the chain
+    const known = gate.lane(7n, MODEL);
+    gate = new PaymentGate(new VoucherVerifier(CHAIN_ID, CHANNELS), runner, {
+      channel: async () => channel,
+      settledLane: async () => {
+        throw new Error("connection refused");
+      },
+    });
+    gate.restore(7n, MODEL, known);
+    await expect(gate.authorize(await nextCall())).resolves.toBeDefined();
+    await expect(gate.authorize(await nextCall({}, consumer, { modelId: 2n }))).rejects.toThrow(
+      "connection refused",
+    );
   });
 
   it("rolls back an unserved call so that the consumer's next voucher is accepted", async () => {

@@ -6,7 +6,9 @@
  *
  * Lane state lives in memory and is rebuilt from the receipt journal on start; channel
  * balances come from the chain through a cached `ChannelSource`, so serving continues within
- * known balances while the RPC is down.
+ * known balances while the RPC is down. The first call of each lane also reads what the chain
+ * has already paid in it: a runner whose journal is behind the chain (a lost or restored data
+ * directory) must not serve replayed vouchers the contract would refuse to pay.
  */
 import type { Address, Hex } from "viem";
 import type { Voucher } from "../../sdk/protocol/typedData";
@@ -46,12 +48,20 @@ export interface ChannelSnapshot {
   closing: boolean;
 }
 
+/** What PaymentChannels has paid in a lane: the cumulative amount and calls of its last settled voucher. */
+export interface SettledLane {
+  paidAmount: bigint;
+  paidCalls: bigint;
+}
+
 export interface ChannelSource {
   /**
    * The latest known snapshot, or null for a channel that does not exist. `fresh` asks to
    * bypass any cache (a consumer may just have topped up).
    */
   channel(channelId: bigint, options?: { fresh?: boolean }): Promise<ChannelSnapshot | null>;
+  /** The lane's settled state as the chain has it now; throws when the chain cannot be read. */
+  settledLane(channelId: bigint, modelId: bigint): Promise<SettledLane>;
 }
 
 /** Recovers who signed a voucher: VoucherVerifier on this thread, or the signature thread. */
@@ -62,7 +72,8 @@ export interface VoucherSignerRecovery {
 export interface LaneState {
   cumulativeAmount: bigint;
   cumulativeCalls: bigint;
-  transcriptHash: Hex;
+  /** Null when the lane was taken from the chain, which keeps no transcript. */
+  transcriptHash: Hex | null;
   signature: Hex | null;
 }
 
@@ -86,6 +97,8 @@ export class PaymentGate {
   private readonly lanes = new Map<string, LaneState>();
   /** Sum of the accepted cumulative amounts of each channel's lanes. */
   private readonly committed = new Map<bigint, bigint>();
+  /** Lanes whose journaled state was compared with the chain's since start. */
+  private readonly checkedAgainstChain = new Set<string>();
 
   constructor(
     private readonly verifier: VoucherSignerRecovery,
@@ -132,6 +145,7 @@ export class PaymentGate {
       });
     }
     let channel = await this.usableChannel(voucher.channelId);
+    await this.catchUpWithChain(voucher.channelId, voucher.modelId);
     const payer = await this.signer(call, channel);
     // Checked after the awaits, so that a concurrent call for the same lane cannot also pass.
     this.checkSequence(call, this.lane(voucher.channelId, voucher.modelId));
@@ -164,6 +178,42 @@ export class PaymentGate {
     const key = laneKey(voucher.channelId, voucher.modelId);
     if (this.lanes.get(key) !== authorization.accepted) return;
     this.setLane(voucher.channelId, voucher.modelId, authorization.accepted, authorization.previous);
+  }
+
+  /**
+   * Brings a lane of an existing channel up to the chain before its state is offered to a
+   * consumer (the unpaid probe of the 402 flow); a channel that does not exist is left alone.
+   */
+  async syncLaneWithChain(channelId: bigint, modelId: bigint): Promise<void> {
+    if (await this.source.channel(channelId)) await this.catchUpWithChain(channelId, modelId);
+  }
+
+  /**
+   * On a lane's first call since start: if the chain has paid more calls in it than this
+   * runner's journal knows, the chain's state becomes the lane's, so vouchers up to it are
+   * stale. Its transcript is unknown (the chain keeps none), so the next voucher's transcript
+   * is taken as signed. While the chain cannot be read, a lane the journal knows is served on
+   * that; a lane it does not know waits for the chain, as an unknown channel does.
+   */
+  private async catchUpWithChain(channelId: bigint, modelId: bigint): Promise<void> {
+    const key = laneKey(channelId, modelId);
+    if (this.checkedAgainstChain.has(key)) return;
+    let settled: SettledLane;
+    try {
+      settled = await this.source.settledLane(channelId, modelId);
+    } catch (error) {
+      if (this.lanes.has(key)) return;
+      throw error;
+    }
+    this.checkedAgainstChain.add(key);
+    const local = this.lane(channelId, modelId);
+    if (settled.paidCalls <= local.cumulativeCalls) return;
+    this.setLane(channelId, modelId, local, {
+      cumulativeAmount: settled.paidAmount,
+      cumulativeCalls: settled.paidCalls,
+      transcriptHash: null,
+      signature: null,
+    });
   }
 
   private increase(voucher: Voucher): bigint {
@@ -222,7 +272,11 @@ export class PaymentGate {
         paid: voucher.cumulativeAmount - previous.cumulativeAmount,
       });
     }
-    if (voucher.transcriptHash !== extendTranscriptNative(previous.transcriptHash, call.requestHash)) {
+    const { transcriptHash } = previous;
+    if (
+      transcriptHash !== null &&
+      voucher.transcriptHash !== extendTranscriptNative(transcriptHash, call.requestHash)
+    ) {
       throw new PaymentRefusedError(
         "transcript_mismatch",
         "the transcript does not extend the lane's by this request",

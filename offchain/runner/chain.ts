@@ -6,7 +6,7 @@
  */
 import type { Address, Hex, PublicClient } from "viem";
 import { modelRegistryAbi, paymentChannelsAbi } from "../../sdk/generated/abis";
-import type { ChannelSnapshot, ChannelSource } from "../payments/paymentGate";
+import type { ChannelSnapshot, ChannelSource, SettledLane } from "../payments/paymentGate";
 import type { ModelCatalog, ModelStatus, ServedModel } from "./catalog";
 
 const ZERO: Address = "0x0000000000000000000000000000000000000000";
@@ -127,6 +127,20 @@ export class ChainChannelSource implements ChannelSource {
 
   channel(channelId: bigint, options: { fresh?: boolean } = {}): Promise<ChannelSnapshot | null> {
     return this.cache.get(channelId, () => this.read(channelId), `channel ${channelId}`, options.fresh);
+  }
+
+  async settledLane(channelId: bigint, modelId: bigint): Promise<SettledLane> {
+    try {
+      const lane = await this.client.readContract({
+        address: this.paymentChannels,
+        abi: paymentChannelsAbi,
+        functionName: "getLane",
+        args: [channelId, modelId],
+      });
+      return { paidAmount: lane.paidAmount, paidCalls: lane.paidCalls };
+    } catch (error) {
+      throw new ChainUnavailableError(`lane ${channelId}:${modelId}`, error);
+    }
   }
 
   private async read(channelId: bigint): Promise<ChannelSnapshot | null> {

@@ -21,6 +21,7 @@ import { VoucherVerifier } from "../payments/voucherVerifier";
 import { AdapterCache } from "./adapterCache";
 import { AdapterStore } from "./adapterStore";
 import type { ServedModel } from "./catalog";
+import { ChainUnavailableError } from "./chain";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
 import { RunnerHttpServer } from "./http";
 import { InferenceService } from "./inference";
@@ -56,6 +57,8 @@ let journal: Journal;
 let executor: MultiAdapterExecutor;
 const models = new Map<bigint, ServedModel>();
 let channel: ChannelSnapshot;
+/** While true, the chain answers no lane reads (channels stay cached). */
+let chainDown = false;
 
 beforeAll(async () => {
   const store = new AdapterStore(path.join(dir, "adapters"));
@@ -98,6 +101,11 @@ beforeAll(async () => {
   journal = (await Journal.open(path.join(dir, "receipts.journal"))).journal;
   const gate = new PaymentGate(new VoucherVerifier(CHAIN_ID, CHANNELS), signer.address, {
     channel: async (id) => (id === channel.channelId ? channel : null),
+    settledLane: async (channelId, modelId) => {
+      if (chainDown)
+        throw new ChainUnavailableError(`lane ${channelId}:${modelId}`, new Error("fetch failed"));
+      return { paidAmount: 0n, paidCalls: 0n }; // nothing settled yet
+    },
   });
   server = new RunnerHttpServer(
     {
@@ -204,6 +212,24 @@ describe("runner HTTP API", () => {
     expect(replay.status).toBe(402);
     expect(decodePaymentResponse(replay.headers.get(HEADERS.response)).errorReason).toBe("voucher_stale");
     expect((await json(replay)).reason).toBe("voucher_stale");
+  });
+
+  it("answers 503 for a new lane while the chain cannot be read, charging nothing", async () => {
+    const known = channel;
+    channel = { ...channel, channelId: 8n }; // a channel whose lanes this runner has not seen
+    const pay = client();
+    try {
+      chainDown = true;
+      const down = await pay(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("hello") });
+      expect([down.status, (await json(down)).reason]).toEqual([503, "chain_unavailable"]);
+      chainDown = false;
+      const up = await pay(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("hello") });
+      expect(up.status).toBe(200);
+      expect(decodePaymentResponse(up.headers.get(HEADERS.response)).receipt?.callIndex).toBe(1n);
+    } finally {
+      chainDown = false;
+      channel = known;
+    }
   });
 
   it("refuses a voucher from another signer and one over the channel balance", async () => {

@@ -19,6 +19,7 @@ import { PaymentRefusedError } from "../payments/paymentGate";
 import { SignatureThreadError } from "../payments/signatureThread";
 import { CacheFullError, ModelRefusedError } from "./adapterCache";
 import type { ModelCatalog, ServedModel } from "./catalog";
+import { ChainUnavailableError } from "./chain";
 import type { Classification } from "./inference";
 import { JournalWriteError } from "./journal";
 import type { RunnerMetrics } from "./metrics";
@@ -264,6 +265,9 @@ export class RunnerHttpServer {
     const rawPayment = req.headers[HEADERS.signature];
     if (typeof rawPayment !== "string") {
       this.ctx.metrics.requests.inc({ ...label, outcome: "payment_required" });
+      const channel = channelHeader(req);
+      // Offer the lane as the chain has it; with the chain down, offer what the journal knows.
+      if (channel !== null) await this.ctx.gate.syncLaneWithChain(channel, model.modelId).catch(() => {});
       throw this.paymentRequired(req, model, "PAYMENT-SIGNATURE header is required");
     }
     let payment: ReturnType<typeof decodePaymentPayload>;
@@ -318,16 +322,19 @@ export class RunnerHttpServer {
     details?: Record<string, unknown>,
   ): HttpError {
     const terms = paymentTerms({ ...this.ctx, runner: this.ctx.signer.address }, model);
-    const channel = req.headers[HEADERS.channel];
-    if (typeof channel === "string" && /^\d{1,78}$/.test(channel)) {
-      const lane = this.ctx.gate.lane(BigInt(channel), model.modelId);
-      terms.extra.lane = {
-        channelId: BigInt(channel),
-        cumulativeAmount: lane.cumulativeAmount,
-        cumulativeCalls: lane.cumulativeCalls,
-        transcriptHash: lane.transcriptHash,
-        ...(lane.signature ? { signature: lane.signature } : {}),
-      };
+    const channel = channelHeader(req);
+    if (channel !== null) {
+      const lane = this.ctx.gate.lane(channel, model.modelId);
+      // A lane taken from the chain has no transcript to offer; the consumer keeps its own.
+      if (lane.transcriptHash !== null) {
+        terms.extra.lane = {
+          channelId: channel,
+          cumulativeAmount: lane.cumulativeAmount,
+          cumulativeCalls: lane.cumulativeCalls,
+          transcriptHash: lane.transcriptHash,
+          ...(lane.signature ? { signature: lane.signature } : {}),
+        };
+      }
     }
     const required = {
       x402Version: X402_VERSION,
@@ -382,6 +389,15 @@ export class RunnerHttpServer {
       const body = { error: "the runner cannot check payments right now", reason: "busy" };
       return sendJson(res, 503, body, { "retry-after": "1" });
     }
+    if (error instanceof ChainUnavailableError) {
+      this.ctx.log.warn({ err: error }, "chain unreachable; the call was not charged");
+      return sendJson(
+        res,
+        503,
+        { error: error.message, reason: "chain_unavailable" },
+        { "retry-after": "5" },
+      );
+    }
     if (error instanceof JournalWriteError) {
       this.ctx.log.error({ err: error }, "receipt journal write failed; refusing paid calls");
       return sendJson(res, 503, {
@@ -392,6 +408,12 @@ export class RunnerHttpServer {
     this.ctx.log.error({ err: error }, "unexpected error");
     return sendJson(res, 500, { error: "internal error" });
   }
+}
+
+/** The channel a consumer names in its request (to be offered its lane's state), or null. */
+function channelHeader(req: IncomingMessage): bigint | null {
+  const channel = req.headers[HEADERS.channel];
+  return typeof channel === "string" && /^\d{1,78}$/.test(channel) ? BigInt(channel) : null;
 }
 
 function isLoopback(req: IncomingMessage): boolean {

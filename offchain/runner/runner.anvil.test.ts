@@ -9,13 +9,21 @@ import path from "node:path";
 import pino from "pino";
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChannelLanes } from "../../sdk/consumer/lanes";
 import type { PaidReceipt } from "../../sdk/consumer/payingFetch";
 import { modelRegistryAbi, paymentChannelsAbi, settlementAbi } from "../../sdk/generated/abis";
+import {
+  decodePaymentRequired,
+  decodePaymentResponse,
+  encodeHeader,
+  HEADERS,
+  paymentPayload,
+} from "../../sdk/protocol/x402";
 import { landeBaseModel } from "../ml/base/baseModel";
 import { contentHash } from "../ml/hash";
 import { loadRunnerConfig } from "./config";
 import { startRunner } from "./runner";
-import { payingClient } from "./testing/payingClient";
+import { inferBody, payingClient } from "./testing/payingClient";
 import {
   deployProtocol,
   devAccount,
@@ -159,6 +167,65 @@ describe("runner on anvil", () => {
       expect((await settleVia(restarted.url)).batches).toHaveLength(0);
     } finally {
       await restarted.stop();
+    }
+  });
+
+  it("refuses vouchers the chain has already paid when it lost its journal, and serves the next", async () => {
+    const account = devAccount(8);
+    const first = await startRunner(
+      runnerConfig(path.join(tmp, "journal-lost")),
+      {},
+      pino({ level: "silent" }),
+    );
+    const client = await payingClient(p, runnerAccount.address, account, 1_000_000n);
+    try {
+      for (let i = 0; i < 2; i++) await client.call(first.url, spamModel, `before the loss ${i}`);
+      await settleVia(first.url);
+    } finally {
+      await first.stop();
+    }
+    // The same runner key on an empty data directory: its journal knows nothing of the lane.
+    const second = await startRunner(
+      runnerConfig(path.join(tmp, "journal-new")),
+      {},
+      pino({ level: "silent" }),
+    );
+    try {
+      const url = `${second.url}/v2/models/${spamModel}/infer`;
+      const channel = { [HEADERS.channel]: client.channelId.toString() };
+      const probe = await fetch(url, { method: "POST", headers: channel, body: inferBody("probe") });
+      const terms = decodePaymentRequired(probe.headers.get(HEADERS.required)).accepts[0];
+      if (!terms) throw new Error("no payment terms offered");
+      expect(terms.extra.lane).toBeUndefined(); // taken from the chain, which keeps no transcript
+      // The lane's first voucher again, as a replay (or a consumer that lost its state) sends it.
+      const body = inferBody("before the loss 0");
+      const replay = await new ChannelLanes(
+        account,
+        p.anvil.chainId,
+        p.deployment.paymentChannels,
+        client.channelId,
+      ).signNext(spamModel, terms.amount, body);
+      const refused = await fetch(url, {
+        method: "POST",
+        headers: {
+          ...channel,
+          [HEADERS.signature]: encodeHeader(
+            paymentPayload(terms, replay.voucher, replay.requestHash, replay.signature),
+          ),
+        },
+        body,
+      });
+      expect(refused.status).toBe(402);
+      expect(decodePaymentResponse(refused.headers.get(HEADERS.response)).errorReason).toBe("voucher_stale");
+      // The consumer, which kept its lane, pays the third call; the contract takes its voucher.
+      await client.call(second.url, spamModel, "after the loss");
+      await settleVia(second.url);
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({
+        paidAmount: 3_000n,
+        paidCalls: 3n,
+      });
+    } finally {
+      await second.stop();
     }
   });
 
