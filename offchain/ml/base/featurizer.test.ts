@@ -26,4 +26,17 @@ describe("featurizer", () => {
     // " aa ": unigrams " ", a, a, " " → 0.5, 0.5, 0; bigrams " a", aa, "a " → aa = 1/3.
     expect(Array.from(featurizer.featurize("AA"))).toEqual([0.5, 0.5, 0, Math.fround(1 / 3), 0]);
   });
+
+  it("gives a repeated vocabulary entry its frequency at each place, and n-grams longer than the text 0", () => {
+    const featurizer = new Featurizer({
+      unigrams: ["a", "b", "a"],
+      bigrams: [],
+      trigrams: ["  x"],
+      quadgrams: [" a  "],
+    });
+    // "" → "  ": unigrams " ", " " (no a or b); one bigram; no trigram or quadgram positions.
+    expect(Array.from(featurizer.featurize(""))).toEqual([0, 0, 0, 0, 0]);
+    // "ab" → " ab ": a and b each 1/4 of the unigrams, at both places of a.
+    expect(Array.from(featurizer.featurize("ab"))).toEqual([0.25, 0.25, 0.25, 0, 0]);
+  });
 });

@@ -31,28 +31,51 @@ export function countNgrams(text: string, n: number): { counts: Map<string, numb
 
 export class Featurizer {
   readonly dimension: number;
-  private readonly lists: string[][];
+  /**
+   * For n = 1..4: each vocabulary n-gram's feature index (or indices, should a list repeat an
+   * entry), so that a text is featurized by looking up its own n-grams, a few dozen per text,
+   * instead of every vocabulary entry.
+   */
+  private readonly indicesOf: Map<string, number[]>[];
+  private readonly segments: { start: number; end: number }[];
 
   constructor(vocabulary: LandeVocabulary) {
-    this.lists = [vocabulary.unigrams, vocabulary.bigrams, vocabulary.trigrams, vocabulary.quadgrams];
-    this.dimension = this.lists.reduce((sum, list) => sum + list.length, 0);
+    const lists = [vocabulary.unigrams, vocabulary.bigrams, vocabulary.trigrams, vocabulary.quadgrams];
+    this.segments = [];
+    this.indicesOf = [];
+    let start = 0;
+    for (const list of lists) {
+      const indices = new Map<string, number[]>();
+      list.forEach((gram, j) => {
+        const known = indices.get(gram);
+        if (known) known.push(start + j);
+        else indices.set(gram, [start + j]);
+      });
+      this.indicesOf.push(indices);
+      this.segments.push({ start, end: start + list.length });
+      start += list.length;
+    }
+    this.dimension = start;
   }
 
   /** Writes the features of `text` into `out` (length `dimension`) and returns it. */
   featurize(text: string, out: Float32Array = new Float32Array(this.dimension)): Float32Array {
     const normalized = normalizeText(text);
-    let offset = 0;
-    this.lists.forEach((list, index) => {
-      const { counts, total } = countNgrams(normalized, index + 1);
-      for (let j = 0; j < list.length; j++) {
-        const count = counts.get(list[j] as string);
-        out[offset + j] = count === undefined ? 0 : count / total;
+    out.fill(0);
+    this.segments.forEach(({ start, end }, index) => {
+      const n = index + 1;
+      const total = normalized.length - n + 1; // n-gram positions
+      if (total <= 0) return;
+      const indicesOf = this.indicesOf[index] as Map<string, number[]>;
+      for (let i = 0; i < total; i++) {
+        const indices = indicesOf.get(normalized.slice(i, i + n));
+        if (indices) for (const j of indices) out[j] = (out[j] as number) + 1;
       }
-      offset += list.length;
+      // Counts are exact in float32; dividing them here rounds like storing count / total.
+      for (let j = start; j < end; j++) if (out[j] !== 0) out[j] = (out[j] as number) / total;
     });
     return out;
   }
-
   /** Features of many texts as one row-major [texts × dimension] matrix. */
   featurizeAll(texts: readonly string[]): Float32Array {
     const matrix = new Float32Array(texts.length * this.dimension);
