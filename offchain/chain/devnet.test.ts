@@ -2,9 +2,18 @@ import { existsSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { erc20Abi } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOpenLoRAClient } from "../../sdk/client";
-import { DeployError, type Devnet, deployContracts, devAccounts, startDevnet } from "./devnet";
+import {
+  DEV_MNEMONIC,
+  DeployError,
+  type Devnet,
+  deployContracts,
+  devAccountAt,
+  devAccounts,
+  startDevnet,
+} from "./devnet";
 
 function isRunning(pid: number): boolean {
   try {
@@ -14,6 +23,22 @@ function isRunning(pid: number): boolean {
     return false;
   }
 }
+
+describe("devAccountAt", () => {
+  it("derives the accounts viem's mnemonicToAccount derives, for any mnemonic", () => {
+    const other = "legal winner thank year wave sausage worth useful legal winner thank yellow";
+    for (const [mnemonic, index] of [
+      [DEV_MNEMONIC, 0],
+      [DEV_MNEMONIC, 7],
+      [other, 2],
+    ] as const) {
+      const expected = mnemonicToAccount(mnemonic, { addressIndex: index });
+      expect(devAccountAt(index, mnemonic).address).toBe(expected.address);
+      expect(devAccountAt(index, mnemonic).getHdKey().privateKey).toEqual(expected.getHdKey().privateKey);
+    }
+    expect(devAccountAt(0).address).toBe("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+  });
+});
 
 describe("startDevnet", () => {
   let devnet: Devnet;

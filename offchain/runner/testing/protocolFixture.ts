@@ -13,7 +13,6 @@ import {
   type PublicClient,
   parseUnits,
 } from "viem";
-import { mnemonicToAccount } from "viem/accounts";
 import { chainFor, createOpenLoRAClient, type OpenLoRAClient } from "../../../sdk/client";
 import { openChannel as openSdkChannel } from "../../../sdk/consumer/channels";
 import type { Deployment } from "../../../sdk/deployments";
@@ -21,10 +20,9 @@ import { ensureBaseModel, registerModelWithSigners } from "../../../sdk/integrat
 import { registerRunner as registerRunnerWithBond } from "../../../sdk/runners";
 import { mintTestUsd } from "../../../sdk/token";
 import type { Anvil } from "../../chain/anvil";
-import { DEV_MNEMONIC, type DevAccount, devAccounts, startDevnet } from "../../chain/devnet";
+import { type DevAccount, devAccountAt, devAccounts, startDevnet } from "../../chain/devnet";
 
-export const devAccount = (index: number): LocalAccount =>
-  mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index });
+export const devAccount = (index: number): LocalAccount => devAccountAt(index);
 
 export interface Protocol {
   anvil: Anvil;
