@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadRunnerConfig } from "./config";
+import { ConfigError, loadRunnerConfig, settlementConfirmations } from "./config";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,6 +22,15 @@ describe("loadRunnerConfig", () => {
     expect(config.models).toEqual([1n, 2n]);
     expect(config.rpcUrl).toBe("http://127.0.0.1:8545");
     expect(config.settlement.intervalMs).toBe(10_000);
+  });
+
+  it("waits one block on top of a settlement, none on a local dev chain, unless configured", () => {
+    expect(settlementConfirmations(undefined, 1)).toBe(1);
+    expect(settlementConfirmations(undefined, 31337)).toBe(0);
+    expect(settlementConfirmations(3, 31337)).toBe(3);
+    const env = { OPENLORA_RUNNER_KEY: KEY, OPENLORA_SETTLEMENT__CONFIRMATIONS: "0" };
+    expect(loadRunnerConfig({ env }).settlement.confirmations).toBe(0);
+    expect(loadRunnerConfig({ env: { OPENLORA_RUNNER_KEY: KEY } }).settlement.confirmations).toBeUndefined();
   });
 
   it("names every invalid setting and how to fix the key", () => {

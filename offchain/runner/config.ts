@@ -48,13 +48,26 @@ export const runnerConfigSchema = z.object({
       intervalMs: z.coerce.number().int().min(100).default(10_000),
       maxCalls: z.coerce.number().int().min(1).default(5_000),
       maxLanes: z.coerce.number().int().min(1).max(500).default(50),
-      confirmations: z.coerce.number().int().min(0).max(64).default(1),
+      /** Blocks on top of a settlement before it counts; unset: see settlementConfirmations. */
+      confirmations: z.coerce.number().int().min(0).max(64).optional(),
     })
     .prefault({}),
   chainCacheMs: z.coerce.number().int().min(0).default(2_000).describe("how long chain reads are reused"),
 });
 
 export type RunnerConfig = z.output<typeof runnerConfigSchema>;
+
+/** The dev chain id of anvil and hardhat, which mine a block per transaction only. */
+const LOCAL_DEV_CHAIN_ID = 31337;
+
+/**
+ * Blocks a settlement waits on top of it: as configured, else 1, or 0 on a local dev chain,
+ * where the next block only comes with someone's next transaction and a quiet devnet would
+ * hold the settlement open until then.
+ */
+export function settlementConfirmations(configured: number | undefined, chainId: number): number {
+  return configured ?? (chainId === LOCAL_DEV_CHAIN_ID ? 0 : 1);
+}
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {

@@ -272,7 +272,8 @@ function spawnRunner(dataDir: string, rpcUrl: string): Promise<{ child: ChildPro
         ...process.env,
         OPENLORA_RUNNER_KEY: privateKeyOf(3),
         OPENLORA_CHAIN_CACHE_MS: "60000",
-        OPENLORA_SETTLEMENT__CONFIRMATIONS: "0",
+        // No OPENLORA_SETTLEMENT__CONFIRMATIONS: on anvil's chain id the default is 0, else a
+        // settlement would wait for a block that only the next transaction brings.
       },
       stdio: ["ignore", "pipe", "pipe"],
     },

@@ -21,7 +21,7 @@ import { AdapterCache } from "./adapterCache";
 import { AdapterStore } from "./adapterStore";
 import type { ServedModel } from "./catalog";
 import { ChainChannelSource, ChainModelCatalog } from "./chain";
-import type { RunnerConfig } from "./config";
+import { type RunnerConfig, settlementConfirmations } from "./config";
 import { AdapterArena } from "./executor/adapterArena";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
 import { type HttpOptions, type RunnerHttpContext, RunnerHttpServer } from "./http";
@@ -177,6 +177,7 @@ export async function startRunner(
     log: log.child({ component: "settler" }),
     metrics,
     ...config.settlement,
+    confirmations: settlementConfirmations(config.settlement.confirmations, chainId),
   });
   await settler.recover(records);
   settler.start();
