@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Hex } from "viem";
-import type { LoraAdapter } from "../ml/adapter/adapter";
 import { encodeAdapter } from "../ml/adapter/adapterFile";
 import { wideBenchmarkBase } from "../ml/base/baseModel";
 import { Rng } from "../ml/random";
@@ -14,6 +13,7 @@ import { AdapterCache } from "../runner/adapterCache";
 import { AdapterStore } from "../runner/adapterStore";
 import { AdapterArena } from "../runner/executor/adapterArena";
 import { MultiAdapterExecutor } from "../runner/executor/multiAdapterExecutor";
+import { randomAdapter } from "../runner/testing/randomAdapter";
 import { report } from "./table";
 
 const ADAPTERS = Number(process.env.BENCH_ADAPTERS ?? 10_000);
@@ -32,19 +32,16 @@ try {
   const rssStart = process.memoryUsage().rss;
   const store = new AdapterStore(dir);
   const rng = new Rng(9);
-  const { inputs: d, outputs: k } = base.hidden;
   const hashes: Hex[] = [];
   // One random template, varied per adapter by its first weights: generation stays fast and
   // every file still has its own hash.
-  const fill = (n: number) => Float32Array.from({ length: n }, () => rng.normal() * 0.05);
-  const template: LoraAdapter = {
-    target: "hidden",
+  const template = randomAdapter(rng, base, {
     rank: RANK,
-    scale: 2 / RANK,
-    a: fill(d * RANK),
-    b: fill(RANK * k),
-    head: { weight: fill(k * CLASSES), bias: fill(CLASSES), labels: ["a", "b", "c", "d"] },
-  };
+    labels: ["a", "b", "c", "d"], // CLASSES of them
+    factorStd: 0.05,
+    headStd: 0.05,
+    biasStd: 0.05,
+  });
   for (let i = 0; i < ADAPTERS; i++) {
     template.a[0] = i;
     template.b[0] = -i;

@@ -6,34 +6,25 @@
 //   base alone  the base model without adapters, one batched run (the ceiling)
 // at 1 and 2 onnxruntime threads per session.
 import * as ort from "onnxruntime-node";
-import type { LoraAdapter } from "../ml/adapter/adapter";
 import { type BaseModel, landeBaseModel, wideBenchmarkBase } from "../ml/base/baseModel";
 import { Rng } from "../ml/random";
 import { createMergedSession } from "../runner/executor/mergedSession";
 import { MultiAdapterExecutor } from "../runner/executor/multiAdapterExecutor";
+import { randomAdapter } from "../runner/testing/randomAdapter";
 import { opsPerSecond, report } from "./table";
 
 const BATCH = 32;
 const RANK = 8;
-const CLASSES = 4;
 
-function randomAdapter(rng: Rng, base: BaseModel): LoraAdapter {
-  const { inputs: d, outputs: k } = base.hidden;
-  const fill = (n: number, std: number) => Float32Array.from({ length: n }, () => rng.normal() * std);
-  return {
-    target: "hidden",
-    rank: RANK,
-    scale: 2 / RANK,
-    a: fill(d * RANK, 0.05),
-    b: fill(RANK * k, 0.05),
-    head: { weight: fill(k * CLASSES, 0.1), bias: fill(CLASSES, 0.1), labels: ["a", "b", "c", "d"] },
-  };
-}
+const LABELS = ["a", "b", "c", "d"];
+const CLASSES = LABELS.length;
 
 async function measure(base: BaseModel, threads: number) {
   const rng = new Rng(42);
   const d = base.hidden.inputs;
-  const adapters = Array.from({ length: BATCH }, () => randomAdapter(rng, base));
+  const adapters = Array.from({ length: BATCH }, () =>
+    randomAdapter(rng, base, { rank: RANK, labels: LABELS, factorStd: 0.05, headStd: 0.1, biasStd: 0.1 }),
+  );
   const rows = adapters.map((_, slot) => ({
     features: Float32Array.from({ length: d }, () => Math.abs(rng.normal())),
     slot,

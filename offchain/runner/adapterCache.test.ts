@@ -11,23 +11,14 @@ import { Rng } from "../ml/random";
 import { AdapterCache, CacheFullError, ModelRefusedError } from "./adapterCache";
 import { AdapterStore } from "./adapterStore";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
+import { randomAdapter } from "./testing/randomAdapter";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-cache-"));
 const base = landeBaseModel();
 const rng = new Rng(5);
 
-function adapterWithLabels(labels: string[]): LoraAdapter {
-  const { inputs: d, outputs: k } = base.hidden;
-  const fill = (n: number) => Float32Array.from({ length: n }, () => rng.normal() * 0.1);
-  return {
-    target: "hidden",
-    rank: 2,
-    scale: 1,
-    a: fill(d * 2),
-    b: fill(2 * k),
-    head: { weight: fill(k * labels.length), bias: fill(labels.length), labels },
-  };
-}
+const adapterWithLabels = (labels: string[]): LoraAdapter =>
+  randomAdapter(rng, base, { rank: 2, labels, scale: 1, factorStd: 0.1, headStd: 0.1, biasStd: 0.1 });
 
 let executor: MultiAdapterExecutor;
 let store: AdapterStore;

@@ -27,6 +27,7 @@ import { RunnerHttpServer } from "./http";
 import { InferenceService } from "./inference";
 import { Journal, readJournal } from "./journal";
 import { RunnerMetrics } from "./metrics";
+import { randomAdapter } from "./testing/randomAdapter";
 
 const CHAIN_ID = 31337;
 const CHANNELS: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
@@ -37,19 +38,15 @@ const base = landeBaseModel();
 const consumer = privateKeyToAccount(generatePrivateKey());
 const runnerKey = generatePrivateKey();
 
-function adapter(labels: string[], seed: number): LoraAdapter {
-  const rng = new Rng(seed);
-  const { inputs: d, outputs: k } = base.hidden;
-  const fill = (n: number) => Float32Array.from({ length: n }, () => rng.normal() * 0.1);
-  return {
-    target: "hidden",
+const adapter = (labels: string[], seed: number): LoraAdapter =>
+  randomAdapter(new Rng(seed), base, {
     rank: 2,
+    labels,
     scale: 1,
-    a: fill(d * 2),
-    b: fill(2 * k),
-    head: { weight: fill(k * labels.length), bias: fill(labels.length), labels },
-  };
-}
+    factorStd: 0.1,
+    headStd: 0.1,
+    biasStd: 0.1,
+  });
 
 let server: RunnerHttpServer;
 let url: string;

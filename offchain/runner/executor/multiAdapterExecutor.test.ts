@@ -3,29 +3,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LoraAdapter } from "../../ml/adapter/adapter";
 import { type BaseModel, landeBaseModel, wideBenchmarkBase } from "../../ml/base/baseModel";
 import { Rng } from "../../ml/random";
+import { randomAdapter } from "../testing/randomAdapter";
 import { AdapterTooLargeError } from "./adapterArena";
 import { createMergedSession } from "./mergedSession";
 import { MultiAdapterExecutor } from "./multiAdapterExecutor";
 
-function randomAdapter(rng: Rng, base: BaseModel, rank: number, classes: number | null): LoraAdapter {
-  const { inputs: d, outputs: k } = base.hidden;
-  const fill = (n: number, std: number) => Float32Array.from({ length: n }, () => rng.normal() * std);
-  const adapter: LoraAdapter = {
-    target: "hidden",
+/** Factors large enough that the LoRA delta changes the answers the test compares. */
+const adapterOf = (rng: Rng, base: BaseModel, rank: number, classes: number | null): LoraAdapter =>
+  randomAdapter(rng, base, {
     rank,
-    scale: 2 / rank,
-    a: fill(d * rank, 0.3),
-    b: fill(rank * k, 0.3),
-  };
-  if (classes !== null) {
-    adapter.head = {
-      weight: fill(k * classes, 0.3),
-      bias: fill(classes, 0.1),
-      labels: Array.from({ length: classes }, (_, c) => `label${c}`),
-    };
-  }
-  return adapter;
-}
+    labels: classes === null ? null : Array.from({ length: classes }, (_, c) => `label${c}`),
+    factorStd: 0.3,
+    headStd: 0.3,
+    biasStd: 0.1,
+  });
 
 /** The same adapter merged into the base weights, run in its own onnxruntime session. */
 async function mergedSessionOutput(
@@ -80,12 +71,8 @@ describe("MultiAdapterExecutor on the lande base", () => {
   const rng = new Rng(7);
   let executor: MultiAdapterExecutor;
   // Ranks and class counts differ per slot; slot 3 has no head and uses the base's 50 languages.
-  const adapters = [
-    randomAdapter(rng, base, 4, 2),
-    randomAdapter(rng, base, 8, 3),
-    randomAdapter(rng, base, 1, 5),
-  ];
-  adapters.push(randomAdapter(rng, base, 2, null));
+  const adapters = [adapterOf(rng, base, 4, 2), adapterOf(rng, base, 8, 3), adapterOf(rng, base, 1, 5)];
+  adapters.push(adapterOf(rng, base, 2, null));
 
   beforeAll(async () => {
     executor = await MultiAdapterExecutor.create(base, { slots: 8, maxRank: 8, maxClasses: 50 });
@@ -126,7 +113,7 @@ describe("MultiAdapterExecutor on the lande base", () => {
   });
 
   it("serves a new adapter written into a slot without a new session", async () => {
-    const replacement = randomAdapter(rng, base, 6, 2);
+    const replacement = adapterOf(rng, base, 6, 2);
     executor.arena.write(1, replacement);
     const x = base.featurizer?.featurize("hello world, this is a test") as Float32Array;
     const [p] = await executor.run([{ features: x, slot: 1 }]);
@@ -146,7 +133,7 @@ describe("MultiAdapterExecutor on the lande base", () => {
   });
 
   it("refuses an adapter above the arena's rank or class limit", () => {
-    expect(() => executor.arena.write(5, randomAdapter(rng, base, 9, 2))).toThrow(AdapterTooLargeError);
+    expect(() => executor.arena.write(5, adapterOf(rng, base, 9, 2))).toThrow(AdapterTooLargeError);
   });
 });
 
@@ -155,7 +142,7 @@ describe("MultiAdapterExecutor on a wide base", () => {
     const base = wideBenchmarkBase({ inputDim: 256, hiddenDim: 256, outputDim: 10, seed: 3 });
     const rng = new Rng(11);
     const executor = await MultiAdapterExecutor.create(base, { slots: 4, maxRank: 8, maxClasses: 4 });
-    const adapters = [0, 1, 2, 3].map(() => randomAdapter(rng, base, 8, 4));
+    const adapters = [0, 1, 2, 3].map(() => adapterOf(rng, base, 8, 4));
     for (const [slot, adapter] of adapters.entries()) executor.arena.write(slot, adapter);
     const rows = Array.from({ length: 12 }, (_, i) => ({
       features: Float32Array.from({ length: 256 }, () => rng.normal()),
