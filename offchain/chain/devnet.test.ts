@@ -100,6 +100,15 @@ describe("startDevnet", () => {
     expect(existsSync("deployments/.never.json")).toBe(false);
   });
 
+  it("stops a deploy that does not finish in time", async () => {
+    const { privateKey } = devAccounts(1)[0] as { privateKey: `0x${string}` };
+    const error = await deployContracts({ rpcUrl: devnet.rpcUrl, privateKey, timeoutMs: 50 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DeployError);
+    expect((error as DeployError).message).toMatch(/did not finish within 50 ms/);
+  });
+
   it("refuses a deployments file outside deployments/", async () => {
     await expect(
       deployContracts({

@@ -86,7 +86,11 @@ export interface DeployOptions {
   env?: Record<string, string>;
   /** Told of forge's progress lines. */
   onOutput?(line: string): void;
+  /** How long the deploy may take before forge is stopped (default 3 minutes). */
+  timeoutMs?: number;
 }
+
+const DEPLOY_TIMEOUT_MS = 180_000;
 
 /** Runs `forge script script/Deploy.s.sol --broadcast` against `rpcUrl` and reads what it wrote. */
 export async function deployContracts(
@@ -112,10 +116,20 @@ export async function deployContracts(
     "--private-key",
     options.privateKey,
     "--broadcast",
+    // One transaction at a time, each after the previous one's receipt: forge otherwise sends
+    // them all at once, and anvil's automine can leave out-of-order arrivals queued forever
+    // (foundry-rs/foundry#10122), which hung a deploy.
+    "--slow",
   ];
   const env = { ...process.env, ...options.env, ...(file ? { DEPLOYMENT_FILE: file } : {}) };
   // The key travels on forge's command line; never in our messages.
-  const { code, output } = await run(foundryBinary("forge"), args, env, options.onOutput);
+  const { code, output } = await run(
+    foundryBinary("forge"),
+    args,
+    env,
+    options.timeoutMs ?? DEPLOY_TIMEOUT_MS,
+    options.onOutput,
+  );
   const printable = output.replaceAll(options.privateKey, "<private key>");
   if (code !== 0) {
     throw new DeployError(`forge script script/Deploy.s.sol failed (exit code ${code})`, {
@@ -144,14 +158,20 @@ function tail(text: string, lines = 30): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
+/** Runs a command to its end, or kills it after `timeoutMs` and rejects with a DeployError. */
 function run(
   command: string,
   args: string[],
   env: NodeJS.ProcessEnv,
+  timeoutMs: number,
   onOutput?: (line: string) => void,
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new DeployError(`${path.basename(command)} did not finish within ${timeoutMs} ms; stopped it`));
+    }, timeoutMs);
     let output = "";
     let pending = "";
     const onData = (chunk: Buffer) => {
@@ -165,8 +185,14 @@ function run(
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
-    child.once("error", (error) => reject(new DeployError(`cannot run forge: ${error.message}`)));
-    child.once("close", (code) => resolve({ code, output }));
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(new DeployError(`cannot run forge: ${error.message}`));
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
   });
 }
 
