@@ -74,11 +74,15 @@ describe("SignatureThread", () => {
     expect((results[1] as PromiseRejectedResult).reason.message).toMatch(/65 bytes/);
   });
 
-  it("fails the calls a dead worker held with SignatureThreadError, then serves on a new one", async () => {
-    const pending = thread.sign(receipt(9n));
-    // Kill the worker while the job is in flight, as a crash would.
+  it("fails the vouchers a dead worker held, signs its receipts here, then serves on a new one", async () => {
+    const signed = await signVoucher(voucher(6n));
+    const pendingVoucher = thread.recoverSigner(voucher(6n), signed);
+    const pendingReceipt = thread.sign(receipt(9n));
+    // Kill the worker while the jobs are in flight, as a crash would.
     await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    await expect(pending).rejects.toBeInstanceOf(SignatureThreadError);
+    await expect(pendingVoucher).rejects.toBeInstanceOf(SignatureThreadError);
+    // The receipt may already be journaled: it is signed on this thread, as the worker would have.
+    expect(await pendingReceipt).toBe(new ReceiptSigner(31337, SETTLEMENT, runnerKey).sign(receipt(9n)));
     expect(await thread.recoverSigner(voucher(5n), await signVoucher(voucher(5n)))).toBe(consumer.address);
   });
 });

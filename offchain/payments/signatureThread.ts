@@ -5,16 +5,17 @@
  * what lets paid calls use the second core. Jobs queued in one turn of the event loop travel
  * to the worker as one message; answers come back in order.
  *
- * If the worker dies, the calls it held fail with SignatureThreadError (the HTTP layer answers
- * 503) and a new worker is started for the next calls (only when they come, so a worker that
- * cannot start does not spin).
+ * If the worker dies, the vouchers it held fail with SignatureThreadError (the HTTP layer
+ * answers 503, charging nothing), while the receipts it held are signed on this thread instead:
+ * a receipt is journaled while it is signed, so its answer must still go out. A new worker is
+ * started for the next calls (only when they come, so a worker that cannot start does not spin).
  */
 import { Worker } from "node:worker_threads";
 import type { Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import type { Receipt, Voucher } from "../../sdk/protocol/typedData";
 import { SignatureError } from "./nativeEip712";
-import type { Job, JobResult, ThreadConfig } from "./signatureThreadJobs";
+import { createJobRunner, type Job, type JobResult, type ThreadConfig } from "./signatureThreadJobs";
 
 export class SignatureThreadError extends Error {
   constructor(message: string) {
@@ -39,6 +40,8 @@ export class SignatureThread {
   private nextBatch = 0;
   private flushScheduled = false;
   private closed = false;
+  /** Runs jobs on this thread, for the receipts a dead worker held; made when first needed. */
+  private runHere: ((job: Job) => JobResult) | undefined;
 
   constructor(private readonly config: ThreadConfig) {
     this.address = privateKeyToAddress(config.privateKey);
@@ -90,9 +93,7 @@ export class SignatureThread {
       this.inFlight.delete(id);
       if (this.inFlight.size === 0) worker.unref();
       batch.forEach((pending, i) => {
-        const result = results[i];
-        if (result && "value" in result) pending.resolve(result.value);
-        else pending.reject(new SignatureError(result?.error ?? "no answer", result?.details ?? {}));
+        settle(pending, results[i]);
       });
     });
     worker.on("error", (error) => this.failInFlight(`the signature thread failed: ${error.message}`));
@@ -106,7 +107,17 @@ export class SignatureThread {
 
   private failInFlight(message: string): void {
     for (const batch of this.inFlight.values())
-      for (const pending of batch) pending.reject(new SignatureThreadError(message));
+      for (const pending of batch) {
+        if (pending.job.op === "receipt") {
+          this.runHere ??= createJobRunner(this.config);
+          settle(pending, this.runHere(pending.job));
+        } else pending.reject(new SignatureThreadError(message));
+      }
     this.inFlight.clear();
   }
+}
+
+function settle(pending: Pending, result: JobResult | undefined): void {
+  if (result && "value" in result) pending.resolve(result.value);
+  else pending.reject(new SignatureError(result?.error ?? "no answer", result?.details ?? {}));
 }

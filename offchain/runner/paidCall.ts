@@ -88,7 +88,9 @@ function checkRequestHash(payment: PaymentPayload, modelId: bigint, body: Uint8A
 /**
  * Runs a paid call. Throws PaymentRefusedError (answer 402), or the inference's errors
  * (adapter refused, queue full: answer 503), or JournalWriteError (503); in each case the
- * voucher is not kept.
+ * voucher is not kept. Signing the receipt does not fail for a runner reason once the voucher
+ * is accepted (SignatureThread signs on this thread if its worker dies), so a journaled call
+ * is an answered one.
  */
 export async function runPaidCall(
   ctx: PaidCallContext,
@@ -118,10 +120,14 @@ export async function runPaidCall(
       channelId: voucher.channelId,
       callIndex: voucher.cumulativeCalls,
     };
-    const receiptSignature = await ctx.signer.sign(receipt);
     const price = voucher.cumulativeAmount - authorization.previous.cumulativeAmount;
-    const record: CallRecord = { receipt, receiptSignature, voucher, voucherSignature: signature };
-    await ctx.journal.append({ type: "call", ...record, price, payer: authorization.payer, at: Date.now() });
+    const record: CallRecord = { receipt, voucher, voucherSignature: signature };
+    // The receipt is signed while it is journaled: its signature is deterministic (RFC 6979), so
+    // the journal need not hold it, and the answer waits for both.
+    const [receiptSignature] = await Promise.all([
+      ctx.signer.sign(receipt),
+      ctx.journal.append({ type: "call", ...record, price, payer: authorization.payer, at: Date.now() }),
+    ]);
     const header = encodeHeader(
       paymentResponse({
         network: `eip155:${ctx.chainId}`,

@@ -22,7 +22,6 @@ function laneCalls(channelId: bigint, modelId: bigint, count: number, price: big
         channelId,
         callIndex,
       },
-      receiptSignature: SIG,
       voucher: {
         channelId,
         modelId,

@@ -13,7 +13,6 @@ import { keccak256HexNative, receiptLeafNative } from "../../payments/nativeHash
 
 export interface CallRecord {
   receipt: Receipt;
-  receiptSignature: Hex;
   voucher: Voucher;
   voucherSignature: Hex;
 }
