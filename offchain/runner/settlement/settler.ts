@@ -24,6 +24,7 @@ import {
   type WalletClient,
 } from "viem";
 import { paymentChannelsAbi, settlementAbi } from "../../../sdk/generated/abis";
+import type { MerkleTree } from "../../../sdk/protocol/merkle";
 import type { Receipt } from "../../../sdk/protocol/typedData";
 import type { Journal, JournalRecord } from "../journal";
 import type { RunnerMetrics } from "../metrics";
@@ -83,6 +84,8 @@ export class Settler {
   private readonly paid = new Map<string, LanePaid>();
   private readonly batches: SettledBatch[] = [];
   private readonly proofIndex = new Map<Hex, { batch: SettledBatch; index: number }>();
+  /** Each batch's Merkle tree, built on its first proof, so a large batch is not rehashed per proof. */
+  private readonly trees = new WeakMap<SettledBatch, MerkleTree>();
   private unsettledCalls = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<SettledBatch | null> | null = null;
@@ -172,7 +175,11 @@ export class Settler {
     const found = this.proofIndex.get(requestHash.toLowerCase() as Hex);
     if (!found) return null;
     const { batch, index } = found;
-    const tree = receiptTree(batch.receipts);
+    let tree = this.trees.get(batch);
+    if (!tree) {
+      tree = receiptTree(batch.receipts);
+      this.trees.set(batch, tree);
+    }
     const receipt = batch.receipts[index] as Receipt;
     return {
       runner: this.address,
