@@ -170,7 +170,7 @@ describe("runner on anvil", () => {
     }
   });
 
-  it("refuses vouchers the chain has already paid when it lost its journal, and serves the next", async () => {
+  it("refuses vouchers the chain has already paid when it lost its journal, and a consumer that lost its state too resumes from the chain", async () => {
     const account = devAccount(8);
     const first = await startRunner(
       runnerConfig(path.join(tmp, "journal-lost")),
@@ -217,7 +217,9 @@ describe("runner on anvil", () => {
       });
       expect(refused.status).toBe(402);
       expect(decodePaymentResponse(refused.headers.get(HEADERS.response)).errorReason).toBe("voucher_stale");
-      // The consumer, which kept its lane, pays the third call; the contract takes its voucher.
+      // The consumer lost its lane state too: offered none by the runner, it resumes from the
+      // chain, pays the third call, and the contract takes that voucher.
+      client.loseState();
       await client.call(second.url, spamModel, "after the loss");
       await settleVia(second.url);
       expect(await lanePaid(client.channelId, spamModel)).toMatchObject({

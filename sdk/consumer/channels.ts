@@ -252,7 +252,9 @@ export function channelLanes(
   const account = voucherSigner ?? signer(client, "signing vouchers");
   if (account.type !== "local")
     throw new InvalidArgumentError("vouchers need a local account (a private key)");
-  return new ChannelLanes(account, client.deployment.chainId, client.deployment.paymentChannels, channelId);
+  return new ChannelLanes(account, client.deployment.chainId, client.deployment.paymentChannels, channelId, {
+    settledLane: (modelId) => getLane(client, channelId, modelId),
+  });
 }
 
 /**

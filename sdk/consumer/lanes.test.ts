@@ -1,6 +1,6 @@
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
-import { extendTranscript, requestHash } from "../protocol/typedData";
+import { EMPTY_TRANSCRIPT, extendTranscript, requestHash } from "../protocol/typedData";
 import { ChannelLanes } from "./lanes";
 
 const CHANNELS = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
@@ -36,5 +36,33 @@ describe("ChannelLanes", () => {
     expect(await fresh.resync(1n, { ...signed.voucher })).toBe(false);
     expect(await fresh.resync(1n, { ...view, channelId: 5n })).toBe(false);
     expect(fresh.cursor(1n).cumulativeCalls).toBe(0n);
+  });
+
+  it("resumes a lane from the chain's settled state, keeping its own transcript", async () => {
+    const settled = { paidAmount: 1_500n, paidCalls: 3n };
+    const lanes = new ChannelLanes(consumer, 31337, CHANNELS, 4n, { settledLane: async () => settled });
+    expect(await lanes.catchUpWithChain(1n)).toBe(true);
+    expect(lanes.cursor(1n)).toEqual({
+      cumulativeAmount: 1_500n,
+      cumulativeCalls: 3n,
+      transcriptHash: EMPTY_TRANSCRIPT,
+    });
+    const next = await lanes.signNext(1n, 500n, "d");
+    expect(next.voucher).toMatchObject({ cumulativeAmount: 2_000n, cumulativeCalls: 4n });
+    expect(next.requestHash).toBe(requestHash(4n, 1n, 4n, "d"));
+    expect(await lanes.catchUpWithChain(1n)).toBe(true); // back to what the chain paid: re-signs call 4
+    expect(lanes.cursor(1n).transcriptHash).toBe(next.voucher.transcriptHash);
+    expect(await lanes.catchUpWithChain(1n)).toBe(false); // already there
+  });
+
+  it("cannot resume from the chain without a chain reader, and reports a failed read", async () => {
+    expect(await new ChannelLanes(consumer, 31337, CHANNELS, 4n).catchUpWithChain(1n)).toBe(false);
+    const down = new ChannelLanes(consumer, 31337, CHANNELS, 4n, {
+      settledLane: async () => {
+        throw new Error("rpc down");
+      },
+    });
+    await expect(down.catchUpWithChain(1n)).rejects.toThrow("rpc down");
+    expect(down.cursor(1n).cumulativeCalls).toBe(0n);
   });
 });

@@ -18,6 +18,17 @@ export interface LaneCursor {
   transcriptHash: Hex;
 }
 
+/** What PaymentChannels has paid in a lane: its last settled voucher's cumulative values. */
+export interface SettledLane {
+  paidAmount: bigint;
+  paidCalls: bigint;
+}
+
+export interface ChannelLanesOptions {
+  /** Reads a lane's settled state from the chain; without it, a lost lane is only resumed from the runner's signed view. */
+  settledLane?(modelId: bigint): Promise<SettledLane>;
+}
+
 export interface SignedCall {
   voucher: Voucher;
   signature: Hex;
@@ -33,6 +44,7 @@ export class ChannelLanes {
     readonly chainId: number,
     readonly paymentChannels: Address,
     readonly channelId: bigint,
+    private readonly options: ChannelLanesOptions = {},
   ) {}
 
   cursor(modelId: bigint): LaneCursor {
@@ -69,6 +81,27 @@ export class ChannelLanes {
     this.cursors.set(modelId, {
       cumulativeAmount: lane.cumulativeAmount,
       cumulativeCalls: lane.cumulativeCalls,
+      transcriptHash: lane.transcriptHash,
+    });
+    return true;
+  }
+
+  /**
+   * Adopts the chain's settled state of a lane, for a runner that offers none (it took the lane
+   * from the chain itself, after losing its journal). Safe without trusting the runner: the
+   * chain paid those calls, so their vouchers were signed on this channel; the transcript stays
+   * this client's, since the chain keeps none and such a runner takes the next one as signed.
+   * Returns whether the cursor moved; false too when this client has no chain reader.
+   */
+  async catchUpWithChain(modelId: bigint): Promise<boolean> {
+    if (!this.options.settledLane) return false;
+    const settled = await this.options.settledLane(modelId);
+    const lane = this.cursor(modelId);
+    if (settled.paidCalls === lane.cumulativeCalls && settled.paidAmount === lane.cumulativeAmount)
+      return false;
+    this.cursors.set(modelId, {
+      cumulativeAmount: settled.paidAmount,
+      cumulativeCalls: settled.paidCalls,
       transcriptHash: lane.transcriptHash,
     });
     return true;

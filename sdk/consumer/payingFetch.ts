@@ -101,6 +101,20 @@ export function createPayingFetch(options: PayingFetchOptions) {
     return { receipt, receiptSignature, runner, price: terms.amount };
   }
 
+  /**
+   * A runner offers no lane state when it took the lane from the chain (it lost its journal):
+   * this client then resumes from the chain too. A failed read is not fatal, since this
+   * client's own cursor may still be right; it is returned to explain a later refusal.
+   */
+  async function catchUpWithChain(modelId: bigint): Promise<string | undefined> {
+    try {
+      await lanes.catchUpWithChain(modelId);
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
   return async function payingFetch(url: string, init: RequestInit = {}): Promise<Response> {
     const body = init.body ?? "";
     if (typeof body !== "string" && !(body instanceof Uint8Array)) {
@@ -109,6 +123,7 @@ export function createPayingFetch(options: PayingFetchOptions) {
       );
     }
     let lastReason = "";
+    let chainReadError: string | undefined;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const headers = new Headers(init.headers);
       headers.set(HEADERS.channel, lanes.channelId.toString());
@@ -128,6 +143,7 @@ export function createPayingFetch(options: PayingFetchOptions) {
         const offered = pickTerms(required);
         termsByUrl.set(url, offered);
         if (offered.extra.lane) await lanes.resync(offered.extra.modelId, offered.extra.lane);
+        else chainReadError = await catchUpWithChain(offered.extra.modelId);
         if (!terms) continue; // the unpaid probe: now we know the terms
         const refusal = response.headers.get(HEADERS.response);
         lastReason = refusal ? (decodePaymentResponse(refusal).errorReason ?? "") : "";
@@ -136,6 +152,7 @@ export function createPayingFetch(options: PayingFetchOptions) {
           url,
           reason: lastReason,
           error: required.error,
+          ...(chainReadError ? { chainReadError } : {}),
         });
       }
       if (!terms || !requestHash || !response.ok) return response;
@@ -150,6 +167,7 @@ export function createPayingFetch(options: PayingFetchOptions) {
     throw new PaymentClientError(`the runner refused payment ${MAX_ATTEMPTS} times (${lastReason})`, {
       url,
       reason: lastReason,
+      ...(chainReadError ? { chainReadError } : {}),
     });
   };
 }
