@@ -4,17 +4,29 @@
 //   merged      one merged-weights session per adapter, one run per row (the classic way)
 //   per-row     the gather graph, one run per row (no batching)
 //   base alone  the base model without adapters, one batched run (the ceiling)
-// at 1 and 2 onnxruntime threads per session.
+// at 1 and 2 onnxruntime threads per session, in interleaved rounds (see interleavedRates).
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import * as ort from "onnxruntime-node";
+import type { LoraAdapter } from "../ml/adapter/adapter";
 import { type BaseModel, landeBaseModel, wideBenchmarkBase } from "../ml/base/baseModel";
 import { Rng } from "../ml/random";
+import { AdapterArena } from "../runner/executor/adapterArena";
+import { buildGatherGraph, GATHER_INPUTS } from "../runner/executor/gatherGraph";
 import { createMergedSession } from "../runner/executor/mergedSession";
-import { MultiAdapterExecutor } from "../runner/executor/multiAdapterExecutor";
+import { MultiAdapterExecutor, type Row } from "../runner/executor/multiAdapterExecutor";
 import { randomAdapter } from "../runner/testing/randomAdapter";
-import { opsPerSecond, report } from "./table";
+import { interleavedRates, type RoundRates, report } from "./table";
 
 const BATCH = 32;
 const RANK = 8;
+/** Each round runs every method for MS_PER_ROUND, in an order rotated from round to round. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const MS_PER_ROUND = 400;
+/** BENCH_PROFILE=1 adds the gather graph's per-node split from onnxruntime's profiler. */
+const PROFILE = process.env.BENCH_PROFILE === "1";
+const PROFILED_RUNS = 2_000;
 
 const LABELS = ["a", "b", "c", "d"];
 const CLASSES = LABELS.length;
@@ -44,55 +56,117 @@ async function measure(base: BaseModel, threads: number) {
   const batchFeatures = new Float32Array(BATCH * d);
   for (const [i, row] of rows.entries()) batchFeatures.set(row.features, i * d);
 
-  const gather = await opsPerSecond(() => executor.run(rows), 2_000, 1);
-  const mergedRate = await opsPerSecond(
-    () =>
-      Promise.all(
-        merged.map((session, i) =>
-          session.run({
-            features: new ort.Tensor("float32", (rows[i] as (typeof rows)[number]).features, [1, d]),
-          }),
+  const rates = await interleavedRates(
+    {
+      gather: () => executor.run(rows),
+      merged: () =>
+        Promise.all(
+          merged.map((session, i) =>
+            session.run({ features: new ort.Tensor("float32", (rows[i] as Row).features, [1, d]) }),
+          ),
         ),
-      ),
-    2_000,
-    1,
-  );
-  const perRow = await opsPerSecond(
-    async () => {
-      for (const row of rows) await executor.run([row]);
+      perRow: async () => {
+        for (const row of rows) await executor.run([row]);
+      },
+      baseAlone: () => baseSession.run({ features: new ort.Tensor("float32", batchFeatures, [BATCH, d]) }),
     },
-    2_000,
-    1,
+    ROUNDS,
+    MS_PER_ROUND,
   );
-  const baseAlone = await opsPerSecond(
-    () => baseSession.run({ features: new ort.Tensor("float32", batchFeatures, [BATCH, d]) }),
-    2_000,
-    1,
-  );
+  const split = PROFILE ? await profiledSplit(base, adapters, rows, threads) : undefined;
   await Promise.all([executor.release(), baseSession.release(), ...merged.map((s) => s.release())]);
-  const row = (method: string, batchesPerSecond: number) => ({
+  const gather = rates.gather.median;
+  const row = (method: string, rate: RoundRates) => ({
     base: base.id,
     threads,
     method,
-    "batches/s": Math.round(batchesPerSecond),
-    "rows/s": Math.round(batchesPerSecond * BATCH),
-    "ms/batch": Number((1000 / batchesPerSecond).toFixed(3)),
-    "vs gather": Number((batchesPerSecond / gather).toFixed(2)),
+    "rows/s": Math.round(rate.median * BATCH),
+    "ms/batch": Number((1000 / rate.median).toFixed(3)),
+    "ms/batch, rounds": `${(1000 / rate.max).toFixed(3)}–${(1000 / rate.min).toFixed(3)}`,
+    "vs gather": Number((rate.median / gather).toFixed(2)),
   });
-  return [
-    row("gather (runner)", gather),
-    row("merged session per adapter", mergedRate),
-    row("gather, one run per row", perRow),
-    row("base alone, no adapters", baseAlone),
+  const table = [
+    row("gather (runner)", rates.gather),
+    row("merged session per adapter", rates.merged),
+    row("gather, one run per row", rates.perRow),
+    row("base alone, no adapters", rates.baseAlone),
   ];
+  return { table, split };
 }
+
+/**
+ * Where a gather run's time goes: the median time of each node over PROFILED_RUNS runs of the
+ * gather graph, from onnxruntime's own profiler (which adds a little time of its own), and the
+ * median of the whole run as the profiler saw it.
+ */
+async function profiledSplit(base: BaseModel, adapters: LoraAdapter[], rows: Row[], threads: number) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-bench-profile-"));
+  try {
+    const arena = new AdapterArena(base, { slots: BATCH, maxRank: RANK, maxClasses: CLASSES });
+    for (const [slot, adapter] of adapters.entries()) arena.write(slot, adapter);
+    const session = await ort.InferenceSession.create(buildGatherGraph(base), {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      enableProfiling: true,
+      profileFilePrefix: path.join(dir, "gather"),
+    });
+    const d = base.hidden.inputs;
+    const features = new Float32Array(BATCH * d);
+    for (const [i, row] of rows.entries()) features.set(row.features, i * d);
+    const slots = BigInt64Array.from(rows, (row) => BigInt(row.slot));
+    for (let i = 0; i < PROFILED_RUNS; i++) {
+      await session.run({
+        ...arena.feeds,
+        [GATHER_INPUTS.features]: new ort.Tensor("float32", features, [BATCH, d]),
+        [GATHER_INPUTS.slot]: new ort.Tensor("int64", slots, [BATCH]),
+      });
+    }
+    session.endProfiling();
+    await session.release();
+    const file = readdirSync(dir).find((f) => f.endsWith(".json"));
+    if (!file) throw new Error("onnxruntime wrote no profile");
+    const events = JSON.parse(readFileSync(path.join(dir, file), "utf8")) as ProfileEvent[];
+    const byNode = new Map<string, number[]>();
+    for (const e of events) {
+      if (e.cat !== "Node" || !e.name.endsWith("_kernel_time")) continue;
+      const name = e.name.slice(0, -"_kernel_time".length);
+      byNode.set(name, [...(byNode.get(name) ?? []), e.dur]);
+    }
+    const runs = events.filter((e) => e.name === "model_run").map((e) => e.dur);
+    return [
+      ...[...byNode].map(([node, durations]) => ({ base: base.id, threads, node, µs: median(durations) })),
+      { base: base.id, threads, node: "whole run (model_run)", µs: median(runs) },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 // Every method gets the same onnxruntime thread count: 1 (the runner's default, which leaves the
 // other core to HTTP and payments) and 2 (the whole machine). BENCH_THREADS=1 runs one.
 const threadCounts = (process.env.BENCH_THREADS ?? "1,2").split(",").map(Number);
 const rows = [];
-for (const threads of threadCounts)
-  for (const base of [wideBenchmarkBase(), landeBaseModel()]) rows.push(...(await measure(base, threads)));
-report(`serving: batch of ${BATCH} rows over ${BATCH} adapters (rank ${RANK})`, rows, {
-  aims: "gather ≥ 10× merged sessions, ≥ 0.7× base alone",
-});
+const splits = [];
+for (const threads of threadCounts) {
+  for (const base of [wideBenchmarkBase(), landeBaseModel()]) {
+    const { table, split } = await measure(base, threads);
+    rows.push(...table);
+    if (split) splits.push(...split);
+  }
+}
+report(
+  `serving: batch of ${BATCH} rows over ${BATCH} adapters (rank ${RANK}), median of ${ROUNDS} interleaved rounds`,
+  rows,
+  {
+    aims: "gather ≥ 10× merged sessions, ≥ 0.7× base alone",
+  },
+);
+if (PROFILE) report(`gather graph per node: median of ${PROFILED_RUNS} profiled runs`, splits);

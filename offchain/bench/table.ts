@@ -22,15 +22,61 @@ export async function opsPerSecond(
   ms = 1_500,
   checkEvery = 100,
 ): Promise<number> {
-  const run = async (budgetMs: number) => {
-    let n = 0;
-    const start = process.hrtime.bigint();
-    const budget = BigInt(Math.round(budgetMs * 1e6));
-    while (process.hrtime.bigint() - start < budget) {
-      for (let k = 0; k < checkEvery; k++) await fn(n++);
+  await timedRate(fn, ms / 5, checkEvery);
+  return timedRate(fn, ms, checkEvery);
+}
+
+/** Calls `fn` back to back for `budgetMs` and returns calls per second (no warm-up). */
+async function timedRate(fn: (i: number) => unknown, budgetMs: number, checkEvery: number): Promise<number> {
+  let n = 0;
+  const start = process.hrtime.bigint();
+  const budget = BigInt(Math.round(budgetMs * 1e6));
+  while (process.hrtime.bigint() - start < budget) {
+    for (let k = 0; k < checkEvery; k++) await fn(n++);
+  }
+  return n / (Number(process.hrtime.bigint() - start) / 1e9);
+}
+
+/** A method's calls per second over interleaved rounds: the median, and the slowest and fastest round. */
+export interface RoundRates {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * Measures several methods in `rounds` interleaved rounds (each round runs every method for
+ * `msPerRound`, in an order rotated from round to round) and returns each one's rates. On a
+ * shared machine whose speed drifts, this keeps the ratios between methods fair: each method
+ * sees the same slow and fast spells, where back-to-back runs would give one method the slow
+ * spell and another the fast one.
+ */
+export async function interleavedRates<Method extends string>(
+  methods: Record<Method, (i: number) => unknown>,
+  rounds = 5,
+  msPerRound = 400,
+  checkEvery = 1,
+): Promise<Record<Method, RoundRates>> {
+  const names = Object.keys(methods) as Method[];
+  const samples = new Map<Method, number[]>(names.map((name) => [name, []]));
+  for (const name of names) await opsPerSecond(methods[name], msPerRound, checkEvery); // warm-up
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(round + k) % names.length] as Method;
+      samples.get(name)?.push(await timedRate(methods[name], msPerRound, checkEvery));
     }
-    return n / (Number(process.hrtime.bigint() - start) / 1e9);
-  };
-  await run(ms / 5);
-  return run(ms);
+  }
+  return Object.fromEntries(
+    names.map((name): [Method, RoundRates] => {
+      const sorted = (samples.get(name) as number[]).sort((a, b) => a - b);
+      return [
+        name,
+        {
+          median: sorted[Math.floor(sorted.length / 2)] as number,
+          min: sorted[0] as number,
+          max: sorted[sorted.length - 1] as number,
+        },
+      ];
+    }),
+  ) as Record<Method, RoundRates>;
 }
