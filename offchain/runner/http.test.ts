@@ -1,7 +1,7 @@
 // The runner's HTTP API with real payments (signed vouchers, native verification, signed
 // receipts), a real onnxruntime session and a real journal. Channel state comes from a fixed
 // snapshot here; the anvil tests read it from the PaymentChannels contract.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
@@ -23,11 +23,12 @@ import { AdapterStore } from "./adapterStore";
 import type { ServedModel } from "./catalog";
 import { ChainUnavailableError } from "./chain";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
-import { RunnerHttpServer } from "./http";
+import { type RunnerHttpContext, RunnerHttpServer } from "./http";
 import { InferenceService } from "./inference";
 import { Journal, readJournal } from "./journal";
 import { RunnerMetrics } from "./metrics";
 import { randomAdapter } from "./testing/randomAdapter";
+import { mountSmallFilesystem } from "./testing/smallFilesystem";
 
 const CHAIN_ID = 31337;
 const CHANNELS: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
@@ -49,6 +50,8 @@ const adapter = (labels: string[], seed: number): LoraAdapter =>
   });
 
 let server: RunnerHttpServer;
+/** The server's context: a test may swap its journal for one on a full disk. */
+let ctx: RunnerHttpContext;
 let url: string;
 let journal: Journal;
 let executor: MultiAdapterExecutor;
@@ -104,23 +107,21 @@ beforeAll(async () => {
       return { paidAmount: 0n, paidCalls: 0n }; // nothing settled yet
     },
   });
-  server = new RunnerHttpServer(
-    {
-      chainId: CHAIN_ID,
-      paymentChannels: CHANNELS,
-      settlement: SETTLEMENT,
-      paymentAsset: ASSET,
-      gate,
-      signer,
-      inference,
-      journal,
-      catalog: { model: async (id) => models.get(id) ?? null, models: async () => [...models.values()] },
-      metrics,
-      log: pino({ level: "silent" }),
-      ready: () => true,
-    },
-    { maxBodyBytes: 4096 },
-  );
+  ctx = {
+    chainId: CHAIN_ID,
+    paymentChannels: CHANNELS,
+    settlement: SETTLEMENT,
+    paymentAsset: ASSET,
+    gate,
+    signer,
+    inference,
+    journal,
+    catalog: { model: async (id) => models.get(id) ?? null, models: async () => [...models.values()] },
+    metrics,
+    log: pino({ level: "silent" }),
+    ready: () => true,
+  };
+  server = new RunnerHttpServer(ctx, { maxBodyBytes: 4096 });
   url = await server.listen();
 });
 
@@ -226,6 +227,49 @@ describe("runner HTTP API", () => {
     } finally {
       chainDown = false;
       channel = known;
+    }
+  });
+
+  it("answers 503 journal_unavailable on a full disk, charging nothing, and serves once space is back", async (test) => {
+    const disk = mountSmallFilesystem(path.join(dir, "small-disk"), 64 * 1024);
+    if ("unavailable" in disk) return test.skip(disk.unavailable);
+    const served = ctx.journal;
+    const known = channel;
+    const { journal: onSmallDisk } = await Journal.open(path.join(disk.dir, "receipts.journal"));
+    try {
+      ctx.journal = onSmallDisk;
+      channel = { ...channel, channelId: 9n, deposited: 10n ** 9n }; // a lane of its own, enough for every call
+      const receipts: PaidReceipt[] = [];
+      const pay = client((paid) => receipts.push(paid));
+      const call = () => pay(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("disk check") });
+      expect((await call()).status).toBe(200);
+
+      // A full disk still takes appends into the journal's last, partly used block: calls are
+      // answered until the block is full too, then refused.
+      disk.fill();
+      let full = await call();
+      for (let i = 0; full.status === 200 && i < 64; i++) full = await call();
+      expect([full.status, (await json(full)).reason]).toEqual([503, "journal_unavailable"]);
+      const answered = receipts.length;
+      const last = receipts[answered - 1]?.receipt.callIndex as bigint;
+      expect(ctx.gate.lane(channel.channelId, 1n).cumulativeCalls).toBe(last); // the voucher was not kept
+
+      disk.free();
+      const after = await call(); // the client signed past the refused call: it resyncs from the 402
+      expect(after.status).toBe(200);
+      expect(receipts.map((r) => r.receipt.callIndex).slice(answered)).toEqual([last + 1n]);
+      expect(receipts[answered]?.price).toBe(1_000n);
+      // The journal holds exactly the answered calls: the refused one left nothing behind.
+      const { records, validLength } = readJournal(readFileSync(onSmallDisk.path));
+      expect(records.map((r) => (r.receipt as { callIndex: bigint }).callIndex)).toEqual(
+        receipts.map((r) => r.receipt.callIndex),
+      );
+      expect(validLength).toBe(readFileSync(onSmallDisk.path).length);
+    } finally {
+      ctx.journal = served;
+      channel = known;
+      await onSmallDisk.close();
+      disk.unmount();
     }
   });
 
