@@ -215,14 +215,19 @@ describe("PaymentGate", () => {
   it("serves a journaled lane while the chain is down, and no lane it knows nothing of", async () => {
     await gate.authorize(await nextCall()); // known before the outage, but not yet read from the chain
     const known = gate.lane(7n, MODEL);
+    let failedReads = 0;
     gate = new PaymentGate(new VoucherVerifier(CHAIN_ID, CHANNELS), runner, {
       channel: async () => channel,
       settledLane: async () => {
+        failedReads++;
         throw new Error("connection refused");
       },
     });
     gate.restore(7n, MODEL, known);
     await expect(gate.authorize(await nextCall())).resolves.toBeDefined();
+    // The next call of that lane is served on the journal without asking the chain again.
+    await expect(gate.authorize(await nextCall())).resolves.toBeDefined();
+    expect(failedReads).toBe(1);
     await expect(gate.authorize(await nextCall({}, consumer, { modelId: 2n }))).rejects.toThrow(
       "connection refused",
     );

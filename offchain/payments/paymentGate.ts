@@ -93,12 +93,17 @@ export interface Authorization {
 
 const laneKey = (channelId: bigint, modelId: bigint) => `${channelId}:${modelId}`;
 
+/** How long a journal-known lane is served on the journal after its chain read failed. */
+const CHAIN_RETRY_MS = 2_000;
+
 export class PaymentGate {
   private readonly lanes = new Map<string, LaneState>();
   /** Sum of the accepted cumulative amounts of each channel's lanes. */
   private readonly committed = new Map<bigint, bigint>();
   /** Lanes whose journaled state was compared with the chain's since start. */
   private readonly checkedAgainstChain = new Set<string>();
+  /** Journal-known lanes whose chain read failed: when to try the chain again (ms since epoch). */
+  private readonly chainRetryAt = new Map<string, number>();
 
   constructor(
     private readonly verifier: VoucherSignerRecovery,
@@ -193,19 +198,24 @@ export class PaymentGate {
    * runner's journal knows, the chain's state becomes the lane's, so vouchers up to it are
    * stale. Its transcript is unknown (the chain keeps none), so the next voucher's transcript
    * is taken as signed. While the chain cannot be read, a lane the journal knows is served on
-   * that; a lane it does not know waits for the chain, as an unknown channel does.
+   * that (and the chain asked again only after CHAIN_RETRY_MS); a lane it does not know waits
+   * for the chain, as an unknown channel does.
    */
   private async catchUpWithChain(channelId: bigint, modelId: bigint): Promise<void> {
     const key = laneKey(channelId, modelId);
     if (this.checkedAgainstChain.has(key)) return;
+    if (Date.now() < (this.chainRetryAt.get(key) ?? 0)) return; // served on the journal meanwhile
     let settled: SettledLane;
     try {
       settled = await this.source.settledLane(channelId, modelId);
     } catch (error) {
-      if (this.lanes.has(key)) return;
-      throw error;
+      if (!this.lanes.has(key)) throw error;
+      // Not on every call: an RPC that hangs would add its timeout to each of them.
+      this.chainRetryAt.set(key, Date.now() + CHAIN_RETRY_MS);
+      return;
     }
     this.checkedAgainstChain.add(key);
+    this.chainRetryAt.delete(key);
     const local = this.lane(channelId, modelId);
     if (settled.paidCalls <= local.cumulativeCalls) return;
     this.setLane(channelId, modelId, local, {

@@ -1,8 +1,9 @@
 /**
  * What the runner reads from the chain: model terms from the registry and channel state
- * from PaymentChannels. Reads are cached for `cacheMs`; when the RPC is down, the last
- * known state is used (serving continues within known channel balances), and a model or
- * channel never seen before cannot be served until the chain answers again.
+ * from PaymentChannels. Reads are cached for `cacheMs`; when the RPC is down or hangs, the
+ * last known state is used (serving continues within known channel balances), and a model or
+ * channel never seen before cannot be served until the chain answers again. The runner gives
+ * these reads a client with a short timeout (`chainReadTimeoutMs`), since a paid call waits on them.
  */
 import type { Address, Hex, PublicClient } from "viem";
 import { modelRegistryAbi, paymentChannelsAbi } from "../../sdk/generated/abis";
@@ -19,22 +20,41 @@ export class ChainUnavailableError extends Error {
   }
 }
 
-/** A read-through cache that serves the last known value when a refresh fails. */
+/**
+ * A read-through cache that serves the last known value when a refresh fails. Concurrent reads
+ * of one key share one refresh, and after a failed refresh the last known value is served
+ * without asking the chain again for `ttlMs`: an RPC that hangs rather than refuses then costs
+ * one read timeout per key and period, not one per call.
+ */
 class StaleWhileErrorCache<K, V> {
   private readonly entries = new Map<K, { value: V; at: number }>();
+  private readonly refreshing = new Map<K, Promise<V>>();
 
   constructor(private readonly ttlMs: number) {}
 
   async get(key: K, load: () => Promise<V>, what: string, fresh = false): Promise<V> {
     const entry = this.entries.get(key);
     if (entry && !fresh && Date.now() - entry.at < this.ttlMs) return entry.value;
+    let refresh = this.refreshing.get(key);
+    if (!refresh) {
+      refresh = this.refresh(key, load, what);
+      this.refreshing.set(key, refresh);
+    }
+    return refresh;
+  }
+
+  private async refresh(key: K, load: () => Promise<V>, what: string): Promise<V> {
     try {
       const value = await load();
       this.entries.set(key, { value, at: Date.now() });
       return value;
     } catch (error) {
-      if (entry) return entry.value;
-      throw new ChainUnavailableError(what, error);
+      const entry = this.entries.get(key);
+      if (!entry) throw new ChainUnavailableError(what, error);
+      entry.at = Date.now(); // serve it for another period before trying the chain again
+      return entry.value;
+    } finally {
+      this.refreshing.delete(key);
     }
   }
 }

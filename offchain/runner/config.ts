@@ -53,6 +53,12 @@ export const runnerConfigSchema = z.object({
     })
     .prefault({}),
   chainCacheMs: z.coerce.number().int().min(0).default(2_000).describe("how long chain reads are reused"),
+  chainReadTimeoutMs: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(2_000)
+    .describe("how long a paid call waits on a chain read before it is served on the last known state"),
 });
 
 export type RunnerConfig = z.output<typeof runnerConfigSchema>;

@@ -3,7 +3,6 @@
 // and a tampered adapter.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
@@ -33,6 +32,7 @@ import {
   registerBaseModel,
   registerRunner,
 } from "./testing/protocolFixture";
+import { RpcProxy } from "./testing/rpcProxy";
 
 const SPAM = "offchain/ml/models/spam-filter";
 const SENTIMENT = "offchain/ml/models/crypto-sentiment";
@@ -322,34 +322,11 @@ describe("runner faults on anvil", () => {
   });
 
   it("keeps serving within known balances while the RPC is down and settles when it returns", async () => {
-    // A loopback proxy in front of anvil stands for the RPC endpoint, so it can go away.
-    const target = new URL(p.anvil.rpcUrl);
-    const sockets = new Set<net.Socket>();
-    const proxy = net.createServer((socket) => {
-      const upstream = net.connect(Number(target.port), target.hostname);
-      sockets.add(socket).add(upstream);
-      socket.pipe(upstream).pipe(socket);
-      const close = () => {
-        socket.destroy();
-        upstream.destroy();
-      };
-      socket.on("error", close).on("close", close);
-      upstream.on("error", close).on("close", close);
-    });
-    const listen = (port = 0) =>
-      new Promise<number>((resolve) =>
-        proxy.listen(port, "127.0.0.1", () => resolve((proxy.address() as net.AddressInfo).port)),
-      );
-    const down = () =>
-      new Promise<void>((resolve) => {
-        proxy.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-        sockets.clear();
-      });
-    const port = await listen();
+    const rpc = new RpcProxy(new URL(p.anvil.rpcUrl));
+    await rpc.up();
     const runner = await startRunner(
       runnerConfig(path.join(tmp, "outage"), {
-        rpcUrl: `http://127.0.0.1:${port}`,
+        rpcUrl: rpc.url,
         settlement: { intervalMs: 300, confirmations: 0 },
       }),
       {},
@@ -358,11 +335,11 @@ describe("runner faults on anvil", () => {
     try {
       const client = await payingClient(p, runnerAccount.address, devAccount(7), 1_000_000n);
       await client.call(runner.url, spamModel, "before the outage");
-      await down();
+      await rpc.down();
       for (let i = 0; i < 3; i++) await client.call(runner.url, spamModel, `during the outage ${i}`);
       await new Promise((resolve) => setTimeout(resolve, 1_000)); // settlement attempts fail meanwhile
       expect((await lanePaid(client.channelId, spamModel)).paidCalls).toBeLessThan(4n);
-      await listen(port);
+      await rpc.up();
       const deadline = Date.now() + 30_000;
       while ((await lanePaid(client.channelId, spamModel)).paidCalls < 4n && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -373,7 +350,49 @@ describe("runner faults on anvil", () => {
       });
     } finally {
       await runner.stop({ settle: false });
-      await down();
+      await rpc.down();
+    }
+  });
+
+  it("answers paid calls within a read timeout while the RPC hangs, and settles when it answers again", async () => {
+    const rpc = new RpcProxy(new URL(p.anvil.rpcUrl));
+    await rpc.up();
+    const readTimeoutMs = 300;
+    const runner = await startRunner(
+      runnerConfig(path.join(tmp, "hang"), {
+        rpcUrl: rpc.url,
+        chainCacheMs: 100, // so that calls during the hang need the chain again
+        chainReadTimeoutMs: readTimeoutMs,
+      }),
+      {},
+      pino({ level: "silent" }),
+    );
+    try {
+      const client = await payingClient(p, runnerAccount.address, devAccount(6), 1_000_000n);
+      const unseen = await payingClient(p, runnerAccount.address, devAccount(6), 1_000_000n);
+      await client.call(runner.url, spamModel, "before the hang");
+      rpc.hang();
+      const latencies: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const started = performance.now();
+        await client.call(runner.url, spamModel, `during the hang ${i}`);
+        latencies.push(performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 150)); // past the cache period
+      }
+      expect(rpc.hungRequests).toBeGreaterThan(0); // the runner did ask the hanging RPC
+      // Each call waited at most about one read timeout, not the settlement client's 10 s retries.
+      expect(Math.max(...latencies)).toBeLessThan(3 * readTimeoutMs);
+      // A channel it has never seen cannot be checked: refused, not left waiting.
+      await expect(unseen.call(runner.url, spamModel, "unknown channel")).rejects.toThrow(/503/);
+      await rpc.up();
+      await settleVia(runner.url);
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({
+        paidAmount: 5_000n,
+        paidCalls: 5n,
+      });
+    } finally {
+      await runner.stop({ settle: false });
+      await rpc.down();
     }
   });
 });

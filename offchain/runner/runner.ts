@@ -76,8 +76,14 @@ async function connect(config: RunnerConfig, log: Logger) {
   const account = privateKeyToAccount(config.privateKey as Hex);
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient;
   const walletClient = createWalletClient({ chain, transport, account });
+  // The reads a paid call may wait on (model terms, channels, lanes) give up soon and without
+  // retries: the caches then serve the last known state. Settlement keeps the patient client.
+  const servingReads = createPublicClient({
+    chain,
+    transport: http(config.rpcUrl, { retryCount: 0, timeout: config.chainReadTimeoutMs }),
+  }) as PublicClient;
   log.info({ chainId, rpcUrl: config.rpcUrl, runner: account.address }, "connected");
-  return { chainId, publicClient, walletClient, account };
+  return { chainId, publicClient, servingReads, walletClient, account };
 }
 
 /** Adds configured adapter files (or trained adapter directories) to the content-addressed store. */
@@ -97,7 +103,7 @@ export async function startRunner(
   log: Logger = pino(),
   httpOptions: Pick<HttpOptions, "freeOfCharge"> = {},
 ): Promise<Runner> {
-  const { chainId, publicClient, walletClient, account } = await connect(config, log);
+  const { chainId, publicClient, servingReads, walletClient, account } = await connect(config, log);
   const deployment = readDeployment(config.deployments ?? deploymentPath(chainId));
   if (deployment.chainId !== chainId) {
     throw new RunnerStartError(
@@ -138,7 +144,7 @@ export async function startRunner(
   const metrics = new RunnerMetrics();
   const inference = new InferenceService(base, executor, cache, config.batch, metrics);
   const catalog = new ChainModelCatalog(
-    publicClient,
+    servingReads,
     deployment.modelRegistry,
     baseModelId,
     config.models,
@@ -160,7 +166,7 @@ export async function startRunner(
   const gate = new PaymentGate(
     signatures,
     account.address,
-    new ChainChannelSource(publicClient, deployment.paymentChannels, config.chainCacheMs),
+    new ChainChannelSource(servingReads, deployment.paymentChannels, config.chainCacheMs),
   );
   for (const record of records) {
     if (record.type !== "call") continue;

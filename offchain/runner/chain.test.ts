@@ -1,0 +1,61 @@
+// The runner's chain reads under a failing RPC. The client here answers getChannel from a
+// script; the anvil tests run the same reads against a real chain through a proxy.
+import type { PublicClient } from "viem";
+import { describe, expect, it } from "vitest";
+import { ChainChannelSource, ChainUnavailableError } from "./chain";
+
+const CHANNELS = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const ZERO = "0x0000000000000000000000000000000000000000";
+const CONSUMER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+const onChain = {
+  consumer: CONSUMER,
+  runner: CONSUMER,
+  sessionKey: ZERO,
+  previousSessionKey: ZERO,
+  previousKeyValidUntil: 0n,
+  deposited: 1_000n,
+  closesAt: 0n,
+  withdrawn: false,
+};
+
+/** A client whose getChannel answers with `answer()`, counting the reads. */
+function scriptedClient(answer: () => Promise<typeof onChain>) {
+  const client = {
+    reads: 0,
+    readContract: async () => {
+      client.reads++;
+      return answer();
+    },
+  };
+  return client;
+}
+
+describe("ChainChannelSource", () => {
+  it("shares one read among concurrent callers", async () => {
+    let release: (value: typeof onChain) => void = () => {};
+    const client = scriptedClient(() => new Promise((resolve) => (release = resolve)));
+    const source = new ChainChannelSource(client as unknown as PublicClient, CHANNELS, 60_000);
+    const reads = [source.channel(1n), source.channel(1n), source.channel(1n)];
+    release(onChain);
+    const channels = await Promise.all(reads);
+    expect(channels.map((c) => c?.deposited)).toEqual([1_000n, 1_000n, 1_000n]);
+    expect(client.reads).toBe(1);
+  });
+
+  it("serves the last known channel after a failed refresh, without asking again for a period", async () => {
+    let down = false;
+    const client = scriptedClient(async () => {
+      if (down) throw new Error("The request took too long to respond.");
+      return onChain;
+    });
+    const source = new ChainChannelSource(client as unknown as PublicClient, CHANNELS, 50);
+    expect((await source.channel(1n))?.deposited).toBe(1_000n);
+    down = true;
+    await new Promise((resolve) => setTimeout(resolve, 60)); // the entry is due for a refresh
+    expect((await source.channel(1n))?.deposited).toBe(1_000n); // the refresh failed: last known
+    expect((await source.channel(1n))?.deposited).toBe(1_000n); // within the period: no new read
+    expect(client.reads).toBe(2);
+    await expect(source.channel(2n)).rejects.toThrow(ChainUnavailableError); // never seen
+  });
+});
