@@ -1,5 +1,6 @@
 // The load process of bench:http: virtual clients, one payment-channel lane each, send calls
-// back to back for a fixed time over keep-alive connections. In paid mode every call carries
+// back to back for a fixed time over keep-alive connections (or, with a rate, on a fixed
+// schedule: see LoadSpec.rate). In paid mode every call carries
 // its own real voucher, signed with the client's key (native signing). By default each client
 // signs its vouchers before the clock starts, as a consumer would on its own machine, so that
 // the two cores measure the runner rather than the load generator's signing; `signInline`
@@ -24,6 +25,13 @@ export interface LoadSpec {
   /** Calls signed ahead per client (the rest are signed inline). */
   presigned: number;
   signInline: boolean;
+  /**
+   * Calls per second to offer, on a fixed schedule (open loop); null: each client calls back to
+   * back (closed loop). On a schedule, a call goes out on the first free client's lane (a lane's
+   * vouchers are sequential) and its latency counts from when it was due, so time spent waiting
+   * for a free lane is counted too rather than hidden (coordinated omission).
+   */
+  rate: number | null;
 }
 
 interface Call {
@@ -118,6 +126,45 @@ async function client(sequence: CallSequence, ready: Call[], deadline: number, l
   return errors;
 }
 
+/** Offers `rate` calls per second until the deadline, then waits for every offered call. */
+async function onSchedule(
+  rate: number,
+  sequences: CallSequence[],
+  ready: Call[][],
+  deadline: number,
+  latencies: number[],
+) {
+  let errors = 0;
+  const free = sequences.map((sequence, lane) => ({ sequence, ready: ready[lane] as Call[], used: 0 }));
+  const due: number[] = []; // when each offered call that has no lane yet was due
+  const inFlight = new Set<Promise<void>>();
+  const launch = (lane: (typeof free)[number], dueAt: number) => {
+    const call = lane.ready[lane.used++] ?? lane.sequence.take();
+    const done = post(call).then((status) => {
+      latencies.push(performance.now() - dueAt);
+      if (status !== 200) errors++;
+      inFlight.delete(done);
+      free.push(lane);
+      dispatch();
+    });
+    inFlight.add(done);
+  };
+  const dispatch = () => {
+    while (due.length > 0 && free.length > 0)
+      launch(free.shift() as (typeof free)[number], due.shift() as number);
+  };
+  const start = performance.now();
+  let offered = 0;
+  while (Date.now() < deadline) {
+    const now = performance.now();
+    for (; start + (offered * 1000) / rate <= now; offered++) due.push(start + (offered * 1000) / rate);
+    dispatch();
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  while (due.length > 0 || inFlight.size > 0) await Promise.race(inFlight);
+  return errors;
+}
+
 const sequences = spec.clients.map(
   (c, i) => new CallSequence(i, BigInt(c.channelId), c.privateKey, spec.terms),
 );
@@ -129,7 +176,9 @@ process.stdout.write(`${LOAD_STARTED}\n`);
 const cpuAtStart = process.cpuUsage();
 const started = Date.now();
 const deadline = started + spec.durationMs;
-const errors = await Promise.all(sequences.map((s, i) => client(s, ready[i] as Call[], deadline, latencies)));
+const errors = spec.rate
+  ? [await onSchedule(spec.rate, sequences, ready, deadline, latencies)]
+  : await Promise.all(sequences.map((s, i) => client(s, ready[i] as Call[], deadline, latencies)));
 const seconds = (Date.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuAtStart);
 latencies.sort((a, b) => a - b);
