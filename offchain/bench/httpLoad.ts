@@ -1,18 +1,18 @@
 // The load process of bench:http: virtual clients, one payment-channel lane each, send calls
-// back to back for a fixed time over keep-alive connections (or, with a rate, on a fixed
-// schedule: see LoadSpec.rate). In paid mode every call carries
+// back to back for a fixed time, each over its own keep-alive connection (httpConnection.ts),
+// or, with a rate, on a fixed schedule (see LoadSpec.rate). In paid mode every call carries
 // its own real voucher, signed with the client's key (native signing). By default each client
 // signs its vouchers before the clock starts, as a consumer would on its own machine, so that
 // the two cores measure the runner rather than the load generator's signing; `signInline`
 // signs each voucher just before its call instead. Prints one JSON object: calls, errors,
 // seconds, the latency percentiles and this process's CPU use while the clock ran.
-import { Agent, request } from "node:http";
 import type { Address, Hex } from "viem";
 import { EMPTY_TRANSCRIPT } from "../../sdk/protocol/typedData";
 import { encodeHeader, HEADERS, type PaymentTerms, paymentPayload } from "../../sdk/protocol/x402";
 import { signDigest } from "../payments/nativeEip712";
 import { extendTranscriptNative, requestHashNative } from "../payments/nativeHashes";
 import { VoucherVerifier } from "../payments/voucherVerifier";
+import { HttpConnection, postRequest } from "./httpConnection";
 import { LOAD_STARTED } from "./httpLoadProtocol";
 
 export interface LoadSpec {
@@ -34,37 +34,13 @@ export interface LoadSpec {
   rate: number | null;
 }
 
-interface Call {
-  body: string;
-  headers: Record<string, string>;
-}
+/** A whole HTTP request, ready to write. */
+type Call = Buffer;
 
 const spec = JSON.parse(process.argv[2] as string, (_k, v) =>
   typeof v === "string" && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v,
 ) as LoadSpec;
-const agent = new Agent({ keepAlive: true, maxSockets: spec.clients.length });
 const target = new URL(spec.url);
-
-function post({ body, headers }: Call): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: "POST",
-        agent,
-        headers: { ...headers, "content-length": Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 /** One client's calls in order: each voucher pays for its call and extends the transcript. */
 class CallSequence {
@@ -72,6 +48,9 @@ class CallSequence {
   private amount = 0n;
   private transcript: Hex = EMPTY_TRANSCRIPT;
   private next = 1n;
+
+  /** This client's keep-alive connection: its calls go out one after another. */
+  readonly connection = new HttpConnection(target);
 
   constructor(
     private readonly index: number,
@@ -110,7 +89,7 @@ class CallSequence {
       const signature = signDigest(this.verifier.digest(voucher), this.privateKey);
       headers[HEADERS.signature] = encodeHeader(paymentPayload(this.terms, voucher, hash, signature));
     }
-    return { body, headers };
+    return postRequest(target, headers, body);
   }
 }
 
@@ -119,7 +98,7 @@ async function client(sequence: CallSequence, ready: Call[], deadline: number, l
   for (let i = 0; Date.now() < deadline; i++) {
     const call = ready[i] ?? sequence.take();
     const started = performance.now();
-    const status = await post(call);
+    const status = await sequence.connection.send(call);
     latencies.push(performance.now() - started);
     if (status !== 200) errors++;
   }
@@ -140,7 +119,7 @@ async function onSchedule(
   const inFlight = new Set<Promise<void>>();
   const launch = (lane: (typeof free)[number], dueAt: number) => {
     const call = lane.ready[lane.used++] ?? lane.sequence.take();
-    const done = post(call).then((status) => {
+    const done = lane.sequence.connection.send(call).then((status) => {
       latencies.push(performance.now() - dueAt);
       if (status !== 200) errors++;
       inFlight.delete(done);
@@ -183,7 +162,7 @@ const seconds = (Date.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuAtStart);
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
-agent.destroy();
+for (const sequence of sequences) sequence.connection.close();
 console.log(
   JSON.stringify({
     calls: latencies.length,
