@@ -3,7 +3,8 @@
 // call (signed before the clock starts, or inline with BENCH_SIGN=inline); the runner verifies
 // it, runs the model in micro-batches, signs and journals the receipt (fsync, group commit)
 // before answering. The same runner with payment off is the baseline. Everything runs on a
-// local anvil with the deployed protocol. Also prints each process's CPU use while measured.
+// local anvil with the deployed protocol. Also prints each process's CPU use while measured, and
+// how busy the runner's event loop was (the thread that parses HTTP, gates payments, journals).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -138,6 +139,7 @@ try {
       model,
     );
     let cpuAtStart = process.cpuUsage();
+    let loopAtStart = performance.eventLoopUtilization();
     const result = await runLoad(
       {
         url: `${runner.url}/v2/models/${modelId}/infer`,
@@ -152,9 +154,11 @@ try {
       },
       () => {
         cpuAtStart = process.cpuUsage();
+        loopAtStart = performance.eventLoopUtilization();
       },
     );
     const cpu = process.cpuUsage(cpuAtStart);
+    const loop = performance.eventLoopUtilization(loopAtStart);
     const settled = runner.settler.settledBatches.reduce((n, b) => n + b.receipts.length, 0);
     await runner.stop({ settle: false });
     const rate = result.calls / result.seconds;
@@ -168,6 +172,7 @@ try {
       "p99 ms": Number(result.p99.toFixed(2)),
       errors: result.errors,
       "runner CPU %": Math.round((cpu.user + cpu.system) / 1e4 / result.seconds),
+      "runner loop busy %": Math.round(loop.utilization * 100),
       "load CPU %": Math.round(result.cpuPercent),
       "settled on-chain": settled,
       "first / this": Number((paidRate / rate).toFixed(2)),
