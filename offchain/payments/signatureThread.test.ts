@@ -48,6 +48,21 @@ describe("SignatureThread", () => {
   });
   afterAll(() => thread.close());
 
+  it("answers a large batch in parts: its first calls go on before the worker reaches its last", async () => {
+    const receipts = Array.from({ length: 200 }, (_, i) => receipt(BigInt(i + 1))); // ~10 ms of signing
+    let lastDone = false;
+    const answers = receipts.map((r) => thread.sign(r)); // one turn: one batch
+    void (answers.at(-1) as Promise<unknown>).then(() => {
+      lastDone = true;
+    });
+    await answers[0];
+    await new Promise((resolve) => setImmediate(resolve)); // whatever came with the first answer is settled
+    expect(lastDone).toBe(false);
+    const onThisThread = new ReceiptSigner(31337, SETTLEMENT, runnerKey);
+    expect(await Promise.all(answers)).toEqual(receipts.map((r) => onThisThread.sign(r)));
+    expect(lastDone).toBe(true);
+  });
+
   it("recovers voucher signers and signs receipts as the in-thread classes do, in order", async () => {
     const onThisThread = new ReceiptSigner(31337, SETTLEMENT, runnerKey);
     expect(thread.address).toBe(onThisThread.address);

@@ -3,7 +3,8 @@
  * signs receipts on a worker thread, so that the event loop, which parses HTTP, runs the
  * payment gate and journals receipts, keeps its core to itself. On a 2-core machine this is
  * what lets paid calls use the second core. Jobs queued in one turn of the event loop travel
- * to the worker as one message; answers come back in order.
+ * to the worker as one message; answers come back in order, in parts (see the worker), so that
+ * a batch's first calls go on while the worker is still on its last.
  *
  * If the worker dies, the vouchers it held fail with SignatureThreadError (the HTTP layer
  * answers 503, charging nothing), while the receipts it held are signed on this thread instead:
@@ -36,7 +37,8 @@ export class SignatureThread {
   readonly address: Address;
   private worker: Worker | null;
   private queued: Pending[] = [];
-  private readonly inFlight = new Map<number, Pending[]>();
+  /** Batches sent to the worker, by id, with how many of their jobs it has answered. */
+  private readonly inFlight = new Map<number, { jobs: Pending[]; answered: number }>();
   private nextBatch = 0;
   private flushScheduled = false;
   private closed = false;
@@ -80,7 +82,7 @@ export class SignatureThread {
     this.queued = [];
     if (batch.length === 0) return;
     const id = this.nextBatch++;
-    this.inFlight.set(id, batch);
+    this.inFlight.set(id, { jobs: batch, answered: 0 });
     this.worker ??= this.spawn();
     this.worker.ref(); // keeps the process alive while answers are due
     this.worker.postMessage({ id, jobs: batch.map((p) => p.job) });
@@ -88,13 +90,17 @@ export class SignatureThread {
 
   private spawn(): Worker {
     const worker = new Worker(WORKER_ENTRY, { workerData: this.config });
-    worker.on("message", ({ id, results }: { id: number; results: JobResult[] }) => {
-      const batch = this.inFlight.get(id) ?? [];
-      this.inFlight.delete(id);
-      if (this.inFlight.size === 0) worker.unref();
-      batch.forEach((pending, i) => {
-        settle(pending, results[i]);
+    worker.on("message", ({ id, from, results }: { id: number; from: number; results: JobResult[] }) => {
+      const batch = this.inFlight.get(id);
+      if (!batch) return;
+      results.forEach((result, i) => {
+        settle(batch.jobs[from + i] as Pending, result);
       });
+      batch.answered = from + results.length;
+      if (batch.answered === batch.jobs.length) {
+        this.inFlight.delete(id);
+        if (this.inFlight.size === 0) worker.unref();
+      }
     });
     worker.on("error", (error) => this.failInFlight(`the signature thread failed: ${error.message}`));
     worker.on("exit", (code) => {
@@ -107,7 +113,7 @@ export class SignatureThread {
 
   private failInFlight(message: string): void {
     for (const batch of this.inFlight.values())
-      for (const pending of batch) {
+      for (const pending of batch.jobs.slice(batch.answered)) {
         if (pending.job.op === "receipt") {
           this.runHere ??= createJobRunner(this.config);
           settle(pending, this.runHere(pending.job));
