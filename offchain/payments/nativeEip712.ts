@@ -45,9 +45,14 @@ export class TypedDataHasher {
   }
 
   digest(structTypeHash: Uint8Array, fields: readonly Field[], names: readonly string[]): Uint8Array {
+    return this.digestOf(structHash(structTypeHash, fields, names));
+  }
+
+  /** The digest of a struct already hashed (hashStruct). */
+  digestOf(hashedStruct: Uint8Array): Uint8Array {
     const message = new Uint8Array(66);
     message.set(this.prefix, 0);
-    message.set(structHash(structTypeHash, fields, names), 34);
+    message.set(hashedStruct, 34);
     return keccak256Bytes(message);
   }
 }

@@ -1,6 +1,7 @@
 import { hashTypedData, keccak256, recoverTypedDataAddress, toHex } from "viem";
 import { generatePrivateKey } from "viem/accounts";
 import { describe, expect, it } from "vitest";
+import { receiptLeaf } from "../../sdk/protocol/merkle";
 import { type Receipt, receiptTypes, settlementDomain } from "../../sdk/protocol/typedData";
 import { ReceiptSigner } from "./receiptSigner";
 
@@ -34,5 +35,12 @@ describe("ReceiptSigner", () => {
         0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n,
     ).toBe(true);
     expect(signer.recover({ ...receipt, callIndex: 18n }, signature)).not.toBe(signer.address);
+  });
+
+  it("signs with the receipt's Merkle leaf from one hashStruct, as sign and the SDK give them", () => {
+    expect(signer.signReceipt(receipt)).toEqual({
+      signature: signer.sign(receipt),
+      leaf: receiptLeaf(receipt),
+    });
   });
 });

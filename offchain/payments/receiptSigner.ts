@@ -5,6 +5,7 @@
 import type { Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import { type Receipt, settlementDomain } from "../../sdk/protocol/typedData";
+import { bytesToHexFast, keccak256Bytes } from "../crypto/keccak";
 import {
   type Field,
   recoverAddress,
@@ -35,6 +36,12 @@ export function receiptStructHashNative(receipt: Receipt): Uint8Array {
   return structHash(RECEIPT_TYPEHASH, receiptFields(receipt), FIELDS);
 }
 
+/** A receipt's signature, with its leaf in settlement batches (receiptLeaf of the SDK). */
+export interface SignedReceipt {
+  signature: Hex;
+  leaf: Hex;
+}
+
 export class ReceiptSigner {
   private readonly hasher: TypedDataHasher;
   readonly address: Address;
@@ -54,6 +61,15 @@ export class ReceiptSigner {
 
   sign(receipt: Receipt): Hex {
     return signDigest(this.digest(receipt), this.privateKey);
+  }
+
+  /** The signature and the receipt's Merkle leaf, from one hashStruct. */
+  signReceipt(receipt: Receipt): SignedReceipt {
+    const hashed = receiptStructHashNative(receipt);
+    return {
+      signature: signDigest(this.hasher.digestOf(hashed), this.privateKey),
+      leaf: bytesToHexFast(keccak256Bytes(hashed)),
+    };
   }
 
   recover(receipt: Receipt, signature: Hex): Address {

@@ -1,6 +1,7 @@
 import { keccak256, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, describe, expect, it } from "vitest";
+import { receiptLeaf } from "../../sdk/protocol/merkle";
 import {
   paymentChannelsDomain,
   type Receipt,
@@ -51,7 +52,7 @@ describe("SignatureThread", () => {
   it("answers a large batch in parts: its first calls go on before the worker reaches its last", async () => {
     const receipts = Array.from({ length: 200 }, (_, i) => receipt(BigInt(i + 1))); // ~10 ms of signing
     let lastDone = false;
-    const answers = receipts.map((r) => thread.sign(r)); // one turn: one batch
+    const answers = receipts.map((r) => thread.signReceipt(r)); // one turn: one batch
     void (answers.at(-1) as Promise<unknown>).then(() => {
       lastDone = true;
     });
@@ -59,7 +60,9 @@ describe("SignatureThread", () => {
     await new Promise((resolve) => setImmediate(resolve)); // whatever came with the first answer is settled
     expect(lastDone).toBe(false);
     const onThisThread = new ReceiptSigner(31337, SETTLEMENT, runnerKey);
-    expect(await Promise.all(answers)).toEqual(receipts.map((r) => onThisThread.sign(r)));
+    expect((await Promise.all(answers)).map((a) => a.signature)).toEqual(
+      receipts.map((r) => onThisThread.sign(r)),
+    );
     expect(lastDone).toBe(true);
   });
 
@@ -71,10 +74,13 @@ describe("SignatureThread", () => {
     // Jobs queued in the same turn travel as one batch; each gets its own answer.
     const [signers, receiptSignatures] = await Promise.all([
       Promise.all(vouchers.map((v, i) => thread.recoverSigner(v, signatures[i] as `0x${string}`))),
-      Promise.all([1n, 2n, 3n].map((i) => thread.sign(receipt(i)))),
+      Promise.all([1n, 2n, 3n].map((i) => thread.signReceipt(receipt(i)))),
     ]);
     expect(signers).toEqual([consumer.address, consumer.address, consumer.address]);
-    expect(receiptSignatures).toEqual([1n, 2n, 3n].map((i) => onThisThread.sign(receipt(i))));
+    // Each receipt's signature, and its Merkle leaf as the SDK computes it.
+    expect(receiptSignatures).toEqual(
+      [1n, 2n, 3n].map((i) => ({ signature: onThisThread.sign(receipt(i)), leaf: receiptLeaf(receipt(i)) })),
+    );
   });
 
   it("answers a malformed signature with a SignatureError and keeps serving the batch", async () => {
@@ -92,12 +98,15 @@ describe("SignatureThread", () => {
   it("fails the vouchers a dead worker held, signs its receipts here, then serves on a new one", async () => {
     const signed = await signVoucher(voucher(6n));
     const pendingVoucher = thread.recoverSigner(voucher(6n), signed);
-    const pendingReceipt = thread.sign(receipt(9n));
+    const pendingReceipt = thread.signReceipt(receipt(9n));
     // Kill the worker while the jobs are in flight, as a crash would.
     await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
     await expect(pendingVoucher).rejects.toBeInstanceOf(SignatureThreadError);
     // The receipt may already be journaled: it is signed on this thread, as the worker would have.
-    expect(await pendingReceipt).toBe(new ReceiptSigner(31337, SETTLEMENT, runnerKey).sign(receipt(9n)));
+    expect(await pendingReceipt).toEqual({
+      signature: new ReceiptSigner(31337, SETTLEMENT, runnerKey).sign(receipt(9n)),
+      leaf: receiptLeaf(receipt(9n)),
+    });
     expect(await thread.recoverSigner(voucher(5n), await signVoucher(voucher(5n)))).toBe(consumer.address);
   });
 });

@@ -16,6 +16,7 @@ import type { Address, Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 import type { Receipt, Voucher } from "../../sdk/protocol/typedData";
 import { SignatureError } from "./nativeEip712";
+import type { SignedReceipt } from "./receiptSigner";
 import { createJobRunner, type Job, type JobResult, type ThreadConfig } from "./signatureThreadJobs";
 
 export class SignatureThreadError extends Error {
@@ -25,9 +26,11 @@ export class SignatureThreadError extends Error {
   }
 }
 
+type Answer = Extract<JobResult, { value: string }>;
+
 interface Pending {
   job: Job;
-  resolve(value: string): void;
+  resolve(answer: Answer): void;
   reject(error: Error): void;
 }
 
@@ -51,13 +54,14 @@ export class SignatureThread {
   }
 
   /** The address that signed `voucher`; rejects with SignatureError for a bad signature. */
-  recoverSigner(voucher: Voucher, signature: Hex): Promise<Address> {
-    return this.submit({ op: "voucher", voucher, signature }) as Promise<Address>;
+  async recoverSigner(voucher: Voucher, signature: Hex): Promise<Address> {
+    return (await this.submit({ op: "voucher", voucher, signature })).value as Address;
   }
 
-  /** The runner's signature of `receipt`. */
-  sign(receipt: Receipt): Promise<Hex> {
-    return this.submit({ op: "receipt", receipt }) as Promise<Hex>;
+  /** The runner's signature of `receipt`, with the receipt's Merkle leaf. */
+  async signReceipt(receipt: Receipt): Promise<SignedReceipt> {
+    const { value, leaf } = await this.submit({ op: "receipt", receipt });
+    return { signature: value as Hex, leaf: leaf as Hex };
   }
 
   async close(): Promise<void> {
@@ -65,7 +69,7 @@ export class SignatureThread {
     await this.worker?.terminate();
   }
 
-  private submit(job: Job): Promise<string> {
+  private submit(job: Job): Promise<Answer> {
     if (this.closed) return Promise.reject(new SignatureThreadError("the signature thread is closed"));
     return new Promise((resolve, reject) => {
       this.queued.push({ job, resolve, reject });
@@ -124,6 +128,6 @@ export class SignatureThread {
 }
 
 function settle(pending: Pending, result: JobResult | undefined): void {
-  if (result && "value" in result) pending.resolve(result.value);
+  if (result && "value" in result) pending.resolve(result);
   else pending.reject(new SignatureError(result?.error ?? "no answer", result?.details ?? {}));
 }

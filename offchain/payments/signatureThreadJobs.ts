@@ -14,7 +14,8 @@ export interface ThreadConfig {
 
 export type Job = { op: "voucher"; voucher: Voucher; signature: Hex } | { op: "receipt"; receipt: Receipt };
 
-export type JobResult = { value: string } | { error: string; details?: Record<string, unknown> };
+/** A voucher's signer, or a receipt's signature with its Merkle leaf. */
+export type JobResult = { value: string; leaf?: Hex } | { error: string; details?: Record<string, unknown> };
 
 /** Runs jobs on the calling thread; the worker wraps this. */
 export function createJobRunner(config: ThreadConfig): (job: Job) => JobResult {
@@ -22,9 +23,9 @@ export function createJobRunner(config: ThreadConfig): (job: Job) => JobResult {
   const signer = new ReceiptSigner(config.chainId, config.settlement, config.privateKey);
   return (job) => {
     try {
-      const value =
-        job.op === "voucher" ? verifier.recoverSigner(job.voucher, job.signature) : signer.sign(job.receipt);
-      return { value };
+      if (job.op === "voucher") return { value: verifier.recoverSigner(job.voucher, job.signature) };
+      const { signature, leaf } = signer.signReceipt(job.receipt);
+      return { value: signature, leaf };
     } catch (error) {
       if (error instanceof SignatureError) return { error: error.message, details: error.details };
       return { error: `signature job failed: ${(error as Error).message}` };

@@ -16,15 +16,16 @@ import { keccak256Hex } from "../crypto/keccak";
 import { requestHashNative } from "../payments/nativeHashes";
 import type { Authorization, PaymentGate } from "../payments/paymentGate";
 import { PaymentRefusedError } from "../payments/paymentGate";
+import type { SignedReceipt } from "../payments/receiptSigner";
 import type { ServedModel } from "./catalog";
 import type { Classification, InferenceService } from "./inference";
 import type { Journal } from "./journal";
-import type { CallRecord } from "./settlement/batchPlan";
+import { type CallRecord, rememberLeaf } from "./settlement/batchPlan";
 
 /** Signs receipts: ReceiptSigner on this thread, or the signature thread. */
 export interface ReceiptSigning {
   readonly address: Address;
-  sign(receipt: Receipt): Hex | Promise<Hex>;
+  signReceipt(receipt: Receipt): SignedReceipt | Promise<SignedReceipt>;
 }
 
 export interface PaidCallContext {
@@ -124,10 +125,11 @@ export async function runPaidCall(
     const record: CallRecord = { receipt, voucher, voucherSignature: signature };
     // The receipt is signed while it is journaled: its signature is deterministic (RFC 6979), so
     // the journal need not hold it, and the answer waits for both.
-    const [receiptSignature] = await Promise.all([
-      ctx.signer.sign(receipt),
+    const [{ signature: receiptSignature, leaf }] = await Promise.all([
+      ctx.signer.signReceipt(receipt),
       ctx.journal.append({ type: "call", ...record, price, payer: authorization.payer, at: Date.now() }),
     ]);
+    rememberLeaf(receipt, leaf); // hashed with the signature, off this thread
     const header = encodeHeader(
       paymentResponse({
         network: `eip155:${ctx.chainId}`,

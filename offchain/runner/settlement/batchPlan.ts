@@ -104,6 +104,11 @@ const leaves = new WeakMap<Receipt, Hex>();
  * A receipt's Merkle leaf, remembered: the settler hashes each receipt when its call is
  * answered, so that building a batch's tree does not stall the event loop for long.
  */
+/** Remembers a leaf hashed elsewhere (the signature thread hashes it with the receipt's signature). */
+export function rememberLeaf(receipt: Receipt, leaf: Hex): void {
+  leaves.set(receipt, leaf);
+}
+
 export function receiptLeafOf(receipt: Receipt): Hex {
   let leaf = leaves.get(receipt);
   if (!leaf) {
