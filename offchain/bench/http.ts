@@ -24,7 +24,7 @@ import {
   registerBaseModel,
   registerRunner,
 } from "../runner/testing/protocolFixture";
-import { LOAD_STARTED } from "./httpLoadProtocol";
+import { LOAD_STARTED, WARM_UP_MS } from "./httpLoadProtocol";
 import { report } from "./table";
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
@@ -33,7 +33,9 @@ const SIGN_INLINE = process.env.BENCH_SIGN === "inline";
 /** BENCH_RATE=2000 offers that many calls per second on a schedule instead of back to back. */
 const RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : null;
 /** Vouchers each client signs before the clock starts: enough for 3,000 calls/s in all. */
-const PRESIGNED = Math.ceil(((DURATION_MS / 1000) * Math.max(3_000, 1.5 * (RATE ?? 0))) / CLIENTS);
+const PRESIGNED = Math.ceil(
+  (((DURATION_MS + WARM_UP_MS) / 1000) * Math.max(3_000, 1.5 * (RATE ?? 0))) / CLIENTS,
+);
 const SPAM = "offchain/ml/models/spam-filter";
 
 interface Mode {
@@ -52,8 +54,8 @@ interface LoadResult {
 }
 
 /**
- * Runs the load process; `onStart` is called when its clock starts (after presigning), so the
- * runner's CPU use is measured over the same window as the calls.
+ * Runs the load process; `onStart` is called when its clock starts (after presigning and its
+ * warm-up), so the runner's CPU use is measured over the same window as the calls.
  */
 function runLoad(spec: unknown, onStart: () => void): Promise<LoadResult> {
   const json = JSON.stringify(spec, (_k, v) => (typeof v === "bigint" ? `${v}n` : v));

@@ -13,7 +13,7 @@ import { signDigest } from "../payments/nativeEip712";
 import { extendTranscriptNative, requestHashNative } from "../payments/nativeHashes";
 import { VoucherVerifier } from "../payments/voucherVerifier";
 import { HttpConnection, postRequest } from "./httpConnection";
-import { LOAD_STARTED } from "./httpLoadProtocol";
+import { LOAD_STARTED, WARM_UP_MS } from "./httpLoadProtocol";
 
 export interface LoadSpec {
   url: string;
@@ -93,16 +93,26 @@ class CallSequence {
   }
 }
 
-async function client(sequence: CallSequence, ready: Call[], deadline: number, latencies: number[]) {
-  let errors = 0;
+/** The calls that count: those started (or, on a schedule, due) after the warm-up. */
+class Measurement {
+  readonly latencies: number[] = [];
+  errors = 0;
+
+  constructor(readonly from: number) {}
+
+  record(since: number, status: number): void {
+    if (since < this.from) return;
+    this.latencies.push(performance.now() - since);
+    if (status !== 200) this.errors++;
+  }
+}
+
+async function client(sequence: CallSequence, ready: Call[], deadline: number, measured: Measurement) {
   for (let i = 0; Date.now() < deadline; i++) {
     const call = ready[i] ?? sequence.take();
     const started = performance.now();
-    const status = await sequence.connection.send(call);
-    latencies.push(performance.now() - started);
-    if (status !== 200) errors++;
+    measured.record(started, await sequence.connection.send(call));
   }
-  return errors;
 }
 
 /** Offers `rate` calls per second until the deadline, then waits for every offered call. */
@@ -111,17 +121,15 @@ async function onSchedule(
   sequences: CallSequence[],
   ready: Call[][],
   deadline: number,
-  latencies: number[],
+  measured: Measurement,
 ) {
-  let errors = 0;
   const free = sequences.map((sequence, lane) => ({ sequence, ready: ready[lane] as Call[], used: 0 }));
   const due: number[] = []; // when each offered call that has no lane yet was due
   const inFlight = new Set<Promise<void>>();
   const launch = (lane: (typeof free)[number], dueAt: number) => {
     const call = lane.ready[lane.used++] ?? lane.sequence.take();
     const done = lane.sequence.connection.send(call).then((status) => {
-      latencies.push(performance.now() - dueAt);
-      if (status !== 200) errors++;
+      measured.record(dueAt, status);
       inFlight.delete(done);
       free.push(lane);
       dispatch();
@@ -141,32 +149,41 @@ async function onSchedule(
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   while (due.length > 0 || inFlight.size > 0) await Promise.race(inFlight);
-  return errors;
 }
 
 const sequences = spec.clients.map(
   (c, i) => new CallSequence(i, BigInt(c.channelId), c.privateKey, spec.terms),
 );
+
+// One call per lane before the clock starts: the runner reads each new channel and lane from
+// the chain on its first call, which is start-up work, not the steady state being measured.
+const warmUp = await Promise.all(sequences.map((s) => s.connection.send(s.take())));
+if (warmUp.some((status) => status !== 200)) throw new Error(`warm-up calls answered ${warmUp.join(", ")}`);
 const ready = sequences.map((s) =>
   spec.signInline ? [] : Array.from({ length: spec.presigned }, () => s.take()),
 );
-const latencies: number[] = [];
-process.stdout.write(`${LOAD_STARTED}\n`);
-const cpuAtStart = process.cpuUsage();
-const started = Date.now();
-const deadline = started + spec.durationMs;
-const errors = spec.rate
-  ? [await onSchedule(spec.rate, sequences, ready, deadline, latencies)]
-  : await Promise.all(sequences.map((s, i) => client(s, ready[i] as Call[], deadline, latencies)));
+// Then WARM_UP_MS of load whose calls do not count (compiled code and caches settle meanwhile);
+// the clock, and the CPU accounts of both processes, start when it ends.
+const measured = new Measurement(performance.now() + WARM_UP_MS);
+let cpuAtStart = process.cpuUsage();
+let started = Date.now() + WARM_UP_MS;
+setTimeout(() => {
+  process.stdout.write(`${LOAD_STARTED}\n`);
+  cpuAtStart = process.cpuUsage();
+  started = Date.now();
+}, WARM_UP_MS);
+const deadline = Date.now() + WARM_UP_MS + spec.durationMs;
+if (spec.rate) await onSchedule(spec.rate, sequences, ready, deadline, measured);
+else await Promise.all(sequences.map((s, i) => client(s, ready[i] as Call[], deadline, measured)));
 const seconds = (Date.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuAtStart);
-latencies.sort((a, b) => a - b);
+const latencies = measured.latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
 for (const sequence of sequences) sequence.connection.close();
 console.log(
   JSON.stringify({
     calls: latencies.length,
-    errors: errors.reduce((a, b) => a + b, 0),
+    errors: measured.errors,
     seconds,
     p50: pct(0.5),
     p99: pct(0.99),

@@ -1,4 +1,4 @@
-// The runner's chain reads under a failing RPC. The client here answers getChannel from a
+// The runner's chain reads: background refreshes, and a failing RPC. The client here answers getChannel from a
 // script; the anvil tests run the same reads against a real chain through a proxy.
 import type { PublicClient } from "viem";
 import { describe, expect, it } from "vitest";
@@ -43,6 +43,33 @@ describe("ChainChannelSource", () => {
     expect(client.reads).toBe(1);
   });
 
+  it("serves a due entry at once and refreshes it in the background, once", async () => {
+    let deposited = 1_000n;
+    let release: () => void = () => {};
+    const client = scriptedClient(async () => {
+      if (deposited > 1_000n) await new Promise<void>((resolve) => (release = resolve)); // a slow refresh
+      return { ...onChain, deposited };
+    });
+    const source = new ChainChannelSource(client as unknown as PublicClient, CHANNELS, 50);
+    await source.channel(1n);
+    deposited = 2_000n; // topped up on-chain
+    await new Promise((resolve) => setTimeout(resolve, 70));
+    // Due for a refresh: the callers get the last known state without waiting for it.
+    expect((await Promise.all([source.channel(1n), source.channel(1n)])).map((c) => c?.deposited)).toEqual([
+      1_000n,
+      1_000n,
+    ]);
+    expect(client.reads).toBe(2);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await source.channel(1n))?.deposited).toBe(2_000n);
+    // A caller that needs the chain's state now waits for it.
+    deposited = 3_000n;
+    const fresh = source.channel(1n, { fresh: true });
+    release();
+    expect((await fresh)?.deposited).toBe(3_000n);
+  });
+
   it("serves the last known channel after a failed refresh, without asking again for a period", async () => {
     let down = false;
     const client = scriptedClient(async () => {
@@ -52,7 +79,7 @@ describe("ChainChannelSource", () => {
     const source = new ChainChannelSource(client as unknown as PublicClient, CHANNELS, 50);
     expect((await source.channel(1n))?.deposited).toBe(1_000n);
     down = true;
-    await new Promise((resolve) => setTimeout(resolve, 60)); // the entry is due for a refresh
+    await new Promise((resolve) => setTimeout(resolve, 70)); // the entry is due for a refresh
     expect((await source.channel(1n))?.deposited).toBe(1_000n); // the refresh failed: last known
     expect((await source.channel(1n))?.deposited).toBe(1_000n); // within the period: no new read
     expect(client.reads).toBe(2);

@@ -1,8 +1,9 @@
 /**
  * What the runner reads from the chain: model terms from the registry and channel state
- * from PaymentChannels. Reads are cached for `cacheMs`; when the RPC is down or hangs, the
- * last known state is used (serving continues within known channel balances), and a model or
- * channel never seen before cannot be served until the chain answers again. The runner gives
+ * from PaymentChannels. Reads are cached and refreshed in the background every `cacheMs`; when
+ * the RPC is down or hangs, the last known state is used (serving continues within known channel
+ * balances: a voucher beyond them makes the gate read the channel afresh), and a model or channel
+ * never seen before cannot be served until the chain answers again. The runner gives
  * these reads a client with a short timeout (`chainReadTimeoutMs`), since a paid call waits on them.
  */
 import type { Address, Hex, PublicClient } from "viem";
@@ -21,40 +22,58 @@ export class ChainUnavailableError extends Error {
 }
 
 /**
- * A read-through cache that serves the last known value when a refresh fails. Concurrent reads
- * of one key share one refresh, and after a failed refresh the last known value is served
- * without asking the chain again for `ttlMs`: an RPC that hangs rather than refuses then costs
- * one read timeout per key and period, not one per call.
+ * A read-through cache that never makes a caller wait for a refresh it does not need: an entry
+ * older than `ttlMs` is still served at once while one refresh per key runs in the background
+ * (stale-while-revalidate), and after a failed refresh it is served for another period before
+ * the chain is asked again. Only a key never read, or a caller that asks for `fresh` state, waits
+ * for the chain; concurrent waiters share one read. Without this, paid calls waited for every
+ * refresh, entries read in one burst (a runner's first calls) came due together every `ttlMs`
+ * and stalled the calls behind their queued refreshes, and an RPC that hangs stalled every call
+ * by its timeout.
  */
 class StaleWhileErrorCache<K, V> {
-  private readonly entries = new Map<K, { value: V; at: number }>();
+  private readonly entries = new Map<K, { value: V; due: number }>();
   private readonly refreshing = new Map<K, Promise<V>>();
 
   constructor(private readonly ttlMs: number) {}
 
-  async get(key: K, load: () => Promise<V>, what: string, fresh = false): Promise<V> {
-    const entry = this.entries.get(key);
-    if (entry && !fresh && Date.now() - entry.at < this.ttlMs) return entry.value;
-    let refresh = this.refreshing.get(key);
-    if (!refresh) {
-      refresh = this.refresh(key, load, what);
-      this.refreshing.set(key, refresh);
-    }
-    return refresh;
+  /**
+   * When an entry read now is due again: `ttlMs` give or take a quarter, at random, so that
+   * entries read in one burst do not all come due, and queue their refreshes, at the same time.
+   */
+  private dueFromNow(): number {
+    return Date.now() + this.ttlMs * (0.75 + Math.random() / 2);
   }
 
-  private async refresh(key: K, load: () => Promise<V>, what: string): Promise<V> {
+  async get(key: K, load: () => Promise<V>, what: string, fresh = false): Promise<V> {
+    const entry = this.entries.get(key);
+    if (entry && !fresh) {
+      if (Date.now() >= entry.due) this.refresh(key, load, what).catch(() => {}); // never-seen keys only throw
+      return entry.value;
+    }
+    return this.refresh(key, load, what);
+  }
+
+  /** One read per key at a time; on failure, the last known value (kept for another period). */
+  private refresh(key: K, load: () => Promise<V>, what: string): Promise<V> {
+    let pending = this.refreshing.get(key);
+    if (!pending) {
+      pending = this.read(key, load, what).finally(() => this.refreshing.delete(key));
+      this.refreshing.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async read(key: K, load: () => Promise<V>, what: string): Promise<V> {
     try {
       const value = await load();
-      this.entries.set(key, { value, at: Date.now() });
+      this.entries.set(key, { value, due: this.dueFromNow() });
       return value;
     } catch (error) {
       const entry = this.entries.get(key);
       if (!entry) throw new ChainUnavailableError(what, error);
-      entry.at = Date.now(); // serve it for another period before trying the chain again
+      entry.due = this.dueFromNow(); // served for another period before the chain is asked again
       return entry.value;
-    } finally {
-      this.refreshing.delete(key);
     }
   }
 }
