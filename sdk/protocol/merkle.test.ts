@@ -17,6 +17,27 @@ describe("MerkleTree", () => {
     }
   });
 
+  it("builds the same tree a slice at a time, giving the event loop turns meanwhile", async () => {
+    for (const n of [1, 2, 7, 100]) {
+      const list = leaves(n);
+      const built = await MerkleTree.build(list, undefined, 8);
+      const direct = new MerkleTree(list);
+      expect(built.root).toBe(direct.root);
+      expect(list.map((_, i) => built.proof(i))).toEqual(list.map((_, i) => direct.proof(i)));
+    }
+    let turns = 0;
+    let building = true;
+    const count = () => {
+      turns++;
+      if (building) setImmediate(count);
+    };
+    setImmediate(count);
+    await MerkleTree.build(leaves(200), undefined, 10); // 199 hashes: 19 pauses
+    building = false;
+    expect(turns).toBeGreaterThanOrEqual(19); // other work ran at each pause
+    await expect(MerkleTree.build([])).rejects.toThrow(MerkleTreeError);
+  });
+
   it("rejects a leaf that is not in the tree and a proof for another position", () => {
     const list = leaves(9);
     const tree = new MerkleTree(list);

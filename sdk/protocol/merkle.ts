@@ -33,6 +33,36 @@ function hashPair(a: Hex, b: Hex, hash: Keccak256Hex = viemKeccak): Hex {
   return x < y ? hash(concat([x, y])) : hash(concat([y, x]));
 }
 
+/** Hashes the levels above `leaves`, pausing (yielding) after every `pauseEvery` hashes. */
+function* hashLevels(
+  leaves: readonly Hex[],
+  hash: Keccak256Hex,
+  pauseEvery: number,
+): Generator<void, Hex[][]> {
+  if (leaves.length === 0) throw new MerkleTreeError("a Merkle tree needs at least one leaf");
+  const levels: Hex[][] = [[...leaves]];
+  let hashed = 0;
+  for (let level = levels[0] as Hex[]; level.length > 1; ) {
+    const next: Hex[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const left = level[i] as Hex;
+      const right = level[i + 1];
+      next.push(right === undefined ? left : hashPair(left, right, hash));
+      if (++hashed % pauseEvery === 0) yield;
+    }
+    levels.push(next);
+    level = next;
+  }
+  return levels;
+}
+
+/** Levels built by MerkleTree.build; not exported, so only this module makes them. */
+class BuiltLevels {
+  constructor(readonly levels: Hex[][]) {}
+}
+
+const nextTurn = () => new Promise<void>((resolve) => (globalThis.setImmediate ?? setTimeout)(resolve));
+
 /**
  * A tree over leaves in the order given. An odd node at the end of a level is promoted to the
  * next level unchanged, so the proof of any leaf is at most ceil(log2(n)) hashes.
@@ -40,19 +70,33 @@ function hashPair(a: Hex, b: Hex, hash: Keccak256Hex = viemKeccak): Hex {
 export class MerkleTree {
   private readonly levels: Hex[][];
 
-  constructor(leaves: readonly Hex[], hash: Keccak256Hex = viemKeccak) {
-    if (leaves.length === 0) throw new MerkleTreeError("a Merkle tree needs at least one leaf");
-    this.levels = [[...leaves]];
-    for (let level = this.levels[0] as Hex[]; level.length > 1; ) {
-      const next: Hex[] = [];
-      for (let i = 0; i < level.length; i += 2) {
-        const left = level[i] as Hex;
-        const right = level[i + 1];
-        next.push(right === undefined ? left : hashPair(left, right, hash));
-      }
-      this.levels.push(next);
-      level = next;
+  constructor(leaves: readonly Hex[] | BuiltLevels, hash: Keccak256Hex = viemKeccak) {
+    if (leaves instanceof BuiltLevels) {
+      this.levels = leaves.levels;
+      return;
     }
+    const building = hashLevels(leaves, hash, Number.POSITIVE_INFINITY);
+    let step = building.next();
+    while (!step.done) step = building.next();
+    this.levels = step.value;
+  }
+
+  /**
+   * The same tree, built a slice at a time: it gives the event loop a turn after every
+   * `hashesPerTurn` hashes, so that a server building a large batch's tree keeps answering.
+   */
+  static async build(
+    leaves: readonly Hex[],
+    hash: Keccak256Hex = viemKeccak,
+    hashesPerTurn = 512,
+  ): Promise<MerkleTree> {
+    const building = hashLevels(leaves, hash, hashesPerTurn);
+    let step = building.next();
+    while (!step.done) {
+      await nextTurn();
+      step = building.next();
+    }
+    return new MerkleTree(new BuiltLevels(step.value));
   }
 
   get root(): Hex {

@@ -56,11 +56,11 @@ export function indexCalls(calls: Iterable<CallRecord>) {
  * Plans the next batch over at most `maxLanes` lanes (oldest model ids first), or null when
  * nothing is unpaid. `paid` gives each lane's on-chain state.
  */
-export function planBatch(
+export async function planBatch(
   lanes: ReturnType<typeof indexCalls>,
   paid: (lane: LaneKey) => LanePaid,
   maxLanes = 50,
-): BatchPlan | null {
+): Promise<BatchPlan | null> {
   const unpaid = [...lanes.values()]
     .filter(({ latest }) => latest.voucher.cumulativeCalls > paid(latest.voucher).paidCalls)
     .sort((x, y) => compare(x.latest.voucher, y.latest.voucher))
@@ -82,7 +82,8 @@ export function planBatch(
     total.amount += voucher.cumulativeAmount - onChain.paidAmount;
     totals.set(voucher.modelId, total);
   }
-  const tree = receiptTree(receipts);
+  // Thousands of receipts take tens of milliseconds to hash: in slices, so calls keep flowing.
+  const tree = await MerkleTree.build(receipts.map(receiptLeafOf), keccak256HexNative);
   return {
     root: tree.root,
     tree,

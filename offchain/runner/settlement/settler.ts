@@ -84,7 +84,7 @@ export class Settler {
   private readonly paid = new Map<string, LanePaid>();
   private readonly batches: SettledBatch[] = [];
   private readonly proofIndex = new Map<Hex, { batch: SettledBatch; index: number }>();
-  /** Each batch's Merkle tree, built on its first proof, so a large batch is not rehashed per proof. */
+  /** Each batch's Merkle tree: its plan's, or (for batches recovered from the journal) built on its first proof. */
   private readonly trees = new WeakMap<SettledBatch, MerkleTree>();
   private unsettledCalls = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -267,7 +267,7 @@ export class Settler {
       const txHash = keccak256(raw);
       await journal.append({ type: "settle-signed", root: plan.root, txHash, raw, nonce: prepared.nonce });
       await publicClient.sendRawTransaction({ serializedTransaction: raw });
-      return await this.confirm(txHash, plan.receipts, plan.totals);
+      return await this.confirm(txHash, plan.receipts, plan.totals, plan.tree);
     } catch (error) {
       if (isAlreadySettled(error)) {
         this.options.log.info("a lane was already settled; re-planning from the chain");
@@ -283,6 +283,8 @@ export class Settler {
     txHash: Hex,
     receipts: Receipt[],
     totals: BatchPlan["totals"],
+    /** The batch's tree, when the plan built it: kept for proofs rather than hashed again. */
+    tree?: MerkleTree,
   ): Promise<SettledBatch> {
     const { publicClient, confirmations, journal } = this.options;
     const mined = await publicClient.waitForTransactionReceipt({
@@ -307,6 +309,7 @@ export class Settler {
     const { receipts: _, ...summary } = batch;
     await journal.append({ type: "batch", ...summary, requestHashes: receipts.map((r) => r.requestHash) });
     this.indexBatch(batch);
+    if (tree) this.trees.set(batch, tree);
     this.forgetSettled(receipts);
     for (const total of totals) {
       this.options.metrics?.settled.inc({ model: total.modelId.toString() }, Number(total.amount));
