@@ -27,6 +27,19 @@ let channelId: string;
 const key = (i: number) => (devnet.accounts[i] as { privateKey: Hex }).privateKey;
 const address = (i: number) => (devnet.accounts[i] as { address: Hex }).address;
 const consumer = ["--dev-account", "3"];
+/** `openlora call` of the spam filter (model 1) by the consumer on its channel. */
+const callSpam = (url: string, text: string) => [
+  "call",
+  url,
+  ...chain,
+  ...consumer,
+  "--model",
+  "1",
+  "--channel",
+  channelId,
+  "--text",
+  text,
+];
 
 beforeAll(async () => {
   devnet = await startDevnet({ accounts: 4 });
@@ -130,16 +143,7 @@ describe("a runner and a consumer through the CLI", () => {
     const receiptFile = join(dir, "receipt.json");
     const first = await runCli([
       "--json",
-      "call",
-      runner.url,
-      ...chain,
-      ...consumer,
-      "--model",
-      "1",
-      "--channel",
-      channelId,
-      "--text",
-      "Congratulations! You won a FREE iPhone, claim your prize now!!!",
+      ...callSpam(runner.url, "Congratulations! You won a FREE iPhone, claim your prize now!!!"),
       "--count",
       "3",
       "--receipt-out",
@@ -153,18 +157,7 @@ describe("a runner and a consumer through the CLI", () => {
     });
 
     // A new process knows nothing of the lane: it resumes from the runner's view of its own last voucher.
-    const second = await runCli([
-      "call",
-      runner.url,
-      ...chain,
-      ...consumer,
-      "--model",
-      "1",
-      "--channel",
-      channelId,
-      "--text",
-      "Hi Anna, notes attached, see you Tuesday.",
-    ]);
+    const second = await runCli(callSpam(runner.url, "Hi Anna, notes attached, see you Tuesday."));
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/^model 1: (ham|spam) {2}\(scores \d\.\d{3}, \d\.\d{3}\)/);
     expect(second.stdout).toMatch(/paid 0\.002 tUSD for 1 call\(s\) on channel 1/);
@@ -235,34 +228,10 @@ describe("a runner and a consumer through the CLI", () => {
   });
 
   it("refuses to pay above --max-price (exit 4) and reports a runner it cannot reach (exit 3)", async () => {
-    const pricey = await runCli([
-      "call",
-      runner.url,
-      ...chain,
-      ...consumer,
-      "--model",
-      "1",
-      "--channel",
-      channelId,
-      "--text",
-      "hello",
-      "--max-price",
-      "0.001",
-    ]);
+    const pricey = await runCli([...callSpam(runner.url, "hello"), "--max-price", "0.001"]);
     expect(pricey.code).toBe(4);
     expect(pricey.stderr).toMatch(/the runner's price is above this client's limit/);
-    const dead = await runCli([
-      "call",
-      "http://127.0.0.1:9",
-      ...chain,
-      ...consumer,
-      "--model",
-      "1",
-      "--channel",
-      channelId,
-      "--text",
-      "hello",
-    ]);
+    const dead = await runCli(callSpam("http://127.0.0.1:9", "hello"));
     expect(dead.code).toBe(3);
     expect(dead.stderr).toMatch(/cannot reach the runner at http:\/\/127\.0\.0\.1:9/);
     const unknown = await runCli(["channel", "show", ...chain, "999"]);
