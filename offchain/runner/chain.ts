@@ -3,8 +3,9 @@
  * from PaymentChannels. Reads are cached and refreshed in the background every `cacheMs`; when
  * the RPC is down or hangs, the last known state is used (serving continues within known channel
  * balances: a voucher beyond them makes the gate read the channel afresh), and a model or channel
- * never seen before cannot be served until the chain answers again. The runner gives
- * these reads a client with a short timeout (`chainReadTimeoutMs`), since a paid call waits on them.
+ * never seen before cannot be served until the chain answers again. The runner gives these
+ * reads a client with a short timeout (`chainReadTimeoutMs`): a paid call on a channel never seen,
+ * or one that needs a fresh read of its balance, waits for one.
  */
 import type { Address, Hex, PublicClient } from "viem";
 import { modelRegistryAbi, paymentChannelsAbi } from "../../sdk/generated/abis";

@@ -52,13 +52,18 @@ export const runnerConfigSchema = z.object({
       confirmations: z.coerce.number().int().min(0).max(64).optional(),
     })
     .prefault({}),
-  chainCacheMs: z.coerce.number().int().min(0).default(2_000).describe("how long chain reads are reused"),
+  chainCacheMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(2_000)
+    .describe("how often chain reads are refreshed, in the background"),
   chainReadTimeoutMs: z.coerce
     .number()
     .int()
     .min(100)
     .default(2_000)
-    .describe("how long a paid call waits on a chain read before it is served on the last known state"),
+    .describe("how long a chain read may take before it counts as failed (then the last known state serves)"),
 });
 
 export type RunnerConfig = z.output<typeof runnerConfigSchema>;

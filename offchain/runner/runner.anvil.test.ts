@@ -361,7 +361,7 @@ describe("runner faults on anvil", () => {
     const runner = await startRunner(
       runnerConfig(path.join(tmp, "hang"), {
         rpcUrl: rpc.url,
-        chainCacheMs: 100, // so that calls during the hang need the chain again
+        chainCacheMs: 100, // so that calls during the hang refresh from the chain
         chainReadTimeoutMs: readTimeoutMs,
       }),
       {},
@@ -380,7 +380,7 @@ describe("runner faults on anvil", () => {
         await new Promise((resolve) => setTimeout(resolve, 150)); // past the cache period
       }
       expect(rpc.hungRequests).toBeGreaterThan(0); // the runner did ask the hanging RPC
-      // Each call waited at most about one read timeout, not the settlement client's 10 s retries.
+      // Served on the last known state: no call waited on the hanging RPC beyond a read timeout.
       expect(Math.max(...latencies)).toBeLessThan(3 * readTimeoutMs);
       // A channel it has never seen cannot be checked: refused, not left waiting.
       await expect(unseen.call(runner.url, spamModel, "unknown channel")).rejects.toThrow(/503/);
