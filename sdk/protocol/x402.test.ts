@@ -6,6 +6,8 @@ import {
   PaymentHeaderError,
   type PaymentTerms,
   paymentPayload,
+  paymentPayloadSchema,
+  quickPaymentPayload,
 } from "./x402";
 
 const terms: PaymentTerms = {
@@ -57,4 +59,100 @@ describe("x402 headers", () => {
       expect(issues.some((i) => i.startsWith("payload.requestHash"))).toBe(true);
     }
   });
+
+  it("decodes payments by hand exactly as the schema does, and leaves it everything else", () => {
+    const lane = {
+      channelId: 3n,
+      cumulativeAmount: 5000n,
+      cumulativeCalls: 5n,
+      transcriptHash: voucher.transcriptHash,
+    };
+    const bases = [
+      paymentPayload(terms, voucher, `0x${"ee".repeat(32)}`, signature),
+      paymentPayload(
+        { ...terms, extra: { ...terms.extra, lane } },
+        voucher,
+        `0x${"ee".repeat(32)}`,
+        signature,
+      ),
+      {
+        ...paymentPayload(
+          { ...terms, extra: { ...terms.extra, lane: { ...lane, signature } } },
+          voucher,
+          `0x${"ee".repeat(32)}`,
+          signature,
+        ),
+        resource: { url: "u", description: "d", mimeType: "application/json" },
+      },
+    ].map((p) => JSON.parse(Buffer.from(encodeHeader(p), "base64").toString()));
+    for (const base of bases) {
+      expect(quickPaymentPayload(base)).toStrictEqual(paymentPayloadSchema.parse(base));
+    }
+    // Mutations of every kind at random places: whatever the hand check takes, the schema takes
+    // too, with the same output.
+    const rng = seeded(7);
+    const junk = [
+      null,
+      5,
+      -1,
+      0,
+      1.5,
+      1e20,
+      "",
+      "-1",
+      "1.5",
+      "0x1",
+      "007",
+      "60",
+      [],
+      {},
+      true,
+      "zz",
+      `0x${"G".repeat(64)}`,
+    ];
+    let taken = 0;
+    for (let n = 0; n < 3_000; n++) {
+      const payment = structuredClone(bases[n % bases.length]);
+      for (let k = 0; k < 1 + Math.floor(rng.next() * 2); k++) mutate(payment, rng, junk);
+      const quick = quickPaymentPayload(payment);
+      const schema = paymentPayloadSchema.safeParse(payment);
+      if (quick === null) continue;
+      taken++;
+      expect(schema.success).toBe(true);
+      expect(quick).toStrictEqual(schema.data);
+    }
+    expect(taken).toBeGreaterThan(100); // mutations that keep a payment valid (extra keys, leading zeros)
+  });
 });
+
+/** Replaces, deletes or adds one value somewhere in a JSON tree. */
+function mutate(node: Record<string, unknown>, rng: { next(): number }, junk: unknown[]): void {
+  const keys = Object.keys(node);
+  const key = keys[Math.floor(rng.next() * keys.length)] as string;
+  const child = node[key];
+  const roll = rng.next();
+  if (child && typeof child === "object" && !Array.isArray(child) && roll < 0.6) {
+    mutate(child as Record<string, unknown>, rng, junk);
+  } else if (roll < 0.7) {
+    delete node[key];
+  } else if (roll < 0.8) {
+    node[`extra${Math.floor(rng.next() * 3)}`] = "kept out";
+  } else if (typeof child === "string" && roll < 0.9) {
+    node[key] = `0${child}`;
+  } else {
+    node[key] = junk[Math.floor(rng.next() * junk.length)];
+  }
+}
+
+/** A small seeded generator (xorshift32), so that every run mutates the same way. */
+function seeded(seed: number) {
+  let x = seed;
+  return {
+    next(): number {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 2 ** 32;
+    },
+  };
+}

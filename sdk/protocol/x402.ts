@@ -15,10 +15,16 @@ export const HEADERS = {
   channel: "openlora-channel",
 } as const;
 
-const uint = z.string().regex(/^\d+$/, "must be a decimal integer string").transform(BigInt);
-const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes of hex") as z.ZodType<Hex>;
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be an address") as z.ZodType<Address>;
-const signature = z.string().regex(/^0x[0-9a-fA-F]{130}$/, "must be a 65-byte signature") as z.ZodType<Hex>;
+const UINT = /^\d+$/;
+const HEX32 = /^0x[0-9a-fA-F]{64}$/;
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
+const NETWORK = /^eip155:\d+$/;
+
+const uint = z.string().regex(UINT, "must be a decimal integer string").transform(BigInt);
+const hex32 = z.string().regex(HEX32, "must be 32 bytes of hex") as z.ZodType<Hex>;
+const address = z.string().regex(ADDRESS, "must be an address") as z.ZodType<Address>;
+const signature = z.string().regex(SIGNATURE, "must be a 65-byte signature") as z.ZodType<Hex>;
 
 const laneSchema = z.object({
   channelId: uint,
@@ -30,7 +36,7 @@ const laneSchema = z.object({
 
 const acceptsSchema = z.object({
   scheme: z.literal(SCHEME),
-  network: z.string().regex(/^eip155:\d+$/),
+  network: z.string().regex(NETWORK),
   amount: uint,
   asset: address,
   payTo: address,
@@ -61,7 +67,7 @@ const voucherSchema = z.object({
   transcriptHash: hex32,
 });
 
-const paymentPayloadSchema = z.object({
+export const paymentPayloadSchema = z.object({
   x402Version: z.literal(X402_VERSION),
   resource: resourceSchema.optional(),
   accepted: acceptsSchema,
@@ -134,8 +140,124 @@ function decodeHeader<T extends z.ZodType>(
 
 export const decodePaymentRequired = (raw: string | null | undefined): PaymentRequired =>
   decodeHeader(HEADERS.required, paymentRequiredSchema, raw);
-export const decodePaymentPayload = (raw: string | null | undefined): PaymentPayload =>
-  decodeHeader(HEADERS.signature, paymentPayloadSchema, raw);
+/**
+ * Decodes a PAYMENT-SIGNATURE header. A runner decodes one per paid call, so a well-formed
+ * payment is checked by quickPaymentPayload, which allocates a fraction of what the schema's
+ * parse does; anything it does not take goes to the schema, which decides and explains.
+ */
+export function decodePaymentPayload(raw: string | null | undefined): PaymentPayload {
+  if (raw) {
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(raw, "base64").toString("utf8"));
+    } catch {
+      json = undefined; // the schema's path reports it
+    }
+    const quick = quickPaymentPayload(json);
+    if (quick) return quick;
+  }
+  return decodeHeader(HEADERS.signature, paymentPayloadSchema, raw);
+}
+
+type JsonObject = Record<string, unknown>;
+const isObject = (value: unknown): value is JsonObject =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+const matches = (value: unknown, pattern: RegExp): value is string =>
+  typeof value === "string" && pattern.test(value);
+
+/**
+ * paymentPayloadSchema's verdict and output for a payment it accepts, by hand; null for anything
+ * else, including what the schema would accept in a form this does not bother with (the caller
+ * then asks the schema). A differential test holds the two equal (x402.test.ts).
+ */
+export function quickPaymentPayload(json: unknown): PaymentPayload | null {
+  if (!isObject(json) || json.x402Version !== X402_VERSION) return null;
+  const { accepted: a, payload: p, resource: r } = json;
+  if (!isObject(a) || !isObject(p)) return null;
+  const { extra: e } = a;
+  const { voucher: v } = p;
+  if (!isObject(e) || !isObject(v)) return null;
+  if (
+    a.scheme !== SCHEME ||
+    !matches(a.network, NETWORK) ||
+    !matches(a.amount, UINT) ||
+    !matches(a.asset, ADDRESS) ||
+    !matches(a.payTo, ADDRESS) ||
+    !Number.isSafeInteger(a.maxTimeoutSeconds) ||
+    (a.maxTimeoutSeconds as number) <= 0 ||
+    !matches(e.paymentChannels, ADDRESS) ||
+    !matches(e.settlement, ADDRESS) ||
+    !matches(e.modelId, UINT) ||
+    !matches(e.adapterHash, HEX32) ||
+    !matches(v.channelId, UINT) ||
+    !matches(v.modelId, UINT) ||
+    !matches(v.cumulativeAmount, UINT) ||
+    !matches(v.cumulativeCalls, UINT) ||
+    !matches(v.transcriptHash, HEX32) ||
+    !matches(p.requestHash, HEX32) ||
+    !matches(p.signature, SIGNATURE)
+  )
+    return null;
+  const extra: PaymentTerms["extra"] = {
+    paymentChannels: e.paymentChannels as Address,
+    settlement: e.settlement as Address,
+    modelId: BigInt(e.modelId),
+    adapterHash: e.adapterHash as Hex,
+  };
+  if (e.lane !== undefined) {
+    const lane = quickLane(e.lane);
+    if (!lane) return null;
+    extra.lane = lane;
+  }
+  const payment: PaymentPayload = {
+    x402Version: X402_VERSION,
+    accepted: {
+      scheme: SCHEME,
+      network: a.network,
+      amount: BigInt(a.amount),
+      asset: a.asset as Address,
+      payTo: a.payTo as Address,
+      maxTimeoutSeconds: a.maxTimeoutSeconds as number,
+      extra,
+    },
+    payload: {
+      voucher: {
+        channelId: BigInt(v.channelId),
+        modelId: BigInt(v.modelId),
+        cumulativeAmount: BigInt(v.cumulativeAmount),
+        cumulativeCalls: BigInt(v.cumulativeCalls),
+        transcriptHash: v.transcriptHash as Hex,
+      },
+      requestHash: p.requestHash as Hex,
+      signature: p.signature as Hex,
+    },
+  };
+  if (r === undefined) return payment;
+  if (!isObject(r) || typeof r.url !== "string" || typeof r.description !== "string") return null;
+  if (typeof r.mimeType !== "string") return null;
+  return { ...payment, resource: { url: r.url, description: r.description, mimeType: r.mimeType } };
+}
+
+/** laneSchema's output by hand, or null (see quickPaymentPayload). */
+function quickLane(lane: unknown): LaneView | null {
+  if (
+    !isObject(lane) ||
+    !matches(lane.channelId, UINT) ||
+    !matches(lane.cumulativeAmount, UINT) ||
+    !matches(lane.cumulativeCalls, UINT) ||
+    !matches(lane.transcriptHash, HEX32) ||
+    (lane.signature !== undefined && !matches(lane.signature, SIGNATURE))
+  )
+    return null;
+  const view: LaneView = {
+    channelId: BigInt(lane.channelId),
+    cumulativeAmount: BigInt(lane.cumulativeAmount),
+    cumulativeCalls: BigInt(lane.cumulativeCalls),
+    transcriptHash: lane.transcriptHash as Hex,
+  };
+  if (lane.signature !== undefined) view.signature = lane.signature as Hex;
+  return view;
+}
 export const decodePaymentResponse = (raw: string | null | undefined): PaymentResponse =>
   decodeHeader(HEADERS.response, paymentResponseSchema, raw);
 
