@@ -6,7 +6,7 @@
 import type { Hex } from "viem";
 import type { Receipt } from "../../sdk/protocol/typedData";
 import { bytesToHexFast, hexToBytesFast, keccak256Bytes } from "../crypto/keccak";
-import { receiptStructHashNative } from "./receiptSigner";
+import { receiptLeafOfStructHash, receiptStructHashNative } from "./receiptSigner";
 
 function writeWord(out: Uint8Array, offset: number, value: bigint) {
   let v = value;
@@ -42,7 +42,7 @@ export function extendTranscriptNative(previous: Hex, requestHash: Hex): Hex {
 
 /** A receipt's Merkle leaf, keccak256(abi.encode(hashStruct(receipt))), as the SDK's receiptLeaf. */
 export function receiptLeafNative(receipt: Receipt): Hex {
-  return bytesToHexFast(keccak256Bytes(receiptStructHashNative(receipt)));
+  return receiptLeafOfStructHash(receiptStructHashNative(receipt));
 }
 
 /** keccak256 of hex data, for MerkleTree's inner nodes. */

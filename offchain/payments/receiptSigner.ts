@@ -36,6 +36,11 @@ export function receiptStructHashNative(receipt: Receipt): Uint8Array {
   return structHash(RECEIPT_TYPEHASH, receiptFields(receipt), FIELDS);
 }
 
+/** A receipt's Merkle leaf from its hashStruct: keccak256(abi.encode(hashStruct)), one word. */
+export function receiptLeafOfStructHash(hashed: Uint8Array): Hex {
+  return bytesToHexFast(keccak256Bytes(hashed));
+}
+
 /** A receipt's signature, with its leaf in settlement batches (receiptLeaf of the SDK). */
 export interface SignedReceipt {
   signature: Hex;
@@ -68,7 +73,7 @@ export class ReceiptSigner {
     const hashed = receiptStructHashNative(receipt);
     return {
       signature: signDigest(this.hasher.digestOf(hashed), this.privateKey),
-      leaf: bytesToHexFast(keccak256Bytes(hashed)),
+      leaf: receiptLeafOfStructHash(hashed),
     };
   }
 

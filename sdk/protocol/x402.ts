@@ -116,18 +116,18 @@ export function encodeHeader(value: unknown): string {
   return Buffer.from(json).toString("base64");
 }
 
-function decodeHeader<T extends z.ZodType>(
-  header: string,
-  schema: T,
-  raw: string | null | undefined,
-): z.output<T> {
+/** The JSON inside a header's base64; throws PaymentHeaderError when it is missing or is not that. */
+function headerJson(header: string, raw: string | null | undefined): unknown {
   if (!raw) throw new PaymentHeaderError(header, ["the header is missing"]);
-  let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(raw, "base64").toString("utf8"));
+    return JSON.parse(Buffer.from(raw, "base64").toString("utf8"));
   } catch {
     throw new PaymentHeaderError(header, ["not base64-encoded JSON"]);
   }
+}
+
+/** The schema's output for a header's JSON, or PaymentHeaderError naming every issue. */
+function validated<T extends z.ZodType>(header: string, schema: T, json: unknown): z.output<T> {
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     throw new PaymentHeaderError(
@@ -139,24 +139,16 @@ function decodeHeader<T extends z.ZodType>(
 }
 
 export const decodePaymentRequired = (raw: string | null | undefined): PaymentRequired =>
-  decodeHeader(HEADERS.required, paymentRequiredSchema, raw);
+  validated(HEADERS.required, paymentRequiredSchema, headerJson(HEADERS.required, raw));
+
 /**
  * Decodes a PAYMENT-SIGNATURE header. A runner decodes one per paid call, so a well-formed
  * payment is checked by quickPaymentPayload, which allocates a fraction of what the schema's
  * parse does; anything it does not take goes to the schema, which decides and explains.
  */
 export function decodePaymentPayload(raw: string | null | undefined): PaymentPayload {
-  if (raw) {
-    let json: unknown;
-    try {
-      json = JSON.parse(Buffer.from(raw, "base64").toString("utf8"));
-    } catch {
-      json = undefined; // the schema's path reports it
-    }
-    const quick = quickPaymentPayload(json);
-    if (quick) return quick;
-  }
-  return decodeHeader(HEADERS.signature, paymentPayloadSchema, raw);
+  const json = headerJson(HEADERS.signature, raw);
+  return quickPaymentPayload(json) ?? validated(HEADERS.signature, paymentPayloadSchema, json);
 }
 
 type JsonObject = Record<string, unknown>;
@@ -259,7 +251,7 @@ function quickLane(lane: unknown): LaneView | null {
   return view;
 }
 export const decodePaymentResponse = (raw: string | null | undefined): PaymentResponse =>
-  decodeHeader(HEADERS.response, paymentResponseSchema, raw);
+  validated(HEADERS.response, paymentResponseSchema, headerJson(HEADERS.response, raw));
 
 export function paymentPayload(terms: PaymentTerms, voucher: Voucher, requestHash: Hex, sig: Hex) {
   return { x402Version: X402_VERSION, accepted: terms, payload: { voucher, requestHash, signature: sig } };
