@@ -73,7 +73,7 @@ async function measure(base: BaseModel, threads: number) {
     ROUNDS,
     MS_PER_ROUND,
   );
-  const split = PROFILE ? await profiledSplit(base, adapters, rows, threads) : undefined;
+  const split = PROFILE ? await profiledSplit(base, adapters, rows, batchFeatures, threads) : undefined;
   await Promise.all([executor.release(), baseSession.release(), ...merged.map((s) => s.release())]);
   const gather = rates.gather.median;
   const row = (method: string, rate: RoundRates) => ({
@@ -99,7 +99,13 @@ async function measure(base: BaseModel, threads: number) {
  * gather graph, from onnxruntime's own profiler (which adds a little time of its own), and the
  * median of the whole run as the profiler saw it.
  */
-async function profiledSplit(base: BaseModel, adapters: LoraAdapter[], rows: Row[], threads: number) {
+async function profiledSplit(
+  base: BaseModel,
+  adapters: LoraAdapter[],
+  rows: Row[],
+  features: Float32Array,
+  threads: number,
+) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-bench-profile-"));
   try {
     const arena = new AdapterArena(base, { slots: BATCH, maxRank: RANK, maxClasses: CLASSES });
@@ -111,8 +117,6 @@ async function profiledSplit(base: BaseModel, adapters: LoraAdapter[], rows: Row
       profileFilePrefix: path.join(dir, "gather"),
     });
     const d = base.hidden.inputs;
-    const features = new Float32Array(BATCH * d);
-    for (const [i, row] of rows.entries()) features.set(row.features, i * d);
     const slots = BigInt64Array.from(rows, (row) => BigInt(row.slot));
     for (let i = 0; i < PROFILED_RUNS; i++) {
       await session.run({

@@ -101,15 +101,16 @@ function compare(a: LaneKey, b: LaneKey): number {
 
 const leaves = new WeakMap<Receipt, Hex>();
 
-/**
- * A receipt's Merkle leaf, remembered: the settler hashes each receipt when its call is
- * answered, so that building a batch's tree does not stall the event loop for long.
- */
 /** Remembers a leaf hashed elsewhere (the signature thread hashes it with the receipt's signature). */
 export function rememberLeaf(receipt: Receipt, leaf: Hex): void {
   leaves.set(receipt, leaf);
 }
 
+/**
+ * A receipt's Merkle leaf, remembered: each receipt is hashed once, when its call is answered
+ * (or, for calls restored from the journal, when the settler takes them in), so that building a
+ * batch's tree does not hash them again.
+ */
 export function receiptLeafOf(receipt: Receipt): Hex {
   let leaf = leaves.get(receipt);
   if (!leaf) {

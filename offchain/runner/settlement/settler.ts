@@ -137,7 +137,7 @@ export class Settler {
 
   /** Tells the settler of a call that was answered (and journaled). */
   addCall(call: CallRecord): void {
-    receiptLeafOf(call.receipt); // hashed now, a little per call, rather than all at settlement
+    receiptLeafOf(call.receipt); // hashed now (if the signature thread has not), not all at settlement
     this.calls.push(call);
     this.unsettledCalls++;
     if (this.unsettledCalls >= this.options.maxCalls) void this.settleNow().catch(() => {});
