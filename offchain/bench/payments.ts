@@ -1,5 +1,6 @@
-// `npm run bench:payments`: vouchers verified per second on one core, the runner's native
-// libsecp256k1 path against viem's recoverTypedDataAddress, on the same signed vouchers; and
+// `npm run bench:payments`: vouchers verified per second on one core, the runner's native path
+// (on our addon over the system's libsecp256k1, and on the npm packages' bindings it falls back
+// to) against viem's recoverTypedDataAddress, on the same signed vouchers; and
 // PAYMENT-SIGNATURE headers decoded per second, by the hand check the runner uses against the
 // zod schema alone.
 import { type Hex, keccak256, recoverTypedDataAddress, toHex } from "viem";
@@ -12,6 +13,7 @@ import {
   paymentPayload,
   paymentPayloadSchema,
 } from "../../sdk/protocol/x402";
+import { loadAddonBackend, loadPackagesBackend } from "../crypto/nativeBackend";
 import { VoucherVerifier } from "../payments/voucherVerifier";
 import { opsPerSecond, report } from "./table";
 
@@ -38,16 +40,19 @@ for (let i = 0; i < 256; i++) {
   signed.push({ voucher, signature });
 }
 
-const verifier = new VoucherVerifier(CHAIN_ID, CHANNELS);
 const pick = (i: number) => signed[i % signed.length] as (typeof signed)[number];
 const check = (address: string) => {
   if (address !== consumer.address) throw new Error("benchmark recovered the wrong signer");
 };
 
-const native = await opsPerSecond((i) => {
-  const { voucher, signature } = pick(i);
-  check(verifier.recoverSigner(voucher, signature));
-});
+const vouchersPerSecond = (verifier: VoucherVerifier) =>
+  opsPerSecond((i) => {
+    const { voucher, signature } = pick(i);
+    check(verifier.recoverSigner(voucher, signature));
+  });
+const addon = loadAddonBackend();
+const onAddon = addon && (await vouchersPerSecond(new VoucherVerifier(CHAIN_ID, CHANNELS, addon)));
+const onPackages = await vouchersPerSecond(new VoucherVerifier(CHAIN_ID, CHANNELS, loadPackagesBackend()));
 const viem = await opsPerSecond(async (i) => {
   const { voucher, signature } = pick(i);
   check(
@@ -102,15 +107,20 @@ report("PAYMENT-SIGNATURE headers decoded, one core", [
   { method: "zod schema alone", "headers/s": Math.round(bySchema), "vs schema": "1.0×" },
 ]);
 
+const row = (method: string, perSecond: number) => ({
+  method,
+  "vouchers/s": Math.round(perSecond),
+  "vs viem": `${(perSecond / viem).toFixed(1)}×`,
+});
 report(
   "voucher verification, one core",
   [
-    {
-      method: "native libsecp256k1 (runner)",
-      "vouchers/s": Math.round(native),
-      "vs viem": `${(native / viem).toFixed(1)}×`,
-    },
-    { method: "viem recoverTypedDataAddress", "vouchers/s": Math.round(viem), "vs viem": "1.0×" },
+    ...(onAddon ? [row("addon on the system's libsecp256k1 (runner)", onAddon)] : []),
+    row(
+      addon ? "npm packages' bindings (fallback)" : "npm packages' bindings (runner: addon not built)",
+      onPackages,
+    ),
+    row("viem recoverTypedDataAddress", viem),
   ],
   { target: "≥ 10,000 vouchers/s" },
 );

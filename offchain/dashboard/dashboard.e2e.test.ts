@@ -3,7 +3,7 @@
 // page's counters, flow diagram stages and payout figures must come to equal what the chain holds
 // (read here with viem), and a receipt of the settled batch must verify on-chain from the page.
 //
-// Needs /usr/bin/chromium (tools/install-chromium.sh). Without it the test is skipped, except in CI
+// Needs /usr/bin/chromium (tools/install-debian-packages.sh). Without it the test is skipped, except in CI
 // (CI set), where it runs and fails. DASHBOARD_SCREENSHOTS=docs writes docs/dashboard*.png.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -50,7 +50,7 @@ const FLAGS = [
 const skip = !existsSync(CHROMIUM) && !process.env.CI;
 if (skip) {
   console.warn(
-    `dashboard e2e test skipped: ${CHROMIUM} is absent (install it with tools/install-chromium.sh; with CI set the test runs and fails instead)`,
+    `dashboard e2e test skipped: ${CHROMIUM} is absent (install it with tools/install-debian-packages.sh; with CI set the test runs and fails instead)`,
   );
 }
 const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS;
@@ -156,7 +156,7 @@ async function pageShows(selector: string, expected: string | (() => Promise<str
 describe.skipIf(skip)("dashboard in Chromium", () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is absent: CI must install it first (tools/install-chromium.sh)`);
+      throw new Error(`${CHROMIUM} is absent: CI must install it first (tools/install-debian-packages.sh)`);
     }
     p = await deployProtocol();
     const deploymentsFile = path.join(tmp, "deployment.json");

@@ -1,20 +1,12 @@
 /**
- * EIP-712 hashing and secp256k1 signing/recovery for the runner's hot path, on the native
- * libsecp256k1 binding. The runner verifies a voucher and signs a receipt on every paid call;
- * viem's pure-JS versions of both are about 20× slower. Tests hold every digest here equal
- * to viem's hashTypedData.
+ * EIP-712 hashing and secp256k1 signing/recovery for the runner's hot path, on native
+ * libsecp256k1 (crypto/nativeBackend.ts). The runner verifies a voucher and signs a receipt on
+ * every paid call; viem's pure-JS versions of both are 20-50× slower. Tests hold every digest
+ * here equal to viem's hashTypedData.
  */
-import { createRequire } from "node:module";
 import { type Address, domainSeparator, getAddress, type Hex, hexToBytes, keccak256, toBytes } from "viem";
 import { bytesToHexFast, hexToBytesFast, keccak256Bytes } from "../crypto/keccak";
-
-const require = createRequire(import.meta.url);
-// The package silently falls back to pure JS when its native prebuild does not load; require
-// the binding itself so that a missing native module fails loudly instead of running slowly.
-const secp256k1: {
-  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
-  ecdsaSign(msg32: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
-} = require("secp256k1/bindings");
+import { type CryptoBackend, cryptoBackend } from "../crypto/nativeBackend";
 
 /** Half the curve order: signatures with a larger s are malleable twins, refused on-chain too. */
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
@@ -39,13 +31,16 @@ export function typeHash(type: string): Uint8Array {
 export class TypedDataHasher {
   private readonly prefix = new Uint8Array(34); // 0x1901 ‖ domainSeparator
 
-  constructor(domain: { name: string; version: string; chainId: number; verifyingContract: Address }) {
+  constructor(
+    domain: { name: string; version: string; chainId: number; verifyingContract: Address },
+    private readonly backend: CryptoBackend = cryptoBackend,
+  ) {
     this.prefix.set([0x19, 0x01]);
     this.prefix.set(hexToBytes(domainSeparator({ domain })), 2);
   }
 
   digest(structTypeHash: Uint8Array, fields: readonly Field[], names: readonly string[]): Uint8Array {
-    return this.digestOf(structHash(structTypeHash, fields, names));
+    return this.digestOf(structHash(structTypeHash, fields, names, this.backend.keccak256));
   }
 
   /** The digest of a struct already hashed (hashStruct). */
@@ -53,12 +48,17 @@ export class TypedDataHasher {
     const message = new Uint8Array(66);
     message.set(this.prefix, 0);
     message.set(hashedStruct, 34);
-    return keccak256Bytes(message);
+    return this.backend.keccak256(message);
   }
 }
 
 /** EIP-712 hashStruct of a struct whose fields all encode to one 32-byte word. */
-export function structHash(structTypeHash: Uint8Array, fields: readonly Field[], names: readonly string[]) {
+export function structHash(
+  structTypeHash: Uint8Array,
+  fields: readonly Field[],
+  names: readonly string[],
+  keccak256 = keccak256Bytes,
+) {
   const struct = new Uint8Array(32 * (fields.length + 1));
   struct.set(structTypeHash, 0);
   fields.forEach((field, i) => {
@@ -71,7 +71,7 @@ export function structHash(structTypeHash: Uint8Array, fields: readonly Field[],
       writeUint(struct, offset, field.uint, field.bits, names[i] as string);
     }
   });
-  return keccak256Bytes(struct);
+  return keccak256(struct);
 }
 
 /** Decodes caller-supplied hex; malformed hex is a SignatureError (a 402), not a crash. */
@@ -95,7 +95,7 @@ function writeUint(out: Uint8Array, offset: number, value: bigint, bits: number,
 }
 
 /** The address whose key made a 65-byte (r, s, v) signature over `digest`. */
-export function recoverAddress(digest: Uint8Array, signature: Hex): Address {
+export function recoverAddress(digest: Uint8Array, signature: Hex, backend = cryptoBackend): Address {
   const sig = hexToBytesOrThrow(signature, "signature");
   if (sig.length !== 65)
     throw new SignatureError("signature must be 65 bytes (r, s, v)", { length: sig.length });
@@ -104,20 +104,14 @@ export function recoverAddress(digest: Uint8Array, signature: Hex): Address {
   if (recid !== 0 && recid !== 1) throw new SignatureError("signature has an invalid v", { v });
   const s = BigInt(bytesToHexFast(sig.subarray(32, 64)));
   if (s === 0n || s > HALF_N) throw new SignatureError("signature s is not in the lower half order");
-  let publicKey: Uint8Array;
-  try {
-    publicKey = secp256k1.ecdsaRecover(sig.subarray(0, 64), recid, digest, false);
-  } catch (error) {
-    throw new SignatureError("signature does not recover to a public key", {
-      cause: (error as Error).message,
-    });
-  }
-  return getAddress(bytesToHexFast(keccak256Bytes(publicKey.subarray(1)).subarray(12)));
+  const address = backend.recoverAddress(digest, sig.subarray(0, 64), recid);
+  if (!address) throw new SignatureError("signature does not recover to a public key");
+  return getAddress(bytesToHexFast(address));
 }
 
 /** A 65-byte (r, s, v = 27|28) low-s signature of `digest`. */
 export function signDigest(digest: Uint8Array, privateKey: Hex): Hex {
-  const { signature, recid } = secp256k1.ecdsaSign(digest, hexToBytesFast(privateKey));
+  const { signature, recid } = cryptoBackend.sign(digest, hexToBytesFast(privateKey));
   const out = new Uint8Array(65);
   out.set(signature, 0);
   out[64] = 27 + recid;

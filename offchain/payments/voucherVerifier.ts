@@ -3,6 +3,7 @@
  */
 import type { Address, Hex } from "viem";
 import { paymentChannelsDomain, type Voucher } from "../../sdk/protocol/typedData";
+import { type CryptoBackend, cryptoBackend } from "../crypto/nativeBackend";
 import { recoverAddress, TypedDataHasher, typeHash } from "./nativeEip712";
 
 const VOUCHER_TYPEHASH = typeHash(
@@ -14,8 +15,12 @@ const FIELDS = ["channelId", "modelId", "cumulativeAmount", "cumulativeCalls", "
 export class VoucherVerifier {
   private readonly hasher: TypedDataHasher;
 
-  constructor(chainId: number, paymentChannels: Address) {
-    this.hasher = new TypedDataHasher(paymentChannelsDomain(chainId, paymentChannels));
+  constructor(
+    chainId: number,
+    paymentChannels: Address,
+    private readonly backend: CryptoBackend = cryptoBackend,
+  ) {
+    this.hasher = new TypedDataHasher(paymentChannelsDomain(chainId, paymentChannels), backend);
   }
 
   /** The EIP-712 digest the consumer signed. */
@@ -35,6 +40,6 @@ export class VoucherVerifier {
 
   /** The address that signed `voucher`; throws SignatureError for a malformed signature. */
   recoverSigner(voucher: Voucher, signature: Hex): Address {
-    return recoverAddress(this.digest(voucher), signature);
+    return recoverAddress(this.digest(voucher), signature, this.backend);
   }
 }

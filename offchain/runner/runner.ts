@@ -12,6 +12,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { chainFor } from "../../sdk/client";
 import { type Deployment, deploymentPath, readDeployment } from "../../sdk/deployments";
 import { modelRegistryAbi, runnerRegistryAbi } from "../../sdk/generated/abis";
+import { cryptoBackend } from "../crypto/nativeBackend";
 import { createDashboard } from "../dashboard/dashboard";
 import { ADAPTER_FILE } from "../ml/adapter/adapterFile";
 import { type BaseModel, landeBaseModel } from "../ml/base/baseModel";
@@ -227,7 +228,8 @@ export async function startRunner(
   );
   const url = await server.listen();
   dashboard.start();
-  log.info({ url, models: config.models, slots }, "runner is serving");
+  // Which native code signs and verifies: the addon, or the npm packages' slower fallback.
+  log.info({ url, models: config.models, slots, crypto: cryptoBackend.name }, "runner is serving");
 
   return {
     url,

@@ -1,0 +1,121 @@
+/**
+ * The native code under the runner's hashing and signatures, behind one interface with two
+ * implementations:
+ *
+ * - `addon`: our own module (offchain/native), keccak256 and secp256k1 on the system's
+ *   libsecp256k1 (Debian's libsecp256k1-dev, 0.2 or newer). `npm ci` builds it where that
+ *   library is installed (tools/build-native.sh).
+ * - `packages`: the native bindings of the `keccak` and `secp256k1` npm packages, which every
+ *   install has. Their libsecp256k1 is a 2019 copy, about a quarter slower to recover a key,
+ *   and their keccak takes four calls into C per hash.
+ *
+ * The addon is used where it was built. OPENLORA_CRYPTO=packages chooses the packages anyway;
+ * OPENLORA_CRYPTO=addon refuses to start without the addon.
+ * Both sign with RFC 6979 nonces, so they make the same signatures (the tests hold them equal).
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+export interface CryptoBackend {
+  readonly name: "addon" | "packages";
+  keccak256(bytes: Uint8Array): Uint8Array;
+  /** The 20-byte address whose key made the 64-byte (r ‖ s) signature; null if none does. */
+  recoverAddress(digest: Uint8Array, signature: Uint8Array, recid: number): Uint8Array | null;
+  /** A 64-byte (r ‖ s) low-s signature of a 32-byte digest, with its recovery id. */
+  sign(digest: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
+}
+
+const require = createRequire(import.meta.url);
+export const ADDON_PATH = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  "../native/build/Release/openlora_native.node",
+);
+
+interface Addon {
+  keccak256(bytes: Uint8Array, out: Uint8Array): Uint8Array;
+  ecdsaRecoverAddress(digest: Uint8Array, signature: Uint8Array, recid: number): Uint8Array | null;
+  ecdsaSign(digest: Uint8Array, privateKey: Uint8Array): Uint8Array;
+}
+
+/** Our module, or null where it was not built. */
+export function loadAddonBackend(): CryptoBackend | null {
+  if (!existsSync(ADDON_PATH)) return null;
+  let addon: Addon;
+  try {
+    addon = require(ADDON_PATH) as Addon;
+  } catch (error) {
+    throw new Error(
+      `${ADDON_PATH} was built but does not load (${(error as Error).message}): ` +
+        "rebuild it with npm run build:native, or set OPENLORA_CRYPTO=packages",
+    );
+  }
+  return {
+    name: "addon",
+    // A pooled Buffer: the addon writes into it in place, where a fresh on-heap array would
+    // first have to be moved off the heap.
+    keccak256: (bytes) => addon.keccak256(bytes, Buffer.allocUnsafe(32)),
+    recoverAddress: (digest, signature, recid) => addon.ecdsaRecoverAddress(digest, signature, recid),
+    sign(digest, privateKey) {
+      const out = addon.ecdsaSign(digest, privateKey);
+      return { signature: out.subarray(0, 64), recid: out[64] as number };
+    },
+  };
+}
+
+interface KeccakState {
+  initialize(rate: number, capacity: number): void;
+  absorb(data: Buffer): void;
+  absorbLastFewBits(bits: number): void;
+  squeeze(length: number): Buffer;
+}
+
+/** The npm packages' native bindings. */
+export function loadPackagesBackend(): CryptoBackend {
+  // Load the bindings themselves: both packages silently fall back to pure JS when their
+  // prebuild does not load, and a missing native module should fail loudly, not run slowly.
+  const NativeKeccakState = require("node-gyp-build")(
+    path.dirname(require.resolve("keccak/package.json")),
+  ) as new () => KeccakState;
+  const secp256k1: {
+    ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
+    ecdsaSign(msg32: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
+  } = require("secp256k1/bindings");
+  // One state reused: a hash runs start to finish synchronously. keccak256 is rate 1088 bits,
+  // capacity 512, with the original Keccak padding (0x01).
+  const state = new NativeKeccakState();
+  const keccak256 = (bytes: Uint8Array) => {
+    state.initialize(1088, 512);
+    state.absorb(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    state.absorbLastFewBits(0x01);
+    return state.squeeze(32);
+  };
+  return {
+    name: "packages",
+    keccak256,
+    recoverAddress(digest, signature, recid) {
+      let publicKey: Uint8Array;
+      try {
+        publicKey = secp256k1.ecdsaRecover(signature, recid, digest, false);
+      } catch {
+        return null;
+      }
+      return keccak256(publicKey.subarray(1)).subarray(12);
+    },
+    sign: (digest, privateKey) => secp256k1.ecdsaSign(digest, privateKey),
+  };
+}
+
+function chooseBackend(choice = process.env.OPENLORA_CRYPTO ?? ""): CryptoBackend {
+  if (choice === "packages") return loadPackagesBackend();
+  if (choice === "addon") {
+    const addon = loadAddonBackend();
+    if (!addon)
+      throw new Error(`OPENLORA_CRYPTO=addon, but ${ADDON_PATH} is not built: run npm run build:native`);
+    return addon;
+  }
+  if (choice !== "") throw new Error(`OPENLORA_CRYPTO must be "addon" or "packages", not "${choice}"`);
+  return loadAddonBackend() ?? loadPackagesBackend();
+}
+
+export const cryptoBackend: CryptoBackend = chooseBackend();
