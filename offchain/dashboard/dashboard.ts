@@ -20,7 +20,7 @@ export interface Dashboard {
 }
 
 export function createDashboard(
-  options: DashboardOptions & { proof(requestHash: Hex): ReceiptProof | null },
+  options: DashboardOptions & { proof(requestHash: Hex): Promise<ReceiptProof | null> },
 ): Dashboard {
   const hub = new DashboardHub(options);
   return {

@@ -62,7 +62,7 @@ function streamEvents(hub: DashboardHub, req: IncomingMessage, res: ServerRespon
 
 export interface DashboardRouteOptions {
   /** The receipt proofs of the runner's settled batches (Settler.proof). */
-  proof(requestHash: Hex): ReceiptProof | null;
+  proof(requestHash: Hex): Promise<ReceiptProof | null>;
 }
 
 export function dashboardRoutes(hub: DashboardHub, options: DashboardRouteOptions): ExtraRoutes {
@@ -84,7 +84,7 @@ export function dashboardRoutes(hub: DashboardHub, options: DashboardRouteOption
     const verify = /^\/dashboard\/verify\/(0x[0-9a-fA-F]{64})$/.exec(route);
     if (verify) {
       const requestHash = verify[1] as Hex;
-      const proof = options.proof(requestHash);
+      const proof = await options.proof(requestHash);
       if (!proof) {
         send(
           res,

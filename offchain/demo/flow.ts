@@ -372,7 +372,7 @@ async function buildReport(input: ReportInputs): Promise<DemoReport> {
   for (const { channelId } of input.lanes) consumersPaid += (await getChannel(admin, channelId)).paid;
 
   const sample = input.receipts[Math.floor(input.receipts.length / 2)] as PaidReceipt;
-  const proof = runner.settler.proof(sample.receipt.requestHash);
+  const proof = await runner.settler.proof(sample.receipt.requestHash);
   if (!proof) throw new Error("the sampled receipt is in no settled batch");
   const inclusion = await verifyReceiptInclusion(admin, proof, sample.receiptSignature);
   const calls = models.reduce((sum, m) => sum + m.calls, 0n);

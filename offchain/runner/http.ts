@@ -43,7 +43,7 @@ export interface RunnerHttpContext extends PaidCallContext {
   /** Settles what was served now (POST /v2/settlement, loopback callers only). */
   settleNow?(): Promise<unknown[]>;
   /** The Merkle proof of a settled receipt (GET /v2/receipts/{requestHash}/proof). */
-  proof?(requestHash: Hex): unknown | null;
+  proof?(requestHash: Hex): Promise<unknown | null>;
   /**
    * Extra routes (the dashboard): return true when the request was handled. Called before the
    * runner's own routes return 404.
@@ -201,7 +201,7 @@ export class RunnerHttpServer {
       if (path === "/metrics") return this.sendMetrics(res);
       const proofMatch = /^\/v2\/receipts\/(0x[0-9a-fA-F]{64})\/proof$/.exec(path);
       if (proofMatch && this.ctx.proof) {
-        const proof = this.ctx.proof(proofMatch[1] as Hex);
+        const proof = await this.ctx.proof(proofMatch[1] as Hex);
         if (!proof) throw new HttpError(404, "no settled batch holds this receipt (yet)", "not_settled");
         return sendJson(res, 200, proof);
       }

@@ -30,6 +30,7 @@ import type { Journal, JournalRecord } from "../journal";
 import type { RunnerMetrics } from "../metrics";
 import {
   type BatchPlan,
+  buildReceiptTree,
   type CallRecord,
   indexCalls,
   type LaneKey,
@@ -37,7 +38,6 @@ import {
   laneId,
   planBatch,
   receiptLeafOf,
-  receiptTree,
 } from "./batchPlan";
 
 /** Settlement's ABI plus the errors that bubble up from PaymentChannels. */
@@ -84,8 +84,11 @@ export class Settler {
   private readonly paid = new Map<string, LanePaid>();
   private readonly batches: SettledBatch[] = [];
   private readonly proofIndex = new Map<Hex, { batch: SettledBatch; index: number }>();
-  /** Each batch's Merkle tree: its plan's, or (for batches recovered from the journal) built on its first proof. */
-  private readonly trees = new WeakMap<SettledBatch, MerkleTree>();
+  /**
+   * Each batch's Merkle tree: its plan's, or (for batches recovered from the journal) built on
+   * its first proof, in slices, one build for all the proofs asked for meanwhile.
+   */
+  private readonly trees = new WeakMap<SettledBatch, MerkleTree | Promise<MerkleTree>>();
   private unsettledCalls = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<SettledBatch | null> | null = null;
@@ -171,15 +174,16 @@ export class Settler {
     return this.running;
   }
 
-  proof(requestHash: Hex): ReceiptProof | null {
+  async proof(requestHash: Hex): Promise<ReceiptProof | null> {
     const found = this.proofIndex.get(requestHash.toLowerCase() as Hex);
     if (!found) return null;
     const { batch, index } = found;
-    let tree = this.trees.get(batch);
-    if (!tree) {
-      tree = receiptTree(batch.receipts);
-      this.trees.set(batch, tree);
+    let building = this.trees.get(batch);
+    if (!building) {
+      building = buildReceiptTree(batch.receipts);
+      this.trees.set(batch, building);
     }
+    const tree = await building;
     const receipt = batch.receipts[index] as Receipt;
     return {
       runner: this.address,
