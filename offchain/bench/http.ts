@@ -3,8 +3,9 @@
 // call (signed before the clock starts, or inline with BENCH_SIGN=inline); the runner verifies
 // it, runs the model in micro-batches, signs and journals the receipt (fsync, group commit)
 // before answering. The same runner with payment off is the baseline. Everything runs on a
-// local anvil with the deployed protocol. Also prints each process's CPU use while measured, and
-// how busy the runner's event loop was (the thread that parses HTTP, gates payments, journals).
+// local anvil with the deployed protocol. Also prints each process's CPU use while measured (the
+// anvil's too: it shares the cores), and how busy the runner's event loop was (the thread that
+// parses HTTP, gates payments, journals).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -51,6 +52,17 @@ interface LoadResult {
   p50: number;
   p99: number;
   cpuPercent: number;
+}
+
+/** A process's user + system CPU time in ms, from /proc (Linux; null elsewhere). */
+function processCpuMs(pid: number): number | null {
+  try {
+    // Fields 14 and 15 (utime, stime) in clock ticks of 10 ms, after the command in parentheses.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -142,6 +154,7 @@ try {
     );
     let cpuAtStart = process.cpuUsage();
     let loopAtStart = performance.eventLoopUtilization();
+    let anvilAtStart = processCpuMs(protocol.anvil.pid);
     const result = await runLoad(
       {
         url: `${runner.url}/v2/models/${modelId}/infer`,
@@ -157,10 +170,12 @@ try {
       () => {
         cpuAtStart = process.cpuUsage();
         loopAtStart = performance.eventLoopUtilization();
+        anvilAtStart = processCpuMs(protocol.anvil.pid);
       },
     );
     const cpu = process.cpuUsage(cpuAtStart);
     const loop = performance.eventLoopUtilization(loopAtStart);
+    const anvilAtEnd = processCpuMs(protocol.anvil.pid);
     const settled = runner.settler.settledBatches.reduce((n, b) => n + b.receipts.length, 0);
     await runner.stop({ settle: false });
     const rate = result.calls / result.seconds;
@@ -176,6 +191,10 @@ try {
       "runner CPU %": Math.round((cpu.user + cpu.system) / 1e4 / result.seconds),
       "runner loop busy %": Math.round(loop.utilization * 100),
       "load CPU %": Math.round(result.cpuPercent),
+      "anvil CPU %":
+        anvilAtStart === null || anvilAtEnd === null
+          ? "n/a"
+          : Math.round((anvilAtEnd - anvilAtStart) / 10 / result.seconds),
       "settled on-chain": settled,
       "first / this": Number((paidRate / rate).toFixed(2)),
     });

@@ -8,10 +8,10 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import pino, { type Logger } from "pino";
 import { createPublicClient, createWalletClient, type Hex, http, type PublicClient } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { chainFor } from "../../sdk/client";
 import { type Deployment, deploymentPath, readDeployment } from "../../sdk/deployments";
 import { modelRegistryAbi, runnerRegistryAbi } from "../../sdk/generated/abis";
+import { nativeSigningAccount } from "../crypto/nativeAccount";
 import { cryptoBackend } from "../crypto/nativeBackend";
 import { createDashboard } from "../dashboard/dashboard";
 import { ADAPTER_FILE } from "../ml/adapter/adapterFile";
@@ -74,7 +74,8 @@ async function connect(config: RunnerConfig, log: Logger) {
   }
   const chain = chainFor(chainId, config.rpcUrl);
   const transport = http(config.rpcUrl, { retryCount: 2, timeout: 10_000 });
-  const account = privateKeyToAccount(config.privateKey as Hex);
+  // Settlement transactions are signed natively: viem's pure-JS signing blocks the event loop.
+  const account = nativeSigningAccount(config.privateKey as Hex);
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient;
   const walletClient = createWalletClient({ chain, transport, account });
   // The reads a paid call may wait on (model terms, channels, lanes) give up soon and without
