@@ -10,12 +10,13 @@
  *   and their keccak takes four calls into C per hash.
  *
  * The addon is used where it was built. OPENLORA_CRYPTO=packages chooses the packages anyway;
- * OPENLORA_CRYPTO=addon refuses to start without the addon.
- * Both sign with RFC 6979 nonces, so they make the same signatures (the tests hold them equal).
+ * OPENLORA_CRYPTO=addon refuses to start without the addon. Both sign with RFC 6979 nonces, so
+ * they make the same signatures (the tests hold them equal).
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 export interface CryptoBackend {
   readonly name: "addon" | "packages";
@@ -27,9 +28,8 @@ export interface CryptoBackend {
 }
 
 const require = createRequire(import.meta.url);
-export const ADDON_PATH = path.resolve(
-  path.dirname(new URL(import.meta.url).pathname),
-  "../native/build/Release/openlora_native.node",
+export const ADDON_PATH = fileURLToPath(
+  new URL("../native/build/Release/openlora_native.node", import.meta.url),
 );
 
 interface Addon {
