@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { keccak256, recoverAddress, serializeSignature, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, sign } from "viem/accounts";
 import { describe, expect, it } from "vitest";
@@ -67,5 +68,35 @@ describe.skipIf(!addon)("the addon's argument checks", () => {
 
   it("is the backend in use where it was built, unless OPENLORA_CRYPTO says otherwise", () => {
     expect(cryptoBackend.name).toBe(process.env.OPENLORA_CRYPTO === "packages" ? "packages" : "addon");
+  });
+});
+
+describe("OPENLORA_CRYPTO", () => {
+  /** Loads the module in a fresh process under `choice`; its output, and whether it started. */
+  const loadWith = (choice: string) => {
+    const child = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        'const m = await import("./offchain/crypto/nativeBackend.ts"); console.log(m.cryptoBackend.name)',
+      ],
+      { env: { ...process.env, OPENLORA_CRYPTO: choice }, encoding: "utf8" },
+    );
+    return { ok: child.status === 0, output: child.stdout + child.stderr };
+  };
+
+  it("chooses the packages on request, and refuses a value it does not know", () => {
+    expect(loadWith("packages")).toMatchObject({ ok: true, output: expect.stringMatching(/^packages$/m) });
+    expect(loadWith("bogus")).toMatchObject({
+      ok: false,
+      output: expect.stringContaining('OPENLORA_CRYPTO must be "addon" or "packages", not "bogus"'),
+    });
+  });
+
+  it.skipIf(!addon)("chooses the addon on request where it is built", () => {
+    expect(loadWith("addon")).toMatchObject({ ok: true, output: expect.stringMatching(/^addon$/m) });
   });
 });
