@@ -2,9 +2,12 @@
 // (on our addon over the system's libsecp256k1, and on the npm packages' bindings it falls back
 // to) against viem's recoverTypedDataAddress, on the same signed vouchers; and
 // PAYMENT-SIGNATURE headers decoded per second, by the hand check the runner uses against the
-// zod schema alone.
-import { type Hex, keccak256, recoverTypedDataAddress, toHex } from "viem";
+// zod schema alone; and what a runner signs and hashes besides: receipt signatures on each
+// backend, settlement transactions on its native account against viem's, and a 5,000-receipt
+// batch's Merkle tree.
+import { type Hex, keccak256, parseGwei, recoverTypedDataAddress, toHex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { MerkleTree } from "../../sdk/protocol/merkle";
 import { paymentChannelsDomain, type Voucher, voucherTypes } from "../../sdk/protocol/typedData";
 import {
   decodePaymentPayload,
@@ -13,7 +16,9 @@ import {
   paymentPayload,
   paymentPayloadSchema,
 } from "../../sdk/protocol/x402";
-import { loadAddonBackend, loadPackagesBackend } from "../crypto/nativeBackend";
+import { nativeSigningAccount } from "../crypto/nativeAccount";
+import { type CryptoBackend, loadAddonBackend, loadPackagesBackend } from "../crypto/nativeBackend";
+import { keccak256HexNative } from "../payments/nativeHashes";
 import { VoucherVerifier } from "../payments/voucherVerifier";
 import { opsPerSecond, report } from "./table";
 
@@ -124,3 +129,45 @@ report(
   ],
   { target: "≥ 10,000 vouchers/s" },
 );
+
+// What else a runner signs and hashes: a receipt per call (on the signature thread), and per
+// settlement a transaction and a Merkle tree (on the event loop).
+const digests = Array.from({ length: 256 }, (_, i) => keccak256(toHex(`receipt ${i}`), "bytes"));
+const runnerKey = generatePrivateKey();
+const signsPerSecond = (backend: CryptoBackend) => {
+  const key = Buffer.from(runnerKey.slice(2), "hex");
+  return opsPerSecond((i) => backend.sign(digests[i % digests.length] as Uint8Array, key));
+};
+const onAddonSigns = addon && (await signsPerSecond(addon));
+const onPackagesSigns = await signsPerSecond(loadPackagesBackend());
+// A settlement of 32 lanes: about 6 KB of calldata.
+const settleTransaction = {
+  type: "eip1559" as const,
+  chainId: CHAIN_ID,
+  nonce: 12,
+  to: CHANNELS as Hex,
+  data: toHex(new Uint8Array(6_000).fill(0x5a)),
+  gas: 900_000n,
+  maxFeePerGas: parseGwei("2"),
+  maxPriorityFeePerGas: parseGwei("1"),
+};
+const txPerSecond = (account: ReturnType<typeof privateKeyToAccount>) =>
+  opsPerSecond((i) => account.signTransaction({ ...settleTransaction, nonce: i }), 1_500, 10);
+const nativeTx = await txPerSecond(nativeSigningAccount(runnerKey));
+const viemTx = await txPerSecond(privateKeyToAccount(runnerKey));
+const leaves = Array.from({ length: 5_000 }, (_, i) => keccak256(toHex(`leaf ${i}`)));
+const treesPerSecond = await opsPerSecond(() => new MerkleTree(leaves, keccak256HexNative), 1_500, 1);
+const perSecond = (what: string, method: string, rate: number) => ({
+  what,
+  method,
+  "per second": Math.round(rate),
+  "ms each": Number((1_000 / rate).toFixed(3)),
+});
+const RECEIPT = "receipt digest signed (secp256k1)";
+report("what a runner signs and hashes besides vouchers, one core", [
+  ...(onAddonSigns ? [perSecond(RECEIPT, "addon (runner)", onAddonSigns)] : []),
+  perSecond(RECEIPT, addon ? "npm packages (fallback)" : "npm packages (runner)", onPackagesSigns),
+  perSecond("settlement transaction", "native account (runner)", nativeTx),
+  perSecond("settlement transaction", "viem's private-key account", viemTx),
+  perSecond("Merkle tree of 5,000 receipts", "native keccak (runner)", treesPerSecond),
+]);

@@ -74,7 +74,7 @@ async function connect(config: RunnerConfig, log: Logger) {
   }
   const chain = chainFor(chainId, config.rpcUrl);
   const transport = http(config.rpcUrl, { retryCount: 2, timeout: 10_000 });
-  // Settlement transactions are signed natively: viem's pure-JS signing blocks the event loop.
+  // Settlement transactions are signed natively: viem's pure-JS signing blocks the event loop longer.
   const account = nativeSigningAccount(config.privateKey as Hex);
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient;
   const walletClient = createWalletClient({ chain, transport, account });
