@@ -1,8 +1,9 @@
 /**
  * A viem account that signs on native libsecp256k1 (nativeBackend.ts): the runner's settlement
  * transactions. viem's own private-key account signs with pure-JS secp256k1, a few times slower
- * (`npm run bench:payments`), on the event loop that answers paid calls. Messages and typed data are still viem's (the runner does
- * not sign them on this account); the signatures are the same bytes either way (RFC 6979).
+ * (`npm run bench:payments`), on the event loop that answers paid calls. Messages and typed data
+ * are still viem's (the runner does not sign them on this account). The signatures are the same
+ * bytes either way (RFC 6979).
  */
 import { type Hex, serializeTransaction } from "viem";
 import { type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";

@@ -119,7 +119,7 @@ export function receiptLeafOf(receipt: Receipt): Hex {
   return leaf;
 }
 
-/** Leaves hashed per turn of the event loop when they are not known already (~10 µs each). */
+/** Leaves hashed per turn of the event loop when they are not known already (two hashes each). */
 const LEAVES_PER_TURN = 256;
 
 /**

@@ -182,6 +182,7 @@ export class Settler {
     if (!building) {
       building = buildReceiptTree(batch.receipts);
       this.trees.set(batch, building);
+      building.catch(() => this.trees.delete(batch)); // a failed build is tried again next time
     }
     const tree = await building;
     const receipt = batch.receipts[index] as Receipt;
