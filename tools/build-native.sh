@@ -7,6 +7,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/../offchain/native"
 
+if ! command -v node-gyp >/dev/null 2>&1; then
+  echo "build-native: node-gyp is not on PATH: run this through npm (npm run build:native)" >&2
+  exit 0
+fi
+
 log="$(mktemp)"
 if node-gyp rebuild >"$log" 2>&1; then
   echo "build-native: built offchain/native on the system's libsecp256k1"
