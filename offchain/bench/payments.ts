@@ -6,7 +6,7 @@
 // backend, settlement transactions on its native account against viem's, and a 5,000-receipt
 // batch's Merkle tree.
 import { type Hex, keccak256, parseGwei, recoverTypedDataAddress, toHex } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { MerkleTree } from "../../sdk/protocol/merkle";
 import { paymentChannelsDomain, type Voucher, voucherTypes } from "../../sdk/protocol/typedData";
 import {
@@ -144,14 +144,13 @@ const onPackagesSigns = await signsPerSecond(loadPackagesBackend());
 const settleTransaction = {
   type: "eip1559" as const,
   chainId: CHAIN_ID,
-  nonce: 12,
   to: CHANNELS as Hex,
   data: toHex(new Uint8Array(6_000).fill(0x5a)),
   gas: 900_000n,
   maxFeePerGas: parseGwei("2"),
   maxPriorityFeePerGas: parseGwei("1"),
 };
-const txPerSecond = (account: ReturnType<typeof privateKeyToAccount>) =>
+const txPerSecond = (account: PrivateKeyAccount) =>
   opsPerSecond((i) => account.signTransaction({ ...settleTransaction, nonce: i }), 1_500, 10);
 const nativeTx = await txPerSecond(nativeSigningAccount(runnerKey));
 const viemTx = await txPerSecond(privateKeyToAccount(runnerKey));

@@ -1,5 +1,5 @@
 /**
- * keccak256 and hex helpers on native code (nativeBackend.ts): about 20× faster than the
+ * keccak256 and hex helpers on native code (nativeBackend.ts): about 30× faster than the
  * pure-JS hash on adapter-sized inputs (bench:cache), which is what keeps a runner's cold
  * adapter load, hash check included, within a few milliseconds, and a small fraction of the
  * pure-JS cost on a paid call's 100-byte messages.

@@ -57,7 +57,7 @@ export function structHash(
   structTypeHash: Uint8Array,
   fields: readonly Field[],
   names: readonly string[],
-  keccak256 = keccak256Bytes,
+  hash = keccak256Bytes,
 ) {
   const struct = new Uint8Array(32 * (fields.length + 1));
   struct.set(structTypeHash, 0);
@@ -71,7 +71,7 @@ export function structHash(
       writeUint(struct, offset, field.uint, field.bits, names[i] as string);
     }
   });
-  return keccak256(struct);
+  return hash(struct);
 }
 
 /** Decodes caller-supplied hex; malformed hex is a SignatureError (a 402), not a crash. */

@@ -15,12 +15,12 @@
 
 #include "keccak.h"
 
-#define CHECK_NAPI(env, call)                                  \
-  do {                                                         \
-    if ((call) != napi_ok) {                                   \
+#define CHECK_NAPI(env, call)                                     \
+  do {                                                            \
+    if ((call) != napi_ok) {                                      \
       napi_throw_error((env), NULL, "N-API call failed: " #call); \
-      return NULL;                                             \
-    }                                                          \
+      return NULL;                                                \
+    }                                                             \
   } while (0)
 
 /* Reads `value` as a Uint8Array; `expected` 0 takes any length. Throws and returns
