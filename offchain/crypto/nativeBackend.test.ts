@@ -43,6 +43,20 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))(
       }
     });
 
+    it("hashes a Merkle level: each pair of 32-byte nodes, the smaller first, like keccak256 of their concatenation", () => {
+      const nodes = Buffer.concat(Array.from({ length: 40 }, (_, i) => bytes(32, i * 7)));
+      nodes.set(nodes.subarray(0, 32), 32); // an equal pair
+      const out = backend.hashSortedPairs(nodes, Buffer.alloc(nodes.length / 2));
+      for (let pair = 0; pair < 20; pair++) {
+        const left = nodes.subarray(pair * 64, pair * 64 + 32);
+        const right = nodes.subarray(pair * 64 + 32, pair * 64 + 64);
+        const [low, high] = Buffer.compare(left, right) <= 0 ? [left, right] : [right, left];
+        expect(toHex(out.subarray(pair * 32, pair * 32 + 32))).toBe(keccak256(Buffer.concat([low, high])));
+      }
+      expect(() => backend.hashSortedPairs(new Uint8Array(96), new Uint8Array(48))).toThrow(TypeError);
+      expect(() => backend.hashSortedPairs(new Uint8Array(64), new Uint8Array(64))).toThrow(/half as long/);
+    });
+
     it("returns null for a signature that recovers to no key, and refuses an invalid secret key", () => {
       const digest = bytes(32, 3);
       expect(backend.recoverAddress(digest, new Uint8Array(64), 0)).toBeNull(); // r = s = 0
@@ -64,6 +78,9 @@ describe.skipIf(!addon)("the addon's argument checks", () => {
     );
     expect(() => native.recoverAddress(new Uint8Array(32), new Uint8Array(64), 4)).toThrow(/recid/);
     expect(() => native.sign(new Uint8Array(32), new Uint8Array(33))).toThrow(/privateKey must be 32 bytes/);
+    expect(() => native.hashSortedPairs([] as unknown as Uint8Array, new Uint8Array(0))).toThrow(
+      /nodes must be a Uint8Array/,
+    );
   });
 
   it("is the backend in use where it was built, unless OPENLORA_CRYPTO says otherwise", () => {

@@ -21,6 +21,11 @@ import { fileURLToPath } from "node:url";
 export interface CryptoBackend {
   readonly name: "addon" | "packages";
   keccak256(bytes: Uint8Array): Uint8Array;
+  /**
+   * One level of a sorted-pair Merkle tree: for each pair of 32-byte nodes in `nodes`, keccak256
+   * of the two with the smaller first, written to `out` (half as long).
+   */
+  hashSortedPairs(nodes: Uint8Array, out: Uint8Array): Uint8Array;
   /** The 20-byte address whose key made the 64-byte (r ‖ s) signature; null if none does. */
   recoverAddress(digest: Uint8Array, signature: Uint8Array, recid: number): Uint8Array | null;
   /** A 64-byte (r ‖ s) low-s signature of a 32-byte digest, with its recovery id. */
@@ -36,6 +41,7 @@ interface Addon {
   keccak256(bytes: Uint8Array, out: Uint8Array): Uint8Array;
   ecdsaRecoverAddress(digest: Uint8Array, signature: Uint8Array, recid: number): Uint8Array | null;
   ecdsaSign(digest: Uint8Array, privateKey: Uint8Array): Uint8Array;
+  hashSortedPairs(nodes: Uint8Array, out: Uint8Array): Uint8Array;
 }
 
 /** Our module, or null where it was not built. */
@@ -55,6 +61,7 @@ export function loadAddonBackend(): CryptoBackend | null {
     // A pooled Buffer: the addon writes into it in place, where a fresh on-heap array would
     // first have to be moved off the heap.
     keccak256: (bytes) => addon.keccak256(bytes, Buffer.allocUnsafe(32)),
+    hashSortedPairs: (nodes, out) => addon.hashSortedPairs(nodes, out),
     recoverAddress: (digest, signature, recid) => addon.ecdsaRecoverAddress(digest, signature, recid),
     sign(digest, privateKey) {
       const out = addon.ecdsaSign(digest, privateKey);
@@ -93,6 +100,7 @@ export function loadPackagesBackend(): CryptoBackend {
   return {
     name: "packages",
     keccak256,
+    hashSortedPairs: (nodes, out) => hashSortedPairsWith(keccak256, nodes, out),
     recoverAddress(digest, signature, recid) {
       let publicKey: Uint8Array;
       try {
@@ -104,6 +112,26 @@ export function loadPackagesBackend(): CryptoBackend {
     },
     sign: (digest, privateKey) => secp256k1.ecdsaSign(digest, privateKey),
   };
+}
+
+/** hashSortedPairs a hash at a time, for the packages (the addon does a level in one call). */
+function hashSortedPairsWith(
+  keccak256: (bytes: Uint8Array) => Uint8Array,
+  nodes: Uint8Array,
+  out: Uint8Array,
+): Uint8Array {
+  if (nodes.length % 64 !== 0 || out.length !== nodes.length / 2)
+    throw new TypeError("nodes must be whole pairs of 32-byte nodes, and out half as long");
+  const pair = Buffer.alloc(64);
+  for (let at = 0; at < nodes.length; at += 64) {
+    const left = nodes.subarray(at, at + 32);
+    const right = nodes.subarray(at + 32, at + 64);
+    const ordered = Buffer.compare(left, right) <= 0;
+    pair.set(ordered ? left : right, 0);
+    pair.set(ordered ? right : left, 32);
+    out.set(keccak256(pair), at / 2);
+  }
+  return out;
 }
 
 function chooseBackend(choice = process.env.OPENLORA_CRYPTO ?? ""): CryptoBackend {

@@ -33,7 +33,8 @@ function reviver(_key: string, value: unknown) {
   return value;
 }
 
-function encode(record: JournalRecord): Buffer {
+/** A record as one journal line. */
+export function encodeRecord(record: JournalRecord): Buffer {
   const json = JSON.stringify(record, replacer);
   const checksum = crc32(json).toString(16).padStart(8, "0");
   return Buffer.from(`${checksum} ${json}\n`);
@@ -98,7 +99,7 @@ export class Journal {
 
   /** Appends a record; resolves once it is durably on disk. */
   append(record: JournalRecord): Promise<void> {
-    const bytes = encode(record);
+    const bytes = encodeRecord(record);
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ bytes, resolve, reject });
       this.flushing ??= this.flushLoop();

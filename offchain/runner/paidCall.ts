@@ -20,7 +20,7 @@ import type { SignedReceipt } from "../payments/receiptSigner";
 import type { ServedModel } from "./catalog";
 import type { Classification, InferenceService } from "./inference";
 import type { Journal } from "./journal";
-import { type CallRecord, rememberLeaf } from "./settlement/batchPlan";
+import type { CallRecord } from "./settlement/batchPlan";
 
 /** Signs receipts: ReceiptSigner on this thread, or the signature thread. */
 export interface ReceiptSigning {
@@ -129,7 +129,7 @@ export async function runPaidCall(
       ctx.signer.signReceipt(receipt),
       ctx.journal.append({ type: "call", ...record, price, payer: authorization.payer, at: Date.now() }),
     ]);
-    rememberLeaf(receipt, leaf); // hashed with the signature, off this thread
+    record.leaf = leaf; // hashed with the signature, off this thread (and not journaled)
     const header = encodeHeader(
       paymentResponse({
         network: `eip155:${ctx.chainId}`,

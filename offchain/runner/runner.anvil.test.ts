@@ -21,7 +21,9 @@ import {
 import { landeBaseModel } from "../ml/base/baseModel";
 import { contentHash } from "../ml/hash";
 import { loadRunnerConfig } from "./config";
+import { encodeRecord, readJournal } from "./journal";
 import { startRunner } from "./runner";
+import type { CallRecord, LaneRange } from "./settlement/batchPlan";
 import { inferBody, payingClient } from "./testing/payingClient";
 import {
   deployProtocol,
@@ -127,6 +129,30 @@ const settleVia = async (url: string) => {
   return (await res.json()) as { batches: unknown[] };
 };
 
+/** Rewrites a journal's batch records as earlier runners wrote them: receipts named by request hash. */
+function rewriteBatchesByRequestHash(file: string) {
+  const { records } = readJournal(readFileSync(file));
+  const calls = records.filter((r) => r.type === "call") as unknown as CallRecord[];
+  const rewritten = records.map((record) => {
+    if (record.type !== "batch") return record;
+    const { ranges, ...batch } = record as { ranges: LaneRange[] };
+    expect(ranges.length).toBeGreaterThan(0);
+    const requestHashes = ranges.flatMap((range) =>
+      calls
+        .filter(
+          ({ receipt: r }) =>
+            r.channelId === range.channelId &&
+            r.modelId === range.modelId &&
+            r.callIndex >= range.fromCall &&
+            r.callIndex <= range.toCall,
+        )
+        .map(({ receipt }) => receipt.requestHash),
+    );
+    return { ...batch, requestHashes };
+  });
+  writeFileSync(file, Buffer.concat(rewritten.map(encodeRecord)));
+}
+
 describe("runner on anvil", () => {
   it("serves paid calls, settles them in one batch, and proves a receipt on-chain", async () => {
     const runner = await startRunner(runnerConfig(path.join(tmp, "happy")), {}, pino({ level: "silent" }));
@@ -156,17 +182,31 @@ describe("runner on anvil", () => {
       const receipt = client.receipts[2] as PaidReceipt;
       expect(await provenOnChain(runner.url, runner.address, receipt)).toBe(true);
       expect((await settleVia(runner.url)).batches).toHaveLength(0); // nothing left to settle
+
+      // A second batch pays the lane on from where the first left it.
+      await client.call(runner.url, spamModel, "Your parcel is waiting, confirm your address here");
+      expect((await settleVia(runner.url)).batches).toHaveLength(1);
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({
+        paidAmount: 3_000n,
+        paidCalls: 3n,
+      });
+      expect(await provenOnChain(runner.url, runner.address, client.receipts[3] as PaidReceipt)).toBe(true);
     } finally {
       await runner.stop();
     }
-    // The journal names a batch's receipts by request hash: a restarted runner still proves them.
-    const restarted = await startRunner(runnerConfig(path.join(tmp, "happy")), {}, pino({ level: "silent" }));
-    try {
-      for (const receipt of client.receipts)
-        expect(await provenOnChain(restarted.url, restarted.address, receipt)).toBe(true);
-      expect((await settleVia(restarted.url)).batches).toHaveLength(0);
-    } finally {
-      await restarted.stop();
+    // The journal names a batch's receipts by lane and call: a restarted runner still proves them,
+    // and so does one whose journal names them by request hash, as earlier runners wrote it.
+    const dataDir = path.join(tmp, "happy");
+    for (const journalFormat of ["ranges", "request hashes"]) {
+      if (journalFormat === "request hashes") rewriteBatchesByRequestHash(path.join(dataDir, "journal.log"));
+      const restarted = await startRunner(runnerConfig(dataDir), {}, pino({ level: "silent" }));
+      try {
+        for (const receipt of client.receipts)
+          expect(await provenOnChain(restarted.url, restarted.address, receipt)).toBe(true);
+        expect((await settleVia(restarted.url)).batches).toHaveLength(0);
+      } finally {
+        await restarted.stop();
+      }
     }
   });
 

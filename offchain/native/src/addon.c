@@ -1,7 +1,7 @@
-/* The runner's signature hot path in one native module: keccak256, and secp256k1 recovery and
- * signing on the system's libsecp256k1 (0.2 or newer), faster than the 2019 copy inside the
- * secp256k1 npm package (`npm run bench:payments` times both). Each call crosses into C once,
- * where the npm keccak binding takes four crossings per hash.
+/* The runner's signature hot path in one native module: keccak256 (and a Merkle level of it),
+ * and secp256k1 recovery and signing on the system's libsecp256k1 (0.2 or newer), faster than
+ * the 2019 copy inside the secp256k1 npm package (`npm run bench:payments` times both). Each
+ * call crosses into C once, where the npm keccak binding takes four crossings per hash.
  *
  * Arguments are checked here and a wrong type or length throws a TypeError; a signature that
  * does not recover returns null, so that the caller can say why in its own terms. */
@@ -75,6 +75,33 @@ static napi_value keccak256_js(napi_env env, napi_callback_info info) {
   if (!get_bytes(env, args[0], "bytes", 0, &input, &length)) return NULL;
   if (!get_bytes(env, args[1], "out", 32, &out, &out_length)) return NULL;
   keccak256(input, length, (uint8_t *)out);
+  return args[1];
+}
+
+/* hashSortedPairs(nodes: Uint8Array of 64·n bytes, out: Uint8Array of 32·n): out. One level of
+ * a Merkle tree as OpenZeppelin's MerkleProof checks it: each parent is keccak256 of its two
+ * 32-byte children, the smaller first. A whole level in one call: a call per pair would cost
+ * more in crossings than in hashing. */
+static napi_value hash_sorted_pairs_js(napi_env env, napi_callback_info info) {
+  napi_value args[2];
+  secp256k1_context *context;
+  const uint8_t *nodes, *out;
+  size_t length, out_length;
+  if (!get_args(env, info, 2, args, &context)) return NULL;
+  if (!get_bytes(env, args[0], "nodes", 0, &nodes, &length)) return NULL;
+  if (!get_bytes(env, args[1], "out", 0, &out, &out_length)) return NULL;
+  if (length % 64 != 0 || out_length != length / 2) {
+    napi_throw_type_error(env, NULL, "nodes must be whole pairs of 32-byte nodes, and out half as long");
+    return NULL;
+  }
+  uint8_t pair[64];
+  for (size_t at = 0; at < length; at += 64) {
+    const uint8_t *left = nodes + at, *right = nodes + at + 32;
+    bool ordered = memcmp(left, right, 32) <= 0;
+    memcpy(pair, ordered ? left : right, 32);
+    memcpy(pair + 32, ordered ? right : left, 32);
+    keccak256(pair, sizeof pair, (uint8_t *)out + at / 2);
+  }
   return args[1];
 }
 
@@ -152,6 +179,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"keccak256", NULL, keccak256_js, NULL, NULL, NULL, napi_enumerable, context},
       {"ecdsaRecoverAddress", NULL, ecdsa_recover_address_js, NULL, NULL, NULL, napi_enumerable, context},
       {"ecdsaSign", NULL, ecdsa_sign_js, NULL, NULL, NULL, napi_enumerable, context},
+      {"hashSortedPairs", NULL, hash_sorted_pairs_js, NULL, NULL, NULL, napi_enumerable, context},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
   return exports;

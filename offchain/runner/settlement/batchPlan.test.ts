@@ -2,7 +2,15 @@ import { type Hex, keccak256, toHex } from "viem";
 import { describe, expect, it } from "vitest";
 import { receiptLeaf, verifyMerkleProof } from "../../../sdk/protocol/merkle";
 import { EMPTY_TRANSCRIPT, extendTranscript } from "../../../sdk/protocol/typedData";
-import { type CallRecord, indexCalls, type LaneKey, type LanePaid, laneId, planBatch } from "./batchPlan";
+import {
+  type CallRecord,
+  indexCalls,
+  LaneCalls,
+  type LaneKey,
+  type LanePaid,
+  laneId,
+  planBatch,
+} from "./batchPlan";
 
 const SIG = `0x${"11".repeat(65)}` as Hex;
 
@@ -50,6 +58,11 @@ describe("planBatch", () => {
       { modelId: 2n, calls: 7n, amount: 70n },
     ]);
     expect(plan?.receipts).toHaveLength(9);
+    expect(plan?.ranges).toEqual([
+      { channelId: 1n, modelId: 1n, fromCall: 1n, toCall: 2n },
+      { channelId: 1n, modelId: 2n, fromCall: 1n, toCall: 3n },
+      { channelId: 2n, modelId: 2n, fromCall: 1n, toCall: 4n },
+    ]);
     plan?.receipts.forEach((receipt, i) => {
       expect(verifyMerkleProof(receiptLeaf(receipt), plan.tree.proof(i), plan.root)).toBe(true);
     });
@@ -67,6 +80,10 @@ describe("planBatch", () => {
       [3n, 1n],
       [3n, 2n],
     ]);
+    expect(plan?.ranges.map((r) => [r.channelId, r.fromCall, r.toCall])).toEqual([
+      [1n, 4n, 5n],
+      [3n, 1n, 2n],
+    ]);
     onChain.set("1:1", { paidAmount: 35n, paidCalls: 5n });
     onChain.set("3:1", { paidAmount: 14n, paidCalls: 2n });
     expect(await planBatch(indexCalls(calls), paid)).toBeNull();
@@ -75,5 +92,31 @@ describe("planBatch", () => {
   it("caps the number of lanes per batch and leaves the rest for the next", async () => {
     const calls = [1n, 2n, 3n].flatMap((channel) => laneCalls(channel, 1n, 1, 1n));
     expect((await planBatch(indexCalls(calls), nothingPaid, 2))?.vouchers).toHaveLength(2);
+  });
+});
+
+describe("LaneCalls", () => {
+  const indices = (calls: CallRecord[]) => calls.map((call) => call.receipt.callIndex);
+
+  it("keeps a lane's calls in call-index order when one overtakes another, and a journaled call once", () => {
+    const calls = laneCalls(1n, 1n, 6, 1n);
+    const lane = new LaneCalls();
+    for (const i of [0, 1, 3, 2, 5, 4, 3]) lane.add(calls[i] as CallRecord);
+    expect(lane.size).toBe(6);
+    expect(indices([...lane])).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+    expect(lane.latest?.receipt.callIndex).toBe(6n);
+  });
+
+  it("gives the calls between two call indices and drops the settled ones", () => {
+    const lane = new LaneCalls();
+    for (const call of laneCalls(1n, 1n, 8, 1n)) lane.add(call);
+    expect(indices(lane.between(2n, 5n))).toEqual([3n, 4n, 5n]);
+    expect(indices(lane.between(0n, 100n))).toHaveLength(8);
+    expect(lane.between(8n, 9n)).toEqual([]);
+    expect(lane.dropThrough(5n)).toBe(5);
+    expect(indices([...lane])).toEqual([6n, 7n, 8n]);
+    expect(lane.dropThrough(5n)).toBe(0);
+    expect(lane.dropThrough(8n)).toBe(3);
+    expect(lane.latest).toBeUndefined();
   });
 });

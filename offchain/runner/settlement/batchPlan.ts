@@ -7,14 +7,19 @@
  * contains exactly what is still unpaid, never anything twice.
  */
 import type { Hex } from "viem";
-import { MerkleTree } from "../../../sdk/protocol/merkle";
 import type { Receipt, Voucher } from "../../../sdk/protocol/typedData";
-import { keccak256HexNative, receiptLeafNative } from "../../payments/nativeHashes";
+import { receiptLeafNative } from "../../payments/nativeHashes";
+import { ReceiptTree } from "./receiptTree";
 
 export interface CallRecord {
   receipt: Receipt;
   voucher: Voucher;
   voucherSignature: Hex;
+  /**
+   * The receipt's Merkle leaf, once hashed: by the signature thread with the receipt's
+   * signature, or by the settler for calls read back from the journal (which does not hold it).
+   */
+  leaf?: Hex;
 }
 
 export interface LanePaid {
@@ -29,9 +34,11 @@ export interface LaneKey {
 
 export interface BatchPlan {
   root: Hex;
-  tree: MerkleTree;
+  tree: ReceiptTree;
   /** In leaf order. */
   receipts: Receipt[];
+  /** The same receipts, named by lane and call index. */
+  ranges: LaneRange[];
   totals: { modelId: bigint; calls: bigint; amount: bigint }[];
   /** Grouped by model, as the contract requires. */
   vouchers: (Voucher & { signature: Hex })[];
@@ -39,17 +46,89 @@ export interface BatchPlan {
 
 export const laneId = (lane: LaneKey) => `${lane.channelId}:${lane.modelId}`;
 
-/** The latest journaled call of every lane, with all calls of the lane by call index. */
-export function indexCalls(calls: Iterable<CallRecord>) {
-  const lanes = new Map<string, { latest: CallRecord; byIndex: Map<bigint, CallRecord> }>();
-  for (const call of calls) {
-    const id = laneId(call.voucher);
-    const lane = lanes.get(id) ?? { latest: call, byIndex: new Map() };
-    lane.byIndex.set(call.receipt.callIndex, call);
-    if (call.voucher.cumulativeCalls >= lane.latest.voucher.cumulativeCalls) lane.latest = call;
+/**
+ * A lane's journaled calls that are not known to be settled, in call-index order. Calls arrive
+ * in that order but for the odd one overtaken by the next (a lane's next voucher may be accepted
+ * while its call is still running), so finding a settlement's calls and dropping them is a
+ * binary search and a slice, not a pass over every call.
+ */
+export class LaneCalls {
+  private calls: CallRecord[] = [];
+
+  get size(): number {
+    return this.calls.length;
+  }
+
+  [Symbol.iterator](): Iterator<CallRecord> {
+    return this.calls[Symbol.iterator]();
+  }
+
+  /** The call with the highest call index: its voucher pays for the whole lane. */
+  get latest(): CallRecord | undefined {
+    return this.calls.at(-1);
+  }
+
+  add(call: CallRecord): void {
+    const index = call.receipt.callIndex;
+    const last = this.calls.at(-1);
+    if (!last || last.receipt.callIndex < index) {
+      this.calls.push(call);
+      return;
+    }
+    const at = this.position(index);
+    if (this.calls[at]?.receipt.callIndex === index) this.calls[at] = call;
+    else this.calls.splice(at, 0, call);
+  }
+
+  /** The calls with call index in (after, through]. */
+  between(after: bigint, through: bigint): CallRecord[] {
+    return this.calls.slice(this.position(after + 1n), this.position(through + 1n));
+  }
+
+  /** Drops the calls with call index up to `through`; returns how many there were. */
+  dropThrough(through: bigint): number {
+    const end = this.position(through + 1n);
+    this.calls = this.calls.slice(end);
+    return end;
+  }
+
+  /** The first position whose call index is at least `index`. */
+  private position(index: bigint): number {
+    let low = 0;
+    let high = this.calls.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((this.calls[middle] as CallRecord).receipt.callIndex < index) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+}
+
+export type LaneIndex = Map<string, LaneCalls>;
+
+/** Adds a call to its lane in `lanes`. */
+export function addToLanes(lanes: LaneIndex, call: CallRecord): void {
+  const id = laneId(call.voucher);
+  let lane = lanes.get(id);
+  if (!lane) {
+    lane = new LaneCalls();
     lanes.set(id, lane);
   }
+  lane.add(call);
+}
+
+/** The calls by lane. */
+export function indexCalls(calls: Iterable<CallRecord>): LaneIndex {
+  const lanes: LaneIndex = new Map();
+  for (const call of calls) addToLanes(lanes, call);
   return lanes;
+}
+
+/** A batch's receipts as runs of call indices per lane, in leaf order: what a journal records. */
+export interface LaneRange extends LaneKey {
+  fromCall: bigint;
+  toCall: bigint;
 }
 
 /**
@@ -57,36 +136,50 @@ export function indexCalls(calls: Iterable<CallRecord>) {
  * nothing is unpaid. `paid` gives each lane's on-chain state.
  */
 export async function planBatch(
-  lanes: ReturnType<typeof indexCalls>,
+  lanes: LaneIndex,
   paid: (lane: LaneKey) => LanePaid,
   maxLanes = 50,
 ): Promise<BatchPlan | null> {
   const unpaid = [...lanes.values()]
-    .filter(({ latest }) => latest.voucher.cumulativeCalls > paid(latest.voucher).paidCalls)
+    .flatMap((lane) => {
+      const latest = lane.latest;
+      return latest && latest.voucher.cumulativeCalls > paid(latest.voucher).paidCalls
+        ? [{ lane, latest }]
+        : [];
+    })
     .sort((x, y) => compare(x.latest.voucher, y.latest.voucher))
     .slice(0, maxLanes);
   if (unpaid.length === 0) return null;
 
   const receipts: Receipt[] = [];
+  const leaves: Hex[] = [];
+  const ranges: LaneRange[] = [];
   const totals = new Map<bigint, { modelId: bigint; calls: bigint; amount: bigint }>();
-  for (const { latest, byIndex } of unpaid) {
+  for (const { lane, latest } of unpaid) {
     const { voucher } = latest;
     const onChain = paid(voucher);
-    for (let index = onChain.paidCalls + 1n; index <= voucher.cumulativeCalls; index++) {
-      const call = byIndex.get(index);
-      // Every call up to the latest voucher was journaled before it was answered.
-      if (call) receipts.push(call.receipt);
+    // Every call up to the latest voucher was journaled before it was answered.
+    for (const call of lane.between(onChain.paidCalls, voucher.cumulativeCalls)) {
+      receipts.push(call.receipt);
+      leaves.push(leafOf(call));
     }
+    ranges.push({
+      channelId: voucher.channelId,
+      modelId: voucher.modelId,
+      fromCall: onChain.paidCalls + 1n,
+      toCall: voucher.cumulativeCalls,
+    });
     const total = totals.get(voucher.modelId) ?? { modelId: voucher.modelId, calls: 0n, amount: 0n };
     total.calls += voucher.cumulativeCalls - onChain.paidCalls;
     total.amount += voucher.cumulativeAmount - onChain.paidAmount;
     totals.set(voucher.modelId, total);
   }
-  const tree = await buildReceiptTree(receipts);
+  const tree = await ReceiptTree.build(leaves);
   return {
     root: tree.root,
     tree,
     receipts,
+    ranges,
     totals: [...totals.values()],
     vouchers: unpaid.map(({ latest }) => ({ ...latest.voucher, signature: latest.voucherSignature })),
   };
@@ -98,40 +191,25 @@ function compare(a: LaneKey, b: LaneKey): number {
   return 0;
 }
 
-const leaves = new WeakMap<Receipt, Hex>();
-
-/** Remembers a leaf hashed elsewhere (the signature thread hashes it with the receipt's signature). */
-export function rememberLeaf(receipt: Receipt, leaf: Hex): void {
-  leaves.set(receipt, leaf);
-}
-
-/**
- * A receipt's Merkle leaf, remembered: each receipt is hashed once, when its call is answered
- * (or, for calls restored from the journal, when the settler takes them in), so that building a
- * batch's tree does not hash them again.
- */
-export function receiptLeafOf(receipt: Receipt): Hex {
-  let leaf = leaves.get(receipt);
-  if (!leaf) {
-    leaf = receiptLeafNative(receipt);
-    leaves.set(receipt, leaf);
-  }
-  return leaf;
+/** A call's receipt's Merkle leaf, hashed once. */
+export function leafOf(call: CallRecord): Hex {
+  call.leaf ??= receiptLeafNative(call.receipt);
+  return call.leaf;
 }
 
 /** Leaves hashed per turn of the event loop when they are not known already (two hashes each). */
 const LEAVES_PER_TURN = 256;
 
 /**
- * A batch's Merkle tree, hashed natively. Thousands of receipts take tens of milliseconds to
- * hash, so their leaves (those not already known) and the tree are hashed in slices, between
- * which calls keep flowing.
+ * The Merkle tree of a batch read back from the journal, hashed natively: its leaves in slices,
+ * between which calls keep flowing (thousands of receipts take milliseconds), then the tree.
  */
-export async function buildReceiptTree(receipts: readonly Receipt[]): Promise<MerkleTree> {
+export async function buildReceiptTree(receipts: readonly Receipt[]): Promise<ReceiptTree> {
   const leaves: Hex[] = [];
   for (let from = 0; from < receipts.length; from += LEAVES_PER_TURN) {
     if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    for (const receipt of receipts.slice(from, from + LEAVES_PER_TURN)) leaves.push(receiptLeafOf(receipt));
+    for (const receipt of receipts.slice(from, from + LEAVES_PER_TURN))
+      leaves.push(receiptLeafNative(receipt));
   }
-  return MerkleTree.build(leaves, keccak256HexNative);
+  return ReceiptTree.build(leaves);
 }

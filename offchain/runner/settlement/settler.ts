@@ -24,21 +24,24 @@ import {
   type WalletClient,
 } from "viem";
 import { paymentChannelsAbi, settlementAbi } from "../../../sdk/generated/abis";
-import type { MerkleTree } from "../../../sdk/protocol/merkle";
 import type { Receipt } from "../../../sdk/protocol/typedData";
+import { receiptLeafNative } from "../../payments/nativeHashes";
 import type { Journal, JournalRecord } from "../journal";
 import type { RunnerMetrics } from "../metrics";
 import {
+  addToLanes,
   type BatchPlan,
   buildReceiptTree,
   type CallRecord,
-  indexCalls,
+  type LaneIndex,
   type LaneKey,
   type LanePaid,
+  type LaneRange,
   laneId,
+  leafOf,
   planBatch,
-  receiptLeafOf,
 } from "./batchPlan";
+import type { ReceiptTree } from "./receiptTree";
 
 /** Settlement's ABI plus the errors that bubble up from PaymentChannels. */
 const settleAbi = [...settlementAbi, ...paymentChannelsAbi.filter((item) => item.type === "error")] as const;
@@ -67,6 +70,16 @@ export interface SettledBatch {
   totals: BatchPlan["totals"];
 }
 
+/** What a batch paid for, as its plan or its transaction's events give it. */
+type BatchContents = Pick<BatchPlan, "receipts" | "ranges" | "totals">;
+
+/** Lanes whose paid state is read from the chain at once: each read costs the event loop time. */
+const LANE_READS_AT_ONCE = 8;
+/** Receipts indexed for proofs per turn of the event loop after a batch is confirmed. */
+const PROOFS_INDEXED_PER_TURN = 1024;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export interface ReceiptProof {
   runner: Address;
   sequence: bigint;
@@ -76,11 +89,15 @@ export interface ReceiptProof {
   receipt: Receipt;
 }
 
-const receiptKey = (r: Pick<Receipt, "channelId" | "modelId" | "callIndex">) =>
-  `${r.channelId}:${r.modelId}:${r.callIndex}`;
-
 export class Settler {
-  private readonly calls: CallRecord[] = [];
+  /** Journaled calls not yet known to be settled, by lane. */
+  private readonly lanes: LaneIndex = new Map();
+  /**
+   * What the chain has paid in each lane, as read from it, or as this runner's own confirmed
+   * settlement left it: only the lane's runner settles its vouchers, so the chain cannot have
+   * moved on without us. A failed or refused settlement forgets it all, and the next plan reads
+   * the chain again.
+   */
   private readonly paid = new Map<string, LanePaid>();
   private readonly batches: SettledBatch[] = [];
   private readonly proofIndex = new Map<Hex, { batch: SettledBatch; index: number }>();
@@ -88,8 +105,11 @@ export class Settler {
    * Each batch's Merkle tree: its plan's, or (for batches recovered from the journal) built on
    * its first proof, in slices, one build for all the proofs asked for meanwhile.
    */
-  private readonly trees = new WeakMap<SettledBatch, MerkleTree | Promise<MerkleTree>>();
+  private readonly trees = new WeakMap<SettledBatch, ReceiptTree | Promise<ReceiptTree>>();
   private unsettledCalls = 0;
+  private settleQueued = false;
+  /** While the journal is read back, calls pile up without starting a settlement. */
+  private recovering = false;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<SettledBatch | null> | null = null;
   private failures = 0;
@@ -111,20 +131,27 @@ export class Settler {
 
   /** Rebuilds state from the journal's records and finishes any submission a crash interrupted. */
   async recover(records: readonly JournalRecord[]): Promise<void> {
+    this.recovering = true;
+    try {
+      await this.replay(records);
+    } finally {
+      this.recovering = false;
+    }
+    this.settleIfDue();
+  }
+
+  private async replay(records: readonly JournalRecord[]): Promise<void> {
     const signed: JournalRecord[] = [];
     const done = new Set<string>();
-    const answered = new Map<string, Receipt>();
     for (const record of records) {
-      if (record.type === "call") {
-        const call = record as unknown as CallRecord;
-        answered.set(call.receipt.requestHash.toLowerCase(), call.receipt);
-        this.addCall(call);
-      } else if (record.type === "settle-signed") signed.push(record);
+      if (record.type === "call") this.addCall(record as unknown as CallRecord);
+      else if (record.type === "settle-signed") signed.push(record);
       else if (record.type === "batch") {
         done.add(record.txHash as string);
-        const batch = settledBatchOf(record, answered);
-        this.indexBatch(batch);
-        this.forgetSettled(batch.receipts);
+        // A batch's receipts are calls journaled before it and not settled by an earlier one.
+        const batch = this.settledBatchOf(record);
+        await this.indexBatch(batch);
+        this.forgetSettled(batch.receipts, record.ranges as LaneRange[] | undefined);
       }
     }
     for (const record of signed) {
@@ -140,10 +167,20 @@ export class Settler {
 
   /** Tells the settler of a call that was answered (and journaled). */
   addCall(call: CallRecord): void {
-    receiptLeafOf(call.receipt); // hashed now (if the signature thread has not), not all at settlement
-    this.calls.push(call);
+    leafOf(call); // hashed now (if the signature thread has not), not all at settlement
+    addToLanes(this.lanes, call);
     this.unsettledCalls++;
-    if (this.unsettledCalls >= this.options.maxCalls) void this.settleNow().catch(() => {});
+    this.settleIfDue();
+  }
+
+  /** Starts a settlement once enough calls wait; not in the caller's turn: an answer may be waiting. */
+  private settleIfDue(): void {
+    if (this.recovering || this.settleQueued || this.unsettledCalls < this.options.maxCalls) return;
+    this.settleQueued = true;
+    setImmediate(() => {
+      this.settleQueued = false;
+      void this.settleNow().catch(() => {});
+    });
   }
 
   start(): void {
@@ -190,7 +227,7 @@ export class Settler {
       runner: this.address,
       sequence: batch.sequence,
       root: batch.root,
-      leaf: receiptLeafOf(receipt),
+      leaf: receiptLeafNative(receipt),
       proof: tree.proof(index),
       receipt,
     };
@@ -213,29 +250,32 @@ export class Settler {
     this.timer.unref();
   }
 
+  /** Reads the lanes' paid state, a few lanes at a time, so that serving goes on between. */
   private async lanePaid(lanes: LaneKey[]): Promise<void> {
-    await Promise.all(
-      lanes.map(async (lane) => {
-        const state = await this.options.publicClient.readContract({
-          address: this.options.paymentChannels,
-          abi: paymentChannelsAbi,
-          functionName: "getLane",
-          args: [lane.channelId, lane.modelId],
-        });
-        this.paid.set(laneId(lane), { paidAmount: state.paidAmount, paidCalls: BigInt(state.paidCalls) });
-      }),
-    );
+    for (let from = 0; from < lanes.length; from += LANE_READS_AT_ONCE) {
+      await Promise.all(
+        lanes.slice(from, from + LANE_READS_AT_ONCE).map(async (lane) => {
+          const state = await this.options.publicClient.readContract({
+            address: this.options.paymentChannels,
+            abi: paymentChannelsAbi,
+            functionName: "getLane",
+            args: [lane.channelId, lane.modelId],
+          });
+          this.paid.set(laneId(lane), { paidAmount: state.paidAmount, paidCalls: BigInt(state.paidCalls) });
+        }),
+      );
+    }
   }
 
   private async plan(): Promise<BatchPlan | null> {
-    const lanes = indexCalls(this.calls);
     const known = (lane: LaneKey) => this.paid.get(laneId(lane)) ?? { paidAmount: 0n, paidCalls: 0n };
-    const candidates = [...lanes.values()]
-      .map(({ latest }) => latest.voucher)
+    const candidates = [...this.lanes.values()]
+      .flatMap((lane) => (lane.latest ? [lane.latest.voucher] : []))
       .filter((voucher) => voucher.cumulativeCalls > known(voucher).paidCalls);
     if (candidates.length === 0) return null;
-    await this.lanePaid(candidates); // the chain decides what is still unpaid
-    return planBatch(lanes, known, this.options.maxLanes);
+    // The chain decides what is still unpaid.
+    await this.lanePaid(candidates.filter((voucher) => !this.paid.has(laneId(voucher))));
+    return planBatch(this.lanes, known, this.options.maxLanes);
   }
 
   private async settleOnce(): Promise<SettledBatch | null> {
@@ -272,11 +312,17 @@ export class Settler {
       const txHash = keccak256(raw);
       await journal.append({ type: "settle-signed", root: plan.root, txHash, raw, nonce: prepared.nonce });
       await publicClient.sendRawTransaction({ serializedTransaction: raw });
-      return await this.confirm(txHash, plan.receipts, plan.totals, plan.tree);
+      const settled = await this.confirm(txHash, plan, plan.tree);
+      for (const voucher of plan.vouchers)
+        this.paid.set(laneId(voucher), {
+          paidAmount: voucher.cumulativeAmount,
+          paidCalls: voucher.cumulativeCalls,
+        });
+      return settled;
     } catch (error) {
+      this.paid.clear();
       if (isAlreadySettled(error)) {
         this.options.log.info("a lane was already settled; re-planning from the chain");
-        this.paid.clear();
         return this.settleOnce();
       }
       throw error;
@@ -286,10 +332,9 @@ export class Settler {
   /** Waits for confirmations, checks the batch is still canonical, and records it. */
   private async confirm(
     txHash: Hex,
-    receipts: Receipt[],
-    totals: BatchPlan["totals"],
+    { receipts, ranges, totals }: BatchContents,
     /** The batch's tree, when the plan built it: kept for proofs rather than hashed again. */
-    tree?: MerkleTree,
+    tree?: ReceiptTree,
   ): Promise<SettledBatch> {
     const { publicClient, confirmations, journal } = this.options;
     const mined = await publicClient.waitForTransactionReceipt({
@@ -310,18 +355,16 @@ export class Settler {
       receipts,
       totals,
     };
-    // The receipts themselves are in the journal's call records: name them by request hash.
+    // The receipts themselves are in the journal's call records: name them by lane and call.
     const { receipts: _, ...summary } = batch;
-    await journal.append({ type: "batch", ...summary, requestHashes: receipts.map((r) => r.requestHash) });
-    this.indexBatch(batch);
+    await journal.append({ type: "batch", ...summary, ranges });
     if (tree) this.trees.set(batch, tree);
-    this.forgetSettled(receipts);
+    this.forgetSettled(receipts, ranges);
+    await this.indexBatch(batch);
     for (const total of totals) {
       this.options.metrics?.settled.inc({ model: total.modelId.toString() }, Number(total.amount));
       this.options.metrics?.settledCalls.inc({ model: total.modelId.toString() }, Number(total.calls));
     }
-    this.paid.clear();
-    this.unsettledCalls = Math.max(0, this.unsettledCalls - receipts.length);
     return batch;
   }
 
@@ -343,11 +386,11 @@ export class Settler {
       }
     }
     const receipts = await this.receiptsOf(txHash).catch(() => null);
-    if (receipts) await this.confirm(txHash, receipts.receipts, receipts.totals).catch(() => {});
+    if (receipts) await this.confirm(txHash, receipts).catch(() => {});
   }
 
   /** The receipts a mined settlement paid for, rebuilt from its vouchers and the journal. */
-  private async receiptsOf(txHash: Hex) {
+  private async receiptsOf(txHash: Hex): Promise<BatchContents> {
     const mined = await this.options.publicClient.waitForTransactionReceipt({
       hash: txHash,
       timeout: 30_000,
@@ -357,45 +400,83 @@ export class Settler {
       eventName: "VoucherRedeemed",
       logs: mined.logs,
     });
-    const byKey = new Map(this.calls.map((c) => [receiptKey(c.receipt), c.receipt]));
-    const receipts: Receipt[] = [];
+    const ranges: LaneRange[] = events.map(({ args }) => ({
+      channelId: args.channelId,
+      modelId: args.modelId,
+      fromCall: BigInt(args.cumulativeCalls) - args.calls + 1n,
+      toCall: BigInt(args.cumulativeCalls),
+    }));
     const totals = new Map<bigint, { modelId: bigint; calls: bigint; amount: bigint }>();
     for (const { args } of events) {
-      const first = BigInt(args.cumulativeCalls) - args.calls + 1n;
-      for (let i = first; i <= BigInt(args.cumulativeCalls); i++) {
-        const receipt = byKey.get(
-          receiptKey({ channelId: args.channelId, modelId: args.modelId, callIndex: i }),
-        );
-        if (receipt) receipts.push(receipt);
-      }
       const total = totals.get(args.modelId) ?? { modelId: args.modelId, calls: 0n, amount: 0n };
       total.calls += args.calls;
       total.amount += args.amount;
       totals.set(args.modelId, total);
     }
-    return { receipts, totals: [...totals.values()] };
+    return { receipts: this.receiptsIn(ranges), ranges, totals: [...totals.values()] };
   }
 
-  /** Drops the calls a batch paid for, and any earlier ones of their lanes: they are settled. */
-  private forgetSettled(receipts: readonly Receipt[]): void {
+  /** The journaled, unsettled calls' receipts in `ranges`, in order. */
+  private receiptsIn(ranges: readonly LaneRange[]): Receipt[] {
+    return ranges.flatMap((range) =>
+      (this.lanes.get(laneId(range))?.between(range.fromCall - 1n, range.toCall) ?? []).map(
+        (call) => call.receipt,
+      ),
+    );
+  }
+
+  /**
+   * Drops the calls a batch paid for, and any earlier ones of their lanes: they are settled.
+   * Batches journaled before ranges were recorded give only their receipts.
+   */
+  private forgetSettled(receipts: readonly Receipt[], ranges?: readonly LaneRange[]): void {
     const paidThrough = new Map<string, bigint>();
-    for (const r of receipts) {
-      const lane = laneId(r);
-      if (r.callIndex > (paidThrough.get(lane) ?? 0n)) paidThrough.set(lane, r.callIndex);
+    if (ranges) for (const range of ranges) paidThrough.set(laneId(range), range.toCall);
+    else
+      for (const r of receipts) {
+        const lane = laneId(r);
+        if (r.callIndex > (paidThrough.get(lane) ?? 0n)) paidThrough.set(lane, r.callIndex);
+      }
+    for (const [id, through] of paidThrough) {
+      const lane = this.lanes.get(id);
+      if (!lane) continue;
+      this.unsettledCalls = Math.max(0, this.unsettledCalls - lane.dropThrough(through));
+      if (lane.size === 0) this.lanes.delete(id);
     }
-    let kept = 0;
-    for (const call of this.calls) {
-      const through = paidThrough.get(laneId(call.receipt));
-      if (through === undefined || call.receipt.callIndex > through) this.calls[kept++] = call;
-    }
-    this.calls.length = kept;
   }
 
-  private indexBatch(batch: SettledBatch): void {
+  /** Makes a batch's receipts' proofs findable, a slice per turn of the event loop. */
+  private async indexBatch(batch: SettledBatch): Promise<void> {
     this.batches.push(batch);
-    batch.receipts.forEach((receipt, index) => {
-      this.proofIndex.set(receipt.requestHash.toLowerCase() as Hex, { batch, index });
+    for (let from = 0; from < batch.receipts.length; from += PROOFS_INDEXED_PER_TURN) {
+      if (from > 0) await nextTurn();
+      const end = Math.min(batch.receipts.length, from + PROOFS_INDEXED_PER_TURN);
+      for (let index = from; index < end; index++) {
+        const receipt = batch.receipts[index] as Receipt;
+        this.proofIndex.set(receipt.requestHash.toLowerCase() as Hex, { batch, index });
+      }
+    }
+  }
+
+  /**
+   * A settled batch from its journal record. Records name their receipts by lane and call
+   * (`ranges`); older ones by request hash, or carry the receipts whole.
+   */
+  private settledBatchOf(record: JournalRecord): SettledBatch {
+    const batch = record as unknown as SettledBatch & { ranges?: LaneRange[]; requestHashes?: Hex[] };
+    const { ranges, requestHashes, ...settled } = batch;
+    if (ranges) return { ...settled, receipts: this.receiptsIn(ranges) };
+    if (!requestHashes) return settled;
+    const unsettled = new Map<string, Receipt>();
+    for (const lane of this.lanes.values())
+      for (const call of lane) unsettled.set(call.receipt.requestHash.toLowerCase(), call.receipt);
+    const receipts = requestHashes.map((hash) => {
+      const receipt = unsettled.get(hash.toLowerCase());
+      if (!receipt)
+        throw new Error(`journal: settled batch ${batch.txHash} names an unknown receipt ${hash}`);
+      return receipt;
     });
+    return { ...settled, receipts };
   }
 }
 
@@ -406,19 +487,4 @@ function isAlreadySettled(error: unknown): boolean {
     revert instanceof ContractFunctionRevertedError &&
     revert.data?.errorName === "PaymentChannels_VoucherStale"
   );
-}
-
-/**
- * A settled batch from its journal record. Records name their receipts by request hash (the
- * receipts are in the call records before them); older records carry the receipts whole.
- */
-function settledBatchOf(record: JournalRecord, answered: ReadonlyMap<string, Receipt>): SettledBatch {
-  const batch = record as unknown as SettledBatch & { requestHashes?: Hex[] };
-  if (!batch.requestHashes) return batch;
-  const receipts = batch.requestHashes.map((hash) => {
-    const receipt = answered.get(hash.toLowerCase());
-    if (!receipt) throw new Error(`journal: settled batch ${batch.txHash} names an unknown receipt ${hash}`);
-    return receipt;
-  });
-  return { ...batch, receipts };
 }
