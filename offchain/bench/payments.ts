@@ -4,7 +4,7 @@
 // PAYMENT-SIGNATURE headers decoded per second, by the hand check the runner uses against the
 // zod schema alone; and what a runner signs and hashes besides: receipt signatures on each
 // backend, settlement transactions on its native account against viem's, and a 5,000-receipt
-// batch's Merkle tree.
+// batch's Merkle tree as the runner builds it against the SDK's tree of hex nodes.
 import { type Hex, keccak256, parseGwei, recoverTypedDataAddress, toHex } from "viem";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { MerkleTree } from "../../sdk/protocol/merkle";
@@ -17,9 +17,15 @@ import {
   paymentPayloadSchema,
 } from "../../sdk/protocol/x402";
 import { nativeSigningAccount } from "../crypto/nativeAccount";
-import { type CryptoBackend, loadAddonBackend, loadPackagesBackend } from "../crypto/nativeBackend";
+import {
+  type CryptoBackend,
+  cryptoBackend,
+  loadAddonBackend,
+  loadPackagesBackend,
+} from "../crypto/nativeBackend";
 import { keccak256HexNative } from "../payments/nativeHashes";
 import { VoucherVerifier } from "../payments/voucherVerifier";
+import { ReceiptTree } from "../runner/settlement/receiptTree";
 import { opsPerSecond, report } from "./table";
 
 const CHAIN_ID = 31337;
@@ -155,7 +161,9 @@ const txPerSecond = (account: PrivateKeyAccount) =>
 const nativeTx = await txPerSecond(nativeSigningAccount(runnerKey));
 const viemTx = await txPerSecond(privateKeyToAccount(runnerKey));
 const leaves = Array.from({ length: 5_000 }, (_, i) => keccak256(toHex(`leaf ${i}`)));
-const treesPerSecond = await opsPerSecond(() => new MerkleTree(leaves, keccak256HexNative), 1_500, 1);
+const receiptTrees = await opsPerSecond(() => ReceiptTree.build(leaves), 1_500, 1);
+const hexTrees = await opsPerSecond(() => new MerkleTree(leaves, keccak256HexNative), 1_500, 1);
+const viemTrees = await opsPerSecond(() => new MerkleTree(leaves), 1_500, 1);
 const perSecond = (what: string, method: string, rate: number) => ({
   what,
   method,
@@ -163,10 +171,13 @@ const perSecond = (what: string, method: string, rate: number) => ({
   "ms each": Number((1_000 / rate).toFixed(3)),
 });
 const RECEIPT = "receipt digest signed (secp256k1)";
+const TREE = "Merkle tree of 5,000 receipts";
 report("what a runner signs and hashes besides vouchers, one core", [
   ...(onAddonSigns ? [perSecond(RECEIPT, "addon (runner)", onAddonSigns)] : []),
   perSecond(RECEIPT, addon ? "npm packages (fallback)" : "npm packages (runner)", onPackagesSigns),
   perSecond("settlement transaction", "native account (runner)", nativeTx),
   perSecond("settlement transaction", "viem's private-key account", viemTx),
-  perSecond("Merkle tree of 5,000 receipts", "native keccak (runner)", treesPerSecond),
+  perSecond(TREE, `bytes, a level per call (runner, ${cryptoBackend.name})`, receiptTrees),
+  perSecond(TREE, "hex nodes, native keccak per pair", hexTrees),
+  perSecond(TREE, "hex nodes, viem's keccak (the SDK's default)", viemTrees),
 ]);
