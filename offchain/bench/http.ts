@@ -5,7 +5,8 @@
 // before answering. The same runner with payment off is the baseline. Everything runs on a
 // local anvil with the deployed protocol. Also prints each process's CPU use while measured (the
 // anvil's too: it shares the cores), and how busy the runner's event loop was (the thread that
-// parses HTTP, gates payments, journals).
+// parses HTTP, gates payments, journals). Each mode runs BENCH_ROUNDS times (3), in rotated
+// order, and the table gives medians: single runs on this shared machine vary by a third.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -30,6 +31,8 @@ import { report } from "./table";
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 8) * 1000;
+/** Runs of each mode; the table gives each figure's median over them, and their range. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SIGN_INLINE = process.env.BENCH_SIGN === "inline";
 /** BENCH_RATE=2000 offers that many calls per second on a schedule instead of back to back. */
 const RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : null;
@@ -53,6 +56,22 @@ interface LoadResult {
   p99: number;
   cpuPercent: number;
 }
+
+interface RunResult extends LoadResult {
+  rate: number;
+  runnerCpu: number;
+  loopBusy: number;
+  anvilCpu: number | null;
+  settled: number;
+}
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
 
 /** A process's user + system CPU time in ms, from /proc (Linux; null elsewhere). */
 function processCpuMs(pid: number): number | null {
@@ -135,15 +154,15 @@ try {
         },
       },
     });
-  const rows = [];
-  let paidRate = 0;
   const modes: Mode[] = [
     { name: "paid, settling every 5,000 calls", paid: true, settle: true },
     { name: "paid, settlement deferred", paid: true, settle: false },
     { name: "payment off", paid: false, settle: false },
   ].filter((m) => process.env.BENCH_MODES !== "paid" || m.paid);
-  for (const [i, { name, paid, settle }] of modes.entries()) {
-    const runner = await startRunner(config(`run-${i}`, settle), {}, pino({ level: "silent" }), {
+
+  /** One run of a mode: a fresh runner on fresh channels, loaded for DURATION_MS. */
+  const measure = async ({ paid, settle }: Mode, dataDir: string): Promise<RunResult> => {
+    const runner = await startRunner(config(dataDir, settle), {}, pino({ level: "silent" }), {
       freeOfCharge: !paid,
     });
     const model = await runner.catalog.model(modelId);
@@ -178,28 +197,58 @@ try {
     const anvilAtEnd = processCpuMs(protocol.anvil.pid);
     const settled = runner.settler.settledBatches.reduce((n, b) => n + b.receipts.length, 0);
     await runner.stop({ settle: false });
-    const rate = result.calls / result.seconds;
-    if (i === 0) paidRate = rate;
-    rows.push({
-      mode: name,
+    return {
+      ...result,
+      rate: result.calls / result.seconds,
+      runnerCpu: (cpu.user + cpu.system) / 1e4 / result.seconds,
+      loopBusy: loop.utilization * 100,
+      anvilCpu:
+        anvilAtStart === null || anvilAtEnd === null
+          ? null
+          : (anvilAtEnd - anvilAtStart) / 10 / result.seconds,
+      settled,
+    };
+  };
+
+  // Rounds of every mode, in an order rotated from round to round, so that a slow spell of the
+  // machine (or the first run's warm-up) does not fall on one mode alone.
+  const runs = new Map<Mode, RunResult[]>(modes.map((mode) => [mode, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < modes.length; k++) {
+      const index = (round + k) % modes.length;
+      const mode = modes[index] as Mode;
+      runs.get(mode)?.push(await measure(mode, `run-${round}-${index}`));
+    }
+  }
+  const firstRate = median((runs.get(modes[0] as Mode) ?? []).map((r) => r.rate));
+  const rows = modes.map((mode) => {
+    const results = runs.get(mode) ?? [];
+    const of = (pick: (r: RunResult) => number) => median(results.map(pick));
+    const range = (pick: (r: RunResult) => number, digits: number) => {
+      const values = results.map(pick);
+      return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+    };
+    const anvil = results.map((r) => r.anvilCpu);
+    return {
+      mode: mode.name,
       clients: CLIENTS,
       ...(RATE ? { "offered/s": RATE } : {}),
-      "calls/s": Math.round(rate),
-      "p50 ms": Number(result.p50.toFixed(2)),
-      "p99 ms": Number(result.p99.toFixed(2)),
-      errors: result.errors,
-      "runner CPU %": Math.round((cpu.user + cpu.system) / 1e4 / result.seconds),
-      "runner loop busy %": Math.round(loop.utilization * 100),
-      "load CPU %": Math.round(result.cpuPercent),
-      "anvil CPU %":
-        anvilAtStart === null || anvilAtEnd === null
-          ? "n/a"
-          : Math.round((anvilAtEnd - anvilAtStart) / 10 / result.seconds),
-      "settled on-chain": settled,
-      "first / this": Number((paidRate / rate).toFixed(2)),
-    });
-  }
+      "calls/s": Math.round(of((r) => r.rate)),
+      "calls/s, runs": range((r) => r.rate, 0),
+      "p50 ms": Number(of((r) => r.p50).toFixed(2)),
+      "p99 ms": Number(of((r) => r.p99).toFixed(2)),
+      "p99 ms, runs": range((r) => r.p99, 1),
+      errors: results.reduce((n, r) => n + r.errors, 0),
+      "runner CPU %": Math.round(of((r) => r.runnerCpu)),
+      "runner loop busy %": Math.round(of((r) => r.loopBusy)),
+      "load CPU %": Math.round(of((r) => r.cpuPercent)),
+      "anvil CPU %": anvil.includes(null) ? "n/a" : Math.round(median(anvil as number[])),
+      "settled on-chain": Math.round(of((r) => r.settled)),
+      "first / this": Number((firstRate / of((r) => r.rate)).toFixed(2)),
+    };
+  });
   report("HTTP end to end on loopback (load in a separate process, 2 cores shared)", rows, {
+    runs: `${ROUNDS} of each mode, in rotated order; figures are medians over them`,
     load: RATE
       ? `${RATE} calls/s offered on a schedule over ${CLIENTS} lanes; latency from when each call was due`
       : `${CLIENTS} clients calling back to back`,
