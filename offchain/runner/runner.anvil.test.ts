@@ -24,6 +24,7 @@ import { loadRunnerConfig } from "./config";
 import { encodeRecord, readJournal } from "./journal";
 import { startRunner } from "./runner";
 import type { CallRecord, LaneRange } from "./settlement/batchPlan";
+import { refusingMethods } from "./testing/methodFilter";
 import { inferBody, payingClient } from "./testing/payingClient";
 import {
   deployProtocol,
@@ -358,6 +359,28 @@ describe("runner faults on anvil", () => {
     } finally {
       second.child.kill("SIGTERM");
       await new Promise((resolve) => second.child.once("exit", resolve));
+    }
+  });
+
+  it("settles on a node without eth_createAccessList, with the node's gas estimate", async () => {
+    const rpc = await refusingMethods(p.anvil.rpcUrl, ["eth_createAccessList"]);
+    const runner = await startRunner(
+      runnerConfig(path.join(tmp, "no-access-list"), { rpcUrl: rpc.url }),
+      {},
+      pino({ level: "silent" }),
+    );
+    try {
+      const client = await payingClient(p, runnerAccount.address, devAccount(8), 1_000_000n);
+      for (let i = 0; i < 2; i++) await client.call(runner.url, spamModel, `message ${i}`);
+      expect((await settleVia(runner.url)).batches).toHaveLength(1);
+      expect(rpc.refusedCalls).toContain("eth_createAccessList");
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({
+        paidAmount: 2_000n,
+        paidCalls: 2n,
+      });
+    } finally {
+      await runner.stop({ settle: false });
+      await rpc.close();
     }
   });
 
