@@ -197,7 +197,7 @@ export function leafOf(call: CallRecord): Hex {
   return call.leaf;
 }
 
-/** Leaves hashed per turn of the event loop when they are not known already (two hashes each). */
+/** Leaves hashed per turn of the event loop (two hashes each). */
 const LEAVES_PER_TURN = 256;
 
 /**
