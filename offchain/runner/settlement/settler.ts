@@ -147,13 +147,20 @@ export class Settler {
   private async replay(records: readonly JournalRecord[]): Promise<void> {
     const signed: JournalRecord[] = [];
     const done = new Set<string>();
+    // Journals written before batch records named lanes' call ranges name receipts by request hash.
+    const byRequestHash = records.some((r) => r.type === "batch" && "requestHashes" in r)
+      ? new Map<string, Receipt>()
+      : null;
     for (const record of records) {
-      if (record.type === "call") this.addCall(record as unknown as CallRecord);
-      else if (record.type === "settle-signed") signed.push(record);
+      if (record.type === "call") {
+        const call = record as unknown as CallRecord;
+        byRequestHash?.set(call.receipt.requestHash.toLowerCase(), call.receipt);
+        this.addCall(call);
+      } else if (record.type === "settle-signed") signed.push(record);
       else if (record.type === "batch") {
         done.add(record.txHash as string);
         // A batch's receipts are calls journaled before it and not settled by an earlier one.
-        const batch = this.settledBatchOf(record);
+        const batch = this.settledBatchOf(record, byRequestHash);
         await this.indexBatch(batch);
         this.forgetSettled(batch.receipts, record.ranges as LaneRange[] | undefined);
       }
@@ -494,16 +501,16 @@ export class Settler {
    * A settled batch from its journal record. Records name their receipts by lane and call
    * (`ranges`); older ones by request hash, or carry the receipts whole.
    */
-  private settledBatchOf(record: JournalRecord): SettledBatch {
+  private settledBatchOf(
+    record: JournalRecord,
+    byRequestHash: ReadonlyMap<string, Receipt> | null,
+  ): SettledBatch {
     const batch = record as unknown as SettledBatch & { ranges?: LaneRange[]; requestHashes?: Hex[] };
     const { ranges, requestHashes, ...settled } = batch;
     if (ranges) return { ...settled, receipts: this.receiptsIn(ranges) };
     if (!requestHashes) return settled;
-    const unsettled = new Map<string, Receipt>();
-    for (const lane of this.lanes.values())
-      for (const call of lane) unsettled.set(call.receipt.requestHash.toLowerCase(), call.receipt);
     const receipts = requestHashes.map((hash) => {
-      const receipt = unsettled.get(hash.toLowerCase());
+      const receipt = byRequestHash?.get(hash.toLowerCase());
       if (!receipt)
         throw new Error(`journal: settled batch ${batch.txHash} names an unknown receipt ${hash}`);
       return receipt;
