@@ -4,6 +4,8 @@
 //   merged      one merged-weights session per adapter, one run per row (the classic way)
 //   per-row     the gather graph, one run per row (no batching)
 //   base alone  the base model without adapters, one batched run (the ceiling)
+//   no-Gather   the gather graph without its Gathers, fed factors already one slot per row: not
+//               a way to serve, but a bound on what any gather could reach with this graph
 // at 1 and 2 onnxruntime threads per session, in interleaved rounds (see interleavedRates).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -53,6 +55,11 @@ async function measure(base: BaseModel, threads: number) {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
   });
+  // Row i uses slot i, so the arena's tensors are already one slot per row, as this graph wants.
+  const noGather = await ort.InferenceSession.create(buildGatherGraph(base, "per-row"), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
   const batchFeatures = new Float32Array(BATCH * d);
   for (const [i, row] of rows.entries()) batchFeatures.set(row.features, i * d);
 
@@ -69,12 +76,22 @@ async function measure(base: BaseModel, threads: number) {
         for (const row of rows) await executor.run([row]);
       },
       baseAlone: () => baseSession.run({ features: new ort.Tensor("float32", batchFeatures, [BATCH, d]) }),
+      noGather: () =>
+        noGather.run({
+          ...executor.arena.feeds,
+          [GATHER_INPUTS.features]: new ort.Tensor("float32", batchFeatures, [BATCH, d]),
+        }),
     },
     ROUNDS,
     MS_PER_ROUND,
   );
   const split = PROFILE ? await profiledSplit(base, adapters, rows, batchFeatures, threads) : undefined;
-  await Promise.all([executor.release(), baseSession.release(), ...merged.map((s) => s.release())]);
+  await Promise.all([
+    executor.release(),
+    baseSession.release(),
+    noGather.release(),
+    ...merged.map((s) => s.release()),
+  ]);
   const gather = rates.gather.median;
   const row = (method: string, rate: RoundRates) => ({
     base: base.id,
@@ -90,6 +107,7 @@ async function measure(base: BaseModel, threads: number) {
     row("merged session per adapter", rates.merged),
     row("gather, one run per row", rates.perRow),
     row("base alone, no adapters", rates.baseAlone),
+    row("bound: gather graph without Gathers", rates.noGather),
   ];
   return { table, split };
 }

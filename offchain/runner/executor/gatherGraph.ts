@@ -28,20 +28,28 @@ export const GATHER_INPUTS = {
 /** Probabilities as [batch, classes, 1]: the same bytes as [batch, classes]. */
 export const GATHER_OUTPUT = "probabilities";
 
-export function buildGatherGraph(base: BaseModel): Uint8Array {
+/**
+ * `factors: "per-row"` builds the same graph without its Gathers: the factor inputs are already
+ * one slot per row ([batch, …]) and there is no slot input. It is not for serving (something
+ * would have to gather the factors outside the graph); bench:serving runs it to show what the
+ * rest of the graph costs.
+ */
+export function buildGatherGraph(base: BaseModel, factors: "arena" | "per-row" = "arena"): Uint8Array {
   const { inputs: d, outputs: k } = base.hidden;
   const g = new GraphBuilder(`${base.id}+gather-lora`);
   const x = g.input(GATHER_INPUTS.features, "float32", ["batch", d]);
-  const slot = g.input(GATHER_INPUTS.slot, "int64", ["batch"]);
-  g.input(GATHER_INPUTS.aT, "float32", ["slots", "rank", d]);
-  g.input(GATHER_INPUTS.scaledBT, "float32", ["slots", k, "rank"]);
-  g.input(GATHER_INPUTS.headWeightT, "float32", ["slots", "classes", k]);
-  g.input(GATHER_INPUTS.headBias, "float32", ["slots", "classes", 1]);
+  const first = factors === "arena" ? "slots" : "batch";
+  const slot = factors === "arena" ? g.input(GATHER_INPUTS.slot, "int64", ["batch"]) : undefined;
+  g.input(GATHER_INPUTS.aT, "float32", [first, "rank", d]);
+  g.input(GATHER_INPUTS.scaledBT, "float32", [first, k, "rank"]);
+  g.input(GATHER_INPUTS.headWeightT, "float32", [first, "classes", k]);
+  g.input(GATHER_INPUTS.headBias, "float32", [first, "classes", 1]);
   g.floatTensor("hidden.weight", base.hidden.weights, [d, k]);
   g.floatTensor("hidden.bias", base.hidden.biases, [k]);
   g.int64Tensor("axis2", [2]);
 
-  const gather = (input: string, name: string) => g.node("Gather", [input, slot], name, { axis: 0 });
+  const gather = (input: string, name: string) =>
+    slot === undefined ? input : g.node("Gather", [input, slot], name, { axis: 0 });
   // The base layer as one GEMM over the batch (onnxruntime fuses the bias into it), as [b,k,1].
   const pre = g.node(
     "Add",

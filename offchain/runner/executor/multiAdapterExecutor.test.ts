@@ -5,6 +5,7 @@ import { type BaseModel, landeBaseModel, wideBenchmarkBase } from "../../ml/base
 import { Rng } from "../../ml/random";
 import { randomAdapter } from "../testing/randomAdapter";
 import { AdapterTooLargeError } from "./adapterArena";
+import { buildGatherGraph, GATHER_INPUTS, GATHER_OUTPUT } from "./gatherGraph";
 import { createMergedSession } from "./mergedSession";
 import { MultiAdapterExecutor } from "./multiAdapterExecutor";
 
@@ -154,5 +155,30 @@ describe("MultiAdapterExecutor on a wide base", () => {
       expect(maxAbsDiff(results[i] as Float32Array, expected)).toBeLessThan(1e-5);
     });
     await executor.release();
+  });
+});
+
+describe("the gather graph without Gathers (bench:serving's bound)", () => {
+  it("gives the runner's answers when factors come one slot per row", async () => {
+    const base = wideBenchmarkBase({ inputDim: 64, hiddenDim: 32, outputDim: 10, seed: 5 });
+    const rng = new Rng(13);
+    const executor = await MultiAdapterExecutor.create(base, { slots: 3, maxRank: 4, maxClasses: 3 });
+    for (const slot of [0, 1, 2]) executor.arena.write(slot, adapterOf(rng, base, 4, 3));
+    const rows = [0, 1, 2].map((slot) => ({
+      features: Float32Array.from({ length: 64 }, () => rng.normal()),
+      slot,
+    }));
+    const expected = await executor.run(rows);
+    const session = await ort.InferenceSession.create(buildGatherGraph(base, "per-row"));
+    const features = new Float32Array(3 * 64);
+    for (const [i, row] of rows.entries()) features.set(row.features, i * 64);
+    const out = await session.run({
+      ...executor.arena.feeds,
+      [GATHER_INPUTS.features]: new ort.Tensor("float32", features, [3, 64]),
+    });
+    expect(Array.from(out[GATHER_OUTPUT]?.data as Float32Array)).toEqual(
+      expected.flatMap((p) => Array.from(p)),
+    );
+    await Promise.all([session.release(), executor.release()]);
   });
 });
