@@ -195,7 +195,7 @@ try {
     const cpu = process.cpuUsage(cpuAtStart);
     const loop = performance.eventLoopUtilization(loopAtStart);
     const anvilAtEnd = processCpuMs(protocol.anvil.pid);
-    const settled = runner.settler.settledBatches.reduce((n, b) => n + b.receipts.length, 0);
+    const settled = runner.settler.settled.receipts;
     await runner.stop({ settle: false });
     return {
       ...result,

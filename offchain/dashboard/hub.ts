@@ -51,7 +51,12 @@ export interface DashboardOptions {
   runner: Address;
   chainId: number;
   catalog: ModelCatalog;
-  settler: { readonly settledBatches: readonly SettledBatch[]; readonly pendingCalls: number };
+  settler: {
+    /** The latest settled batches (the settler keeps the last few). */
+    readonly settledBatches: readonly SettledBatch[];
+    readonly settled: { readonly batches: number };
+    readonly pendingCalls: number;
+  };
   log: Logger;
   /** How often the chain is polled for new blocks (ms). */
   pollMs?: number;
@@ -357,7 +362,7 @@ export class DashboardHub {
         if (m.vault && m.vault.lockedRevenue > 0n) this.stale.vaults.add(m.modelId);
     }
     await this.refresh();
-    const batches = this.options.settler.settledBatches.length;
+    const batches = this.options.settler.settled.batches;
     const pending = this.options.settler.pendingCalls;
     if (batches !== this.batchesSeen || pending !== this.pendingSeen) this.dirty = true;
     this.batchesSeen = batches;

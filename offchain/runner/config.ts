@@ -50,6 +50,10 @@ export const runnerConfigSchema = z.object({
       maxLanes: z.coerce.number().int().min(1).max(500).default(50),
       /** Blocks on top of a settlement before it counts; unset: see settlementConfirmations. */
       confirmations: z.coerce.number().int().min(0).max(64).optional(),
+      /** Receipts of the latest settled batches whose proofs the runner keeps serving (memory and journal). */
+      proofReceipts: z.coerce.number().int().min(1).default(50_000),
+      /** The journal is compacted (settled calls of older batches dropped) each time it grows by this much. */
+      compactJournalMB: z.coerce.number().positive().default(256),
     })
     .prefault({}),
   chainCacheMs: z.coerce

@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Journal, readJournal } from "./journal";
+import { mountSmallFilesystem } from "./testing/smallFilesystem";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-journal-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,5 +82,75 @@ describe("Journal", () => {
     await journal.close();
     expect(records.length).toBeGreaterThanOrEqual(acked + 1);
     expect(records).toEqual(records.map((_, i) => ({ i })));
+  });
+
+  it("rewrites itself while appends go on, keeping every record acknowledged meanwhile", async () => {
+    const file = freshPath();
+    const { journal } = await Journal.open(file);
+    for (let i = 0; i < 5_000; i++) void journal.append({ i });
+    await journal.append({ i: 5_000 });
+    // Appends keep coming while the rewrite reads the journal back and swaps files.
+    let next = 5_001;
+    let writing = true;
+    const appender = (async () => {
+      while (writing) await journal.append({ i: next++ });
+    })();
+    const rewritten = await journal.rewrite((records) => records.filter((r) => (r.i as number) % 2 === 0));
+    writing = false;
+    await appender;
+    await journal.append({ i: next });
+    await journal.close();
+    expect(rewritten).toBe(true);
+    expect(existsSync(`${file}.rewrite`)).toBe(false);
+
+    const { records } = readJournal(readFileSync(file));
+    const seen = records.map((r) => r.i as number);
+    // The records it read back are halved; the ones acknowledged after it read, all kept, in order.
+    const firstKeptWhole = seen.findIndex((i, k) => k > 0 && i % 2 === 1);
+    expect(firstKeptWhole).toBeGreaterThan(2_500);
+    expect(seen.slice(0, firstKeptWhole).every((i) => i % 2 === 0)).toBe(true);
+    const tail = seen.slice(firstKeptWhole - 1);
+    expect(tail).toEqual(tail.map((_, k) => (tail[0] as number) + k));
+    expect(seen.at(-1)).toBe(next);
+    const reopened = await Journal.open(file);
+    expect(reopened.records).toEqual(records);
+    await reopened.journal.close();
+  });
+
+  it("stays as it was when a rewrite fails, and goes on appending", async () => {
+    const file = freshPath();
+    const { journal } = await Journal.open(file);
+    await journal.append({ i: 1 });
+    await expect(
+      journal.rewrite(() => {
+        throw new Error("no");
+      }),
+    ).rejects.toThrow("no");
+    await journal.append({ i: 2 });
+    await journal.close();
+    expect(readJournal(readFileSync(file)).records).toEqual([{ i: 1 }, { i: 2 }]);
+    expect(existsSync(`${file}.rewrite`)).toBe(false);
+  });
+
+  it("leaves the journal whole on a full disk, where the rewritten copy cannot be written", async (test) => {
+    const disk = mountSmallFilesystem(path.join(dir, "small-disk"), 64 * 1024);
+    if ("unavailable" in disk) return test.skip(disk.unavailable);
+    const file = path.join(disk.dir, "journal.log");
+    try {
+      const { journal } = await Journal.open(file);
+      for (let i = 0; i < 100; i++) await journal.append({ i, padding: "x".repeat(100) });
+      disk.fill();
+      // The rewrite drops nothing, so its copy needs as much room as the journal itself.
+      await expect(journal.rewrite((records) => records)).rejects.toThrow(/ENOSPC/);
+      expect(existsSync(`${file}.rewrite`)).toBe(false);
+      disk.free();
+      await journal.append({ i: 100 });
+      await journal.close();
+      expect(readJournal(readFileSync(file)).records.map((r) => r.i)).toEqual(
+        Array.from({ length: 101 }, (_, i) => i),
+      );
+    } finally {
+      disk.unmount();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import pino from "pino";
 import type { Hex } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -130,6 +131,42 @@ const settleVia = async (url: string) => {
   return (await res.json()) as { batches: unknown[] };
 };
 
+/**
+ * Sends a lane's first voucher again, as a replay (or a consumer that lost its state) sends it.
+ * Returns the terms the runner offered and how it answered.
+ */
+async function replayFirstVoucher(
+  runnerUrl: string,
+  account: ReturnType<typeof devAccount>,
+  channelId: bigint,
+  modelId: bigint,
+) {
+  const url = `${runnerUrl}/v2/models/${modelId}/infer`;
+  const channel = { [HEADERS.channel]: channelId.toString() };
+  const probe = await fetch(url, { method: "POST", headers: channel, body: inferBody("probe") });
+  const terms = decodePaymentRequired(probe.headers.get(HEADERS.required)).accepts[0];
+  if (!terms) throw new Error("no payment terms offered");
+  const body = inferBody("a replayed call");
+  const replay = await new ChannelLanes(
+    account,
+    p.anvil.chainId,
+    p.deployment.paymentChannels,
+    channelId,
+  ).signNext(modelId, terms.amount, body);
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      ...channel,
+      [HEADERS.signature]: encodeHeader(
+        paymentPayload(terms, replay.voucher, replay.requestHash, replay.signature),
+      ),
+    },
+    body,
+  });
+  const reason = decodePaymentResponse(response.headers.get(HEADERS.response)).errorReason;
+  return { terms, refused: { status: response.status, reason } };
+}
+
 /** Rewrites a journal's batch records as earlier runners wrote them: receipts named by request hash. */
 function rewriteBatchesByRequestHash(file: string) {
   const { records } = readJournal(readFileSync(file));
@@ -232,32 +269,9 @@ describe("runner on anvil", () => {
       pino({ level: "silent" }),
     );
     try {
-      const url = `${second.url}/v2/models/${spamModel}/infer`;
-      const channel = { [HEADERS.channel]: client.channelId.toString() };
-      const probe = await fetch(url, { method: "POST", headers: channel, body: inferBody("probe") });
-      const terms = decodePaymentRequired(probe.headers.get(HEADERS.required)).accepts[0];
-      if (!terms) throw new Error("no payment terms offered");
+      const { terms, refused } = await replayFirstVoucher(second.url, account, client.channelId, spamModel);
       expect(terms.extra.lane).toBeUndefined(); // taken from the chain, which keeps no transcript
-      // The lane's first voucher again, as a replay (or a consumer that lost its state) sends it.
-      const body = inferBody("before the loss 0");
-      const replay = await new ChannelLanes(
-        account,
-        p.anvil.chainId,
-        p.deployment.paymentChannels,
-        client.channelId,
-      ).signNext(spamModel, terms.amount, body);
-      const refused = await fetch(url, {
-        method: "POST",
-        headers: {
-          ...channel,
-          [HEADERS.signature]: encodeHeader(
-            paymentPayload(terms, replay.voucher, replay.requestHash, replay.signature),
-          ),
-        },
-        body,
-      });
-      expect(refused.status).toBe(402);
-      expect(decodePaymentResponse(refused.headers.get(HEADERS.response)).errorReason).toBe("voucher_stale");
+      expect(refused).toEqual({ status: 402, reason: "voucher_stale" });
       // The consumer lost its lane state too: offered none by the runner, it resumes from the
       // chain, pays the third call, and the contract takes that voucher.
       client.loseState();
@@ -267,6 +281,67 @@ describe("runner on anvil", () => {
         paidAmount: 3_000n,
         paidCalls: 3n,
       });
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it("compacts its journal once batches settle, and restarts from the compacted journal as it was", async () => {
+    const dataDir = path.join(tmp, "compacted");
+    const journalFile = path.join(dataDir, "journal.log");
+    // Proofs of the last batch only, and a journal compacted after every batch.
+    const settlement = { intervalMs: 3_600_000, confirmations: 0, proofReceipts: 1, compactJournalMB: 1e-6 };
+    const account = devAccount(9);
+    const client = await payingClient(p, runnerAccount.address, account, 1_000_000n);
+    const first = await startRunner(runnerConfig(dataDir, { settlement }), {}, pino({ level: "silent" }));
+    const journaledCalls = () =>
+      readJournal(readFileSync(journalFile)).records.flatMap((r) => {
+        if (r.type !== "call") return [];
+        const { receipt } = r as unknown as CallRecord;
+        return [`${receipt.modelId === spamModel ? "spam" : "sentiment"} ${receipt.callIndex}`];
+      });
+    try {
+      // The first batch holds the sentiment lane's only call; the second, spam calls only.
+      await client.call(first.url, sentimentModel, "SOL is pumping, to the moon");
+      for (let i = 0; i < 3; i++) await client.call(first.url, spamModel, `first batch ${i}`);
+      await settleVia(first.url);
+      for (let i = 0; i < 2; i++) await client.call(first.url, spamModel, `second batch ${i}`);
+      await settleVia(first.url);
+      await client.call(first.url, spamModel, "not settled yet");
+      // The compaction after the second batch drops the first batch's calls, in the background.
+      for (let tries = 0; journaledCalls()[0] !== "spam 4" && tries < 100; tries++) await sleep(20);
+      expect(journaledCalls()).toEqual(["spam 4", "spam 5", "spam 6"]);
+      expect(await provenOnChain(first.url, first.address, client.receipts[1] as PaidReceipt)).toBe(false);
+      expect(await provenOnChain(first.url, first.address, client.receipts[5] as PaidReceipt)).toBe(true);
+    } finally {
+      await first.stop({ settle: false });
+    }
+    const { records } = readJournal(readFileSync(journalFile));
+    expect(records.map((r) => r.type)).toEqual(["lane", "lane", "call", "call", "batch", "call"]);
+
+    const second = await startRunner(runnerConfig(dataDir, { settlement }), {}, pino({ level: "silent" }));
+    try {
+      // The sentiment lane's lane record tells the gate what the lane accepted, transcript and
+      // all (from the chain alone it would offer no lane), and an old voucher stays refused.
+      const { terms, refused } = await replayFirstVoucher(
+        second.url,
+        account,
+        client.channelId,
+        sentimentModel,
+      );
+      expect(terms.extra.lane).toMatchObject({ cumulativeCalls: 1n, cumulativeAmount: 2_500n });
+      expect(refused).toEqual({ status: 402, reason: "voucher_stale" });
+      expect(await provenOnChain(second.url, second.address, client.receipts[5] as PaidReceipt)).toBe(true);
+      // The unsettled call settles once; both lanes go on where they were.
+      await client.call(second.url, spamModel, "after the restart");
+      await client.call(second.url, sentimentModel, "BTC dominance keeps rising");
+      expect((await settleVia(second.url)).batches).toHaveLength(1);
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({
+        paidAmount: 7_000n,
+        paidCalls: 7n,
+      });
+      expect(await lanePaid(client.channelId, sentimentModel)).toMatchObject({ paidCalls: 2n });
+      expect(await provenOnChain(second.url, second.address, client.receipts[6] as PaidReceipt)).toBe(true);
     } finally {
       await second.stop();
     }

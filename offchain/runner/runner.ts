@@ -170,8 +170,9 @@ export async function startRunner(
     account.address,
     new ChainChannelSource(servingReads, deployment.paymentChannels, config.chainCacheMs),
   );
+  // Each lane's latest accepted voucher: from its calls, or the lane record compaction left.
   for (const record of records) {
-    if (record.type !== "call") continue;
+    if (record.type !== "call" && record.type !== "lane") continue;
     const { voucher, voucherSignature } = record as unknown as CallRecord;
     gate.restore(voucher.channelId, voucher.modelId, { ...voucher, signature: voucherSignature });
   }
@@ -186,6 +187,7 @@ export async function startRunner(
     metrics,
     ...config.settlement,
     confirmations: settlementConfirmations(config.settlement.confirmations, chainId),
+    compactJournalBytes: config.settlement.compactJournalMB * 2 ** 20,
   });
   await settler.recover(records);
   settler.start();

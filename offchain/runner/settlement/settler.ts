@@ -43,6 +43,7 @@ import {
   leafOf,
   planBatch,
 } from "./batchPlan";
+import { compactRecords } from "./journalCompaction";
 import type { ReceiptTree } from "./receiptTree";
 
 /** Settlement's ABI plus the errors that bubble up from PaymentChannels. */
@@ -61,6 +62,13 @@ export interface SettlerOptions {
   maxCalls: number;
   maxLanes: number;
   confirmations: number;
+  /**
+   * Receipts of the latest settled batches whose proofs are served (whole batches, at least the
+   * last): kept in memory, and in the journal.
+   */
+  proofReceipts: number;
+  /** The journal is compacted each time it has grown by this many bytes. */
+  compactJournalBytes: number;
 }
 
 export interface SettledBatch {
@@ -101,7 +109,9 @@ export class Settler {
    * the chain again.
    */
   private readonly paid = new Map<string, LanePaid>();
+  /** The latest settled batches (see proofReceipts), oldest first. */
   private readonly batches: SettledBatch[] = [];
+  private batchedReceipts = 0;
   private readonly proofIndex = new Map<Hex, { batch: SettledBatch; index: number }>();
   /**
    * Each batch's Merkle tree: its plan's, or (for batches recovered from the journal) built on
@@ -118,6 +128,8 @@ export class Settler {
   private running: Promise<SettledBatch | null> | null = null;
   private failures = 0;
   private stopped = false;
+  private compactedSize = 0;
+  private readonly settledSoFar = { batches: 0, receipts: 0 };
 
   constructor(private readonly options: SettlerOptions) {}
 
@@ -129,8 +141,14 @@ export class Settler {
     return this.unsettledCalls;
   }
 
+  /** The latest settled batches (see proofReceipts), oldest first. */
   get settledBatches(): readonly SettledBatch[] {
     return this.batches;
+  }
+
+  /** Batches and receipts settled since start (confirmed by this runner, or read back from its journal). */
+  get settled(): { readonly batches: number; readonly receipts: number } {
+    return this.settledSoFar;
   }
 
   /** Rebuilds state from the journal's records and finishes any submission a crash interrupted. */
@@ -404,7 +422,25 @@ export class Settler {
       this.options.metrics?.settled.inc({ model: total.modelId.toString() }, Number(total.amount));
       this.options.metrics?.settledCalls.inc({ model: total.modelId.toString() }, Number(total.calls));
     }
+    if (!this.recovering) void this.compactIfDue();
     return batch;
+  }
+
+  /**
+   * Rewrites the journal without what is settled and past keeping (journalCompaction.ts) once
+   * it is large; serving goes on meanwhile. A failure (a full disk) leaves it whole, as it was.
+   */
+  private async compactIfDue(): Promise<void> {
+    const { journal, compactJournalBytes, proofReceipts, log } = this.options;
+    const before = journal.size;
+    if (before < this.compactedSize + compactJournalBytes) return;
+    try {
+      if (!(await journal.rewrite((records) => compactRecords(records, proofReceipts)))) return;
+      this.compactedSize = journal.size;
+      log.info({ before, after: journal.size }, "compacted the journal");
+    } catch (error) {
+      log.warn({ err: error, bytes: before }, "could not compact the journal; it stays as it was");
+    }
   }
 
   /** A signed settlement found in the journal without an outcome: finish it or let it go. */
@@ -484,9 +520,23 @@ export class Settler {
     }
   }
 
-  /** Makes a batch's receipts' proofs findable, a slice per turn of the event loop. */
+  /**
+   * Makes a batch's receipts' proofs findable, a slice per turn of the event loop, and forgets
+   * those of the oldest batches past `proofReceipts` (as journal compaction does: keptBatches).
+   */
   private async indexBatch(batch: SettledBatch): Promise<void> {
+    this.settledSoFar.batches += 1;
+    this.settledSoFar.receipts += batch.receipts.length;
     this.batches.push(batch);
+    this.batchedReceipts += batch.receipts.length;
+    while (this.batches.length > 1 && this.batchedReceipts > this.options.proofReceipts) {
+      const old = this.batches.shift() as SettledBatch;
+      this.batchedReceipts -= old.receipts.length;
+      for (const receipt of old.receipts) {
+        const key = receipt.requestHash.toLowerCase() as Hex;
+        if (this.proofIndex.get(key)?.batch === old) this.proofIndex.delete(key);
+      }
+    }
     for (let from = 0; from < batch.receipts.length; from += PROOFS_INDEXED_PER_TURN) {
       if (from > 0) await nextTurn();
       const end = Math.min(batch.receipts.length, from + PROOFS_INDEXED_PER_TURN);
