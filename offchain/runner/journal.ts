@@ -7,9 +7,9 @@
  * Line format: `<crc32 hex, 8 chars> <json>\n`. On open, a torn or corrupt tail (a crash mid-
  * write) is cut off at the last intact record; nothing before it is lost.
  *
- * `rewrite` compacts the journal while appends go on: see there.
+ * `rewrite` replaces the journal (with a compacted one) while appends go on: see there.
  */
-import { constants, readFileSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, readSync } from "node:fs";
 import { type FileHandle, open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
@@ -43,6 +43,33 @@ export function encodeRecord(record: JournalRecord): Buffer {
   return Buffer.from(`${checksum} ${json}\n`);
 }
 
+/** Records as journal lines. */
+export function encodeRecords(records: readonly JournalRecord[]): Buffer {
+  return Buffer.concat(records.map(encodeRecord));
+}
+
+/** The first `length` bytes of a journal file, all acknowledged records (see Journal.rewrite). */
+export interface JournalPrefix {
+  path: string;
+  length: number;
+}
+
+/** The records of a journal prefix; throws if any of them is not intact. */
+export function readJournalPrefix({ path, length }: JournalPrefix): JournalRecord[] {
+  const bytes = Buffer.alloc(length);
+  const handle = openSync(path, "r");
+  try {
+    const read = readSync(handle, bytes, 0, length, 0);
+    if (read !== length) throw new Error(`journal: read ${read} of ${length} bytes of ${path}`);
+  } finally {
+    closeSync(handle);
+  }
+  const { records, validLength } = readJournal(bytes);
+  if (validLength !== length)
+    throw new Error(`journal: a record of ${path} before byte ${length} is corrupt`);
+  return records;
+}
+
 /** Parses the intact prefix of a journal file; returns its records and its length in bytes. */
 export function readJournal(bytes: Buffer): { records: JournalRecord[]; validLength: number } {
   const records: JournalRecord[] = [];
@@ -64,9 +91,6 @@ interface Pending {
   resolve(): void;
   reject(error: Error): void;
 }
-
-/** Records parsed per turn of the event loop while a rewrite reads the journal back. */
-const RECORDS_PARSED_PER_TURN = 2_000;
 
 const { O_RDWR, O_APPEND, O_CREAT, O_TRUNC, O_DSYNC, O_RDONLY } = constants;
 
@@ -158,16 +182,17 @@ export class Journal {
   }
 
   /**
-   * Replaces the journal with `keep(records)`, computed from the records acknowledged so far,
-   * followed by every record acknowledged while it ran, byte for byte. Appends go on meanwhile;
-   * they wait only while the files are swapped. The new journal is written beside the old one,
-   * synced, then renamed over it, so a crash or a full disk at any point leaves one whole
-   * journal: the old one, or the new. Resolves to false, leaving the journal as it was, when
-   * the new one cannot be written (the error is thrown) or a rewrite is already running.
+   * Replaces the journal with `headFor(prefix)`, the encoded records to keep of the `prefix`
+   * acknowledged so far (computed elsewhere: on a worker thread, say), followed by every record
+   * acknowledged while it ran, byte for byte. Appends go on meanwhile; they wait only while the
+   * files are swapped. The new journal is written beside the old one, synced, then renamed over
+   * it, so a crash or a full disk at any point leaves one whole journal: the old one, or the new.
+   * A failure throws and leaves the journal as it was. Resolves to false, doing nothing, while
+   * another rewrite runs.
    */
-  async rewrite(keep: (records: JournalRecord[]) => JournalRecord[]): Promise<boolean> {
+  async rewrite(headFor: (prefix: JournalPrefix) => Promise<Uint8Array>): Promise<boolean> {
     if (this.rewriting) return false;
-    this.rewriting = this.rewriteOnce(keep);
+    this.rewriting = this.rewriteOnce(headFor);
     try {
       return await this.rewriting;
     } finally {
@@ -175,14 +200,14 @@ export class Journal {
     }
   }
 
-  private async rewriteOnce(keep: (records: JournalRecord[]) => JournalRecord[]): Promise<boolean> {
+  private async rewriteOnce(headFor: (prefix: JournalPrefix) => Promise<Uint8Array>): Promise<boolean> {
     const temporary = `${this.path}.rewrite`;
     let next: FileHandle | null = null;
     try {
       const prefix = this.length;
-      const kept = keep(await this.readBack(prefix));
+      const bytes = await headFor({ path: this.path, length: prefix });
+      const head = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       next = await open(temporary, O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_DSYNC, 0o644);
-      const head = Buffer.concat(kept.map(encodeRecord));
       await writeAll(next, head);
       await this.swap(next, temporary, prefix, head.length);
       next = null;
@@ -193,33 +218,6 @@ export class Journal {
         await next.close().catch(() => {});
         await unlink(temporary).catch(() => {});
       }
-    }
-  }
-
-  /** The records in the first `length` bytes, parsed a slice per turn of the event loop. */
-  private async readBack(length: number): Promise<JournalRecord[]> {
-    const reader = await open(this.path, O_RDONLY);
-    try {
-      const bytes = Buffer.alloc(length);
-      const { bytesRead } = await reader.read(bytes, 0, length, 0);
-      if (bytesRead !== length) throw new Error(`journal: read ${bytesRead} of ${length} bytes back`);
-      const records: JournalRecord[] = [];
-      let offset = 0;
-      while (offset < length) {
-        let end = offset;
-        for (let n = 0; n < RECORDS_PARSED_PER_TURN && end < length; n++) {
-          const newline = bytes.indexOf(0x0a, end);
-          end = newline === -1 ? length : newline + 1;
-        }
-        const slice = readJournal(bytes.subarray(offset, end));
-        if (slice.validLength !== end - offset) throw new Error("journal: an acknowledged record is corrupt");
-        records.push(...slice.records);
-        offset = end;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      return records;
-    } finally {
-      await reader.close();
     }
   }
 

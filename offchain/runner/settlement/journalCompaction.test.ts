@@ -1,8 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { type Hex, keccak256, toHex } from "viem";
 import { describe, expect, it } from "vitest";
-import type { JournalRecord } from "../journal";
+import { encodeRecord, encodeRecords, type JournalRecord, readJournal } from "../journal";
 import type { CallRecord } from "./batchPlan";
-import { compactRecords, keptBatches } from "./journalCompaction";
+import { compactOnWorker, compactRecords, keptBatches } from "./journalCompaction";
 
 const SIG = `0x${"11".repeat(65)}` as Hex;
 
@@ -52,6 +55,20 @@ const describeRecord = (r: JournalRecord) =>
       ? `lane ${(r as unknown as CallRecord).voucher.channelId} through ${(r as unknown as CallRecord).voucher.cumulativeCalls}`
       : `${r.type} ${r.nonce ?? r.sequence}`;
 
+// Lane 1:7 settled twice (calls 1–2, then 3–4), call 5 unsettled; lane 2:7 never settled.
+const journal = [
+  call(1n, 7n, 1n),
+  call(2n, 7n, 1n),
+  call(1n, 7n, 2n),
+  signed(0),
+  batch(0, 1n, 2n),
+  call(1n, 7n, 3n),
+  call(1n, 7n, 4n),
+  signed(1),
+  batch(1, 3n, 4n),
+  call(1n, 7n, 5n),
+];
+
 describe("keptBatches", () => {
   it("keeps the latest batches within the receipt budget, and always the last", () => {
     expect(keptBatches([5, 3, 2], 5)).toBe(2);
@@ -62,20 +79,6 @@ describe("keptBatches", () => {
 });
 
 describe("compactRecords", () => {
-  // Lane 1:7 settled twice (calls 1–2, then 3–4), call 5 unsettled; lane 2:7 never settled.
-  const journal = [
-    call(1n, 7n, 1n),
-    call(2n, 7n, 1n),
-    call(1n, 7n, 2n),
-    signed(0),
-    batch(0, 1n, 2n),
-    call(1n, 7n, 3n),
-    call(1n, 7n, 4n),
-    signed(1),
-    batch(1, 3n, 4n),
-    call(1n, 7n, 5n),
-  ];
-
   it("drops the calls of batches before the last kept ones and keeps the rest in order", () => {
     expect(compactRecords(journal, 1).map(describeRecord)).toEqual([
       "lane 1 through 5",
@@ -121,5 +124,20 @@ describe("compactRecords", () => {
     expect(compactRecords(old, 1).map(describeRecord)).toEqual(
       compactRecords(journal, 1).map(describeRecord),
     );
+  });
+});
+
+describe("compactOnWorker", () => {
+  it("gives, from a journal file, the bytes of what compactRecords keeps", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-compaction-"));
+    try {
+      const file = path.join(dir, "journal.log");
+      const bytes = encodeRecords(journal);
+      writeFileSync(file, Buffer.concat([bytes, encodeRecord(call(1n, 7n, 6n))]));
+      const head = await compactOnWorker({ path: file, length: bytes.length }, 1);
+      expect(readJournal(Buffer.from(head)).records).toEqual(compactRecords(journal, 1));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -10,9 +10,10 @@
  * record per lane with its latest accepted voucher, from which the payment gate learns again
  * what each lane has accepted, so a replayed voucher stays refused after its calls are gone.
  */
+import { Worker } from "node:worker_threads";
 import type { Hex } from "viem";
 import type { Receipt, Voucher } from "../../../sdk/protocol/typedData";
-import type { JournalRecord } from "../journal";
+import { encodeRecords, type JournalPrefix, type JournalRecord, readJournalPrefix } from "../journal";
 import { type CallRecord, type LaneRange, laneId } from "./batchPlan";
 
 /** A lane's latest accepted voucher, kept when its calls are compacted away. */
@@ -28,6 +29,29 @@ type BatchRecord = JournalRecord & {
   requestHashes?: Hex[];
   receipts?: Receipt[];
 };
+
+const WORKER_ENTRY = new URL("./journalCompaction.worker.mjs", import.meta.url);
+
+/**
+ * The compacted journal prefix's bytes, for Journal.rewrite, computed on a thread of its own:
+ * reading back and encoding a large journal takes seconds that serving should not wait for.
+ */
+export function compactOnWorker(prefix: JournalPrefix, keepReceipts: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_ENTRY, { workerData: { prefix, keepReceipts } });
+    worker.once("message", (head: Uint8Array) => {
+      resolve(head);
+      void worker.terminate();
+    });
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`journal compaction thread exited with code ${code}`)));
+  });
+}
+
+/** The compacted journal prefix's bytes (what the compaction thread runs). */
+export function compactPrefix(prefix: JournalPrefix, keepReceipts: number): Uint8Array {
+  return encodeRecords(compactRecords(readJournalPrefix(prefix), keepReceipts));
+}
 
 export function compactRecords(records: readonly JournalRecord[], keepReceipts: number): JournalRecord[] {
   const paidThrough = batchesPaidThrough(records);

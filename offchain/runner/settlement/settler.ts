@@ -43,7 +43,7 @@ import {
   leafOf,
   planBatch,
 } from "./batchPlan";
-import { compactRecords } from "./journalCompaction";
+import { compactOnWorker } from "./journalCompaction";
 import type { ReceiptTree } from "./receiptTree";
 
 /** Settlement's ABI plus the errors that bubble up from PaymentChannels. */
@@ -128,7 +128,10 @@ export class Settler {
   private running: Promise<SettledBatch | null> | null = null;
   private failures = 0;
   private stopped = false;
+  /** The journal's size after its last compaction. */
   private compactedSize = 0;
+  private compacting: Promise<void> | null = null;
+  private compactAgain = false;
   private readonly settledSoFar = { batches: 0, receipts: 0 };
 
   constructor(private readonly options: SettlerOptions) {}
@@ -422,20 +425,38 @@ export class Settler {
       this.options.metrics?.settled.inc({ model: total.modelId.toString() }, Number(total.amount));
       this.options.metrics?.settledCalls.inc({ model: total.modelId.toString() }, Number(total.calls));
     }
-    if (!this.recovering) void this.compactIfDue();
+    if (!this.recovering) this.compactIfDue();
     return batch;
   }
 
   /**
    * Rewrites the journal without what is settled and past keeping (journalCompaction.ts) once
-   * it is large; serving goes on meanwhile. A failure (a full disk) leaves it whole, as it was.
+   * it has grown enough, on a thread of its own; serving goes on meanwhile. One due while
+   * another runs follows it. A failure (a full disk) leaves the journal whole, as it was.
    */
-  private async compactIfDue(): Promise<void> {
-    const { journal, compactJournalBytes, proofReceipts, log } = this.options;
+  private compactIfDue(): void {
+    const { journal, compactJournalBytes } = this.options;
+    if (journal.size < this.compactedSize + compactJournalBytes) return;
+    if (this.compacting) this.compactAgain = true;
+    else this.startCompaction();
+  }
+
+  private startCompaction(): void {
+    this.compacting = this.compact().finally(() => {
+      this.compacting = null;
+      // What was due meanwhile is in the new journal's tail, uncompacted: go again.
+      if (this.compactAgain) {
+        this.compactAgain = false;
+        this.startCompaction();
+      }
+    });
+  }
+
+  private async compact(): Promise<void> {
+    const { journal, proofReceipts, log } = this.options;
     const before = journal.size;
-    if (before < this.compactedSize + compactJournalBytes) return;
     try {
-      if (!(await journal.rewrite((records) => compactRecords(records, proofReceipts)))) return;
+      if (!(await journal.rewrite((prefix) => compactOnWorker(prefix, proofReceipts)))) return;
       this.compactedSize = journal.size;
       log.info({ before, after: journal.size }, "compacted the journal");
     } catch (error) {
