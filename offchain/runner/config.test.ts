@@ -24,6 +24,16 @@ describe("loadRunnerConfig", () => {
     expect(config.settlement.intervalMs).toBe(10_000);
   });
 
+  it("reads megabyte settings from the environment", () => {
+    const env = {
+      OPENLORA_RUNNER_KEY: KEY,
+      OPENLORA_CACHE__BUDGET_MB: "64",
+      OPENLORA_SETTLEMENT__COMPACT_JOURNAL_MB: "4",
+    };
+    const config = loadRunnerConfig({ env });
+    expect([config.cache.budgetMB, config.settlement.compactJournalMB]).toEqual([64, 4]);
+  });
+
   it("waits one block on top of a settlement, none on a local dev chain, unless configured", () => {
     expect(settlementConfirmations(undefined, 1)).toBe(1);
     expect(settlementConfirmations(undefined, 31337)).toBe(0);

@@ -94,7 +94,12 @@ export class ConfigError extends Error {
 /** OPENLORA_* variables as config keys; nested keys use "__" (OPENLORA_BATCH__MAX_BATCH). */
 export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const camel = (s: string) => s.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  // BUDGET_MB → budgetMB: keys in megabytes end in "MB", not "Mb".
+  const camel = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+      .replace(/Mb$/, "MB");
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith("OPENLORA_") || value === undefined) continue;
     const key = name.slice("OPENLORA_".length);
