@@ -63,6 +63,8 @@ interface RunResult extends LoadResult {
   loopBusy: number;
   anvilCpu: number | null;
   settled: number;
+  /** Journal compactions during the run (OPENLORA_SETTLEMENT__COMPACT_JOURNAL_MB sets how often). */
+  compactions: number;
 }
 
 const median = (values: readonly number[]) => {
@@ -196,6 +198,7 @@ try {
     const loop = performance.eventLoopUtilization(loopAtStart);
     const anvilAtEnd = processCpuMs(protocol.anvil.pid);
     const settled = runner.settler.settled.receipts;
+    const compactions = await runner.metrics.journalCompactions.get();
     await runner.stop({ settle: false });
     return {
       ...result,
@@ -207,6 +210,7 @@ try {
           ? null
           : (anvilAtEnd - anvilAtStart) / 10 / result.seconds,
       settled,
+      compactions: compactions.values.reduce((n, v) => n + v.value, 0),
     };
   };
 
@@ -244,6 +248,7 @@ try {
       "load CPU %": Math.round(of((r) => r.cpuPercent)),
       "anvil CPU %": anvil.includes(null) ? "n/a" : Math.round(median(anvil as number[])),
       "settled on-chain": Math.round(of((r) => r.settled)),
+      "journal compactions": Math.round(of((r) => r.compactions)),
       "first / this": Number((firstRate / of((r) => r.rate)).toFixed(2)),
     };
   });

@@ -52,6 +52,17 @@ export class RunnerMetrics {
     labelNames: ["model"],
     registers: [this.registry],
   });
+  readonly journalCompactions = new Counter({
+    name: "openlora_journal_compactions_total",
+    help: "Journal compactions by result (done, failed)",
+    labelNames: ["result"],
+    registers: [this.registry],
+  });
+  readonly journalBytes = new Gauge({
+    name: "openlora_journal_bytes",
+    help: "Size of the receipt journal after its last compaction",
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: "openlora_queue_depth",
     help: "Requests waiting for the executor",

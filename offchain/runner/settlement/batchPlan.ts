@@ -9,7 +9,10 @@
 import type { Hex } from "viem";
 import type { Receipt, Voucher } from "../../../sdk/protocol/typedData";
 import { receiptLeafNative } from "../../payments/nativeHashes";
+import { type LaneKey, laneId } from "./laneKey";
 import { ReceiptTree } from "./receiptTree";
+
+export { type LaneKey, laneId };
 
 export interface CallRecord {
   receipt: Receipt;
@@ -27,11 +30,6 @@ export interface LanePaid {
   paidCalls: bigint;
 }
 
-export interface LaneKey {
-  channelId: bigint;
-  modelId: bigint;
-}
-
 export interface BatchPlan {
   root: Hex;
   tree: ReceiptTree;
@@ -43,8 +41,6 @@ export interface BatchPlan {
   /** Grouped by model, as the contract requires. */
   vouchers: (Voucher & { signature: Hex })[];
 }
-
-export const laneId = (lane: LaneKey) => `${lane.channelId}:${lane.modelId}`;
 
 /**
  * A lane's journaled calls that are not known to be settled, in call-index order. Calls arrive

@@ -14,7 +14,9 @@ import { Worker } from "node:worker_threads";
 import type { Hex } from "viem";
 import type { Receipt, Voucher } from "../../../sdk/protocol/typedData";
 import { encodeRecords, type JournalPrefix, type JournalRecord, readJournalPrefix } from "../journal";
-import { type CallRecord, type LaneRange, laneId } from "./batchPlan";
+// Type-only but for laneKey: the compaction thread loads no more than it needs (see laneKey.ts).
+import type { CallRecord, LaneRange } from "./batchPlan";
+import { laneId } from "./laneKey";
 
 /** A lane's latest accepted voucher, kept when its calls are compacted away. */
 export type LaneVoucherRecord = {

@@ -458,8 +458,11 @@ export class Settler {
     try {
       if (!(await journal.rewrite((prefix) => compactOnWorker(prefix, proofReceipts)))) return;
       this.compactedSize = journal.size;
+      this.options.metrics?.journalCompactions.inc({ result: "done" });
+      this.options.metrics?.journalBytes.set(journal.size);
       log.info({ before, after: journal.size }, "compacted the journal");
     } catch (error) {
+      this.options.metrics?.journalCompactions.inc({ result: "failed" });
       log.warn({ err: error, bytes: before }, "could not compact the journal; it stays as it was");
     }
   }
