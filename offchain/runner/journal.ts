@@ -214,7 +214,7 @@ export class Journal {
       this.stats.rewrites += 1;
       return true;
     } finally {
-      if (next) {
+      if (next && next !== this.file) {
         await next.close().catch(() => {});
         await unlink(temporary).catch(() => {});
       }
@@ -233,15 +233,19 @@ export class Journal {
     try {
       await this.committing;
       const tail = Buffer.alloc(this.length - prefix);
-      if (tail.length > 0) await this.file.read(tail, 0, tail.length, prefix);
+      const { bytesRead } = await this.file.read(tail, 0, tail.length, prefix);
+      if (bytesRead !== tail.length)
+        throw new Error(`journal: read ${bytesRead} of ${tail.length} bytes back`);
       await writeAll(next, tail);
       await next.datasync();
       await rename(temporary, this.path);
-      await syncDirectory(path.dirname(this.path));
+      // The path names the new file now: write there, whatever happens next.
       const old = this.file;
       this.file = next;
       this.length = headLength + tail.length;
       await old.close().catch(() => {});
+      // Commits wait for this: none is acknowledged in a file a crash could still undo.
+      await syncDirectory(path.dirname(this.path));
     } finally {
       this.swapping = null;
       release();
