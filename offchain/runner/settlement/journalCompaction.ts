@@ -1,7 +1,7 @@
 /**
  * What a runner's journal must keep so that a restart comes back as it was, minus what is
- * settled and no longer wanted: the journal only grows otherwise (about 450 bytes per paid
- * call, some 1.6 GB an hour at 1,000 calls per second), and every start reads it all back.
+ * settled and no longer wanted: otherwise the journal grows by a record per paid call for the
+ * runner's whole life, and every start reads it all back.
  *
  * Kept, in their order: every call not paid by a settled batch; the latest batch records that
  * hold at most `keepReceipts` receipts together (at least the last one), with the calls they
@@ -113,10 +113,13 @@ function batchReceiptCount(batch: BatchRecord): number {
 
 /** Each batch record's position, with how far it paid each lane it settled. */
 function batchesPaidThrough(records: readonly JournalRecord[]): Map<number, Map<string, bigint>> {
-  const byRequestHash = new Map<string, Receipt>();
+  // Only journals with batch records by request hash (as earlier runners wrote them) need this map.
+  const byRequestHash = records.some((r) => r.type === "batch" && "requestHashes" in r)
+    ? new Map<string, Receipt>()
+    : null;
   const batches = new Map<number, Map<string, bigint>>();
   records.forEach((record, i) => {
-    if (record.type === "call") {
+    if (byRequestHash && record.type === "call") {
       const { receipt } = record as unknown as CallRecord;
       byRequestHash.set(receipt.requestHash.toLowerCase(), receipt);
     }
@@ -129,7 +132,7 @@ function batchesPaidThrough(records: readonly JournalRecord[]): Map<number, Map<
     // Records name what they paid by lane ranges; older ones by request hash, or whole receipts.
     for (const range of batch.ranges ?? []) raise(laneId(range), range.toCall);
     const receipts =
-      batch.receipts ?? (batch.requestHashes ?? []).map((h) => byRequestHash.get(h.toLowerCase()));
+      batch.receipts ?? (batch.requestHashes ?? []).map((h) => byRequestHash?.get(h.toLowerCase()));
     for (const receipt of receipts) if (receipt) raise(laneId(receipt), receipt.callIndex);
     batches.set(i, through);
   });
