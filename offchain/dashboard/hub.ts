@@ -140,13 +140,20 @@ export class DashboardHub {
   private stopped = true;
   private failures = 0;
   private batchesSeen = -1;
-  /** What logs (or a first paid call) said changed: re-read from views, kept until a read succeeds. */
-  private readonly stale = {
-    models: new Set<bigint>(),
-    holders: new Set<bigint>(),
-    vaults: new Set<bigint>(),
-    fees: false,
-  };
+  /**
+   * What logs (or a first paid call) said changed: re-read from views, kept until a read
+   * succeeds. `stale` holds what a call's split needs (terms, share units, fee rates) and is
+   * re-read on every poll.
+   */
+  private readonly stale = emptyStale();
+  /**
+   * What only the page shows (usage totals, rewards, vaults, batch counts): re-read while a page
+   * listens, or when one asks for the state. A settlement's logs mark some forty view calls,
+   * which would otherwise run on the runner's event loop after every settlement, watched or not.
+   */
+  private readonly shownStale = emptyStale();
+  /** Refreshes run one at a time, so an older read never lands after a newer one. */
+  private refreshing: Promise<void> = Promise.resolve();
   private pendingSeen = -1;
 
   constructor(private readonly options: DashboardOptions) {
@@ -180,7 +187,20 @@ export class DashboardHub {
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     listener("snapshot", toJson(this.snapshot()));
+    // What went unread while nobody looked follows at once, not at the next poll.
+    if (this.cursor !== null && hasAny(this.shownStale)) {
+      this.refreshInTurn(true).then(
+        () => this.schedulePush(),
+        () => {}, // stays stale: the next poll retries and reports
+      );
+    }
     return () => this.listeners.delete(listener);
+  }
+
+  /** The snapshot as JSON, with what only the page shows read first (GET /dashboard/state). */
+  async state(): Promise<string> {
+    if (this.cursor !== null && hasAny(this.shownStale)) await this.refreshInTurn(true).catch(() => {});
+    return toJson(this.snapshot());
   }
 
   /** The runner tells of every paid call once it is answered (cheap: counters and a split). */
@@ -354,14 +374,13 @@ export class DashboardHub {
       await this.handle(logs, false);
       this.cursor = latest;
     }
+    // Vault share prices move with time while revenue unlocks: re-read them while someone looks.
+    for (const m of this.models.values())
+      if (m.vault && m.vault.lockedRevenue > 0n) this.shownStale.vaults.add(m.modelId);
+    await this.refreshInTurn(this.listeners.size > 0);
+    // The block whose logs are handled and what they mark (for a split) read.
     if (this.block !== latest) this.dirty = true;
     this.block = latest;
-    // Vault share prices move with time while revenue unlocks: re-read them while someone looks.
-    if (this.listeners.size > 0) {
-      for (const m of this.models.values())
-        if (m.vault && m.vault.lockedRevenue > 0n) this.stale.vaults.add(m.modelId);
-    }
-    await this.refresh();
     const batches = this.options.settler.settled.batches;
     const pending = this.options.settler.pendingCalls;
     if (batches !== this.batchesSeen || pending !== this.pendingSeen) this.dirty = true;
@@ -377,7 +396,7 @@ export class DashboardHub {
     for (const served of await this.options.catalog.models()) this.modelState(served);
     for (const id of this.models.keys()) this.markStale(id);
     this.stale.fees = true;
-    await this.refresh(); // vault addresses first: their logs are scanned too
+    await this.refreshInTurn(true); // vault addresses first: their logs are scanned too
     const start = BigInt(this.options.deployment.startBlock ?? 0);
     const window = this.options.historyBlocks ?? 50_000n;
     const from = latest - start > window ? latest - window : start;
@@ -394,10 +413,11 @@ export class DashboardHub {
     this.dirty = true;
   }
 
+  /** A model seen for the first time: everything about it is read. */
   private markStale(modelId: bigint): void {
     this.stale.models.add(modelId);
     this.stale.holders.add(modelId);
-    this.stale.vaults.add(modelId);
+    this.shownStale.vaults.add(modelId);
   }
 
   private async logs(from: bigint, to: bigint) {
@@ -420,7 +440,7 @@ export class DashboardHub {
 
   /** Applies logs: stage events, the sums only events carry, and what to re-read. */
   private async handle(logs: Awaited<ReturnType<DashboardHub["logs"]>>, history: boolean): Promise<void> {
-    const refresh = this.stale;
+    const { stale, shownStale: shown } = this;
     const { deployment, runner } = this.options;
     const at = history ? null : Date.now();
     const from = (address: Address, contract: Address) => isAddressEqual(address, contract);
@@ -429,7 +449,7 @@ export class DashboardHub {
         if (log.eventName === "ModelRegistered") {
           const { modelId } = log.args;
           this.fire("registered", `model #${modelId} by ${short(log.args.owner)}`, 0n, at);
-          refresh.fees = true; // the model count
+          shown.fees = true; // the model count
           if (!this.models.has(modelId)) {
             const served = await this.options.catalog.model(modelId).catch(() => null);
             if (served) {
@@ -442,9 +462,9 @@ export class DashboardHub {
           if (m?.chain) {
             m.chain.totalCalls = log.args.totalCalls;
             m.chain.totalRevenue = log.args.totalRevenue;
-          } else if (m) refresh.models.add(m.modelId);
+          } else if (m) shown.models.add(m.modelId);
         } else if ("modelId" in log.args && typeof log.args.modelId === "bigint") {
-          refresh.models.add(log.args.modelId); // terms, status or metadata changed
+          stale.models.add(log.args.modelId); // terms, status or metadata changed
         }
       } else if (from(log.address, deployment.coTrainingShares)) {
         if (log.eventName === "RewardsClaimed") {
@@ -453,8 +473,11 @@ export class DashboardHub {
           const m = this.models.get(modelId);
           if (m) m.claimed.set(key(account), (m.claimed.get(key(account)) ?? 0n) + amount);
         }
-        if ("modelId" in log.args && typeof log.args.modelId === "bigint")
-          refresh.holders.add(log.args.modelId);
+        if ("modelId" in log.args && typeof log.args.modelId === "bigint") {
+          // Units split each call's price; what was credited and claimed is only shown.
+          const rewards = log.eventName === "RewardsClaimed" || log.eventName === "RevenueCredited";
+          (rewards ? shown : stale).holders.add(log.args.modelId);
+        }
       } else if (from(log.address, deployment.settlement)) {
         if (log.eventName === "BatchSettled" && isAddressEqual(log.args.runner, runner)) {
           const { sequence, calls, amount } = log.args;
@@ -469,24 +492,36 @@ export class DashboardHub {
             d.runnerFee += log.args.runnerFee;
             d.vault += log.args.vaultAmount;
             d.holders += log.args.holdersAmount;
-            refresh.vaults.add(m.modelId);
-            refresh.models.add(m.modelId);
+            shown.vaults.add(m.modelId);
+            shown.models.add(m.modelId);
           }
         }
-        refresh.fees = true;
+        // The protocol's rate splits each call; the counts and accrued fees are only shown.
+        if (log.eventName === "ProtocolFeeSet") stale.fees = true;
+        else shown.fees = true;
       } else if (from(log.address, deployment.runnerRegistry)) {
         if (
           "runner" in log.args &&
           typeof log.args.runner === "string" &&
           isAddressEqual(log.args.runner, runner)
         )
-          refresh.fees = true;
+          stale.fees = true; // the runner's fee rate
       } else {
         const modelId = this.vaultModels.get(key(log.address));
-        if (modelId !== undefined) refresh.vaults.add(modelId);
+        if (modelId !== undefined) shown.vaults.add(modelId);
       }
     }
     if (logs.length > 0) this.dirty = true;
+  }
+
+  /** Runs `refresh` after any refresh in progress; `shown` adds what only the page shows. */
+  private refreshInTurn(shown: boolean): Promise<void> {
+    const run = this.refreshing.then(() => {
+      if (shown) moveInto(this.stale, this.shownStale);
+      return this.refresh();
+    });
+    this.refreshing = run.catch(() => {});
+    return run;
   }
 
   /** Re-reads what is stale; what fails to read stays stale for the next poll. */
@@ -620,6 +655,31 @@ export class DashboardHub {
   async verify(proof: ReceiptProof): Promise<{ included: boolean; root: Hex }> {
     return this.reader.verifyReceipt(proof.sequence, proof.receipt, proof.proof);
   }
+}
+
+interface Stale {
+  models: Set<bigint>;
+  holders: Set<bigint>;
+  vaults: Set<bigint>;
+  fees: boolean;
+}
+
+function emptyStale(): Stale {
+  return { models: new Set(), holders: new Set(), vaults: new Set(), fees: false };
+}
+
+function hasAny(stale: Stale): boolean {
+  return stale.fees || stale.models.size > 0 || stale.holders.size > 0 || stale.vaults.size > 0;
+}
+
+/** Moves everything `from` marks into `to`. */
+function moveInto(to: Stale, from: Stale): void {
+  for (const name of ["models", "holders", "vaults"] as const) {
+    for (const id of from[name]) to[name].add(id);
+    from[name].clear();
+  }
+  to.fees ||= from.fees;
+  from.fees = false;
 }
 
 function short(address: string): string {

@@ -78,7 +78,7 @@ export function dashboardRoutes(hub: DashboardHub, options: DashboardRouteOption
       return true;
     }
     if (route === "/dashboard/state") {
-      send(res, 200, "application/json", toJson(hub.snapshot()));
+      send(res, 200, "application/json", await hub.state());
       return true;
     }
     const verify = /^\/dashboard\/verify\/(0x[0-9a-fA-F]{64})$/.exec(route);
