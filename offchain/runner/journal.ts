@@ -55,7 +55,39 @@ export interface JournalPrefix {
 }
 
 /** The records of a journal prefix; throws if any of them is not intact. */
-export function readJournalPrefix({ path, length }: JournalPrefix): JournalRecord[] {
+export function readJournalPrefix(prefix: JournalPrefix): JournalRecord[] {
+  return parsePrefix(prefix, parseRecord).records;
+}
+
+/**
+ * A journal prefix's records parsed as plain JSON, bigints left as the journal writes them
+ * ({"$bigint": "…"}: see journalBigint), with the bytes they were read from: record i is
+ * `bytes.subarray(ends[i - 1] ?? 0, ends[i])`. Parsing without a reviver takes half the time,
+ * and a record kept unchanged can be copied as it lies (journal compaction does both).
+ */
+export interface RawJournalPrefix {
+  bytes: Buffer;
+  records: JournalRecord[];
+  ends: number[];
+}
+
+export function readRawJournalPrefix(prefix: JournalPrefix): RawJournalPrefix {
+  return parsePrefix(prefix, (json) => JSON.parse(json));
+}
+
+/** A bigint field of a record, whether read with readJournal or raw (readRawJournalPrefix). */
+export function journalBigint(value: unknown): bigint {
+  if (typeof value === "bigint") return value;
+  if (value && typeof value === "object" && "$bigint" in value)
+    return BigInt((value as { $bigint: string }).$bigint);
+  throw new Error(`journal: ${JSON.stringify(value)} is not a bigint`);
+}
+
+/** Reads a prefix's bytes and parses its lines; throws unless every one is intact. */
+function parsePrefix(
+  { path, length }: JournalPrefix,
+  parse: (json: string) => JournalRecord,
+): RawJournalPrefix {
   const bytes = Buffer.alloc(length);
   const handle = openSync(path, "r");
   try {
@@ -64,15 +96,24 @@ export function readJournalPrefix({ path, length }: JournalPrefix): JournalRecor
   } finally {
     closeSync(handle);
   }
-  const { records, validLength } = readJournal(bytes);
-  if (validLength !== length)
+  const { records, ends } = parseLines(bytes, parse);
+  if ((ends.at(-1) ?? 0) !== length)
     throw new Error(`journal: a record of ${path} before byte ${length} is corrupt`);
-  return records;
+  return { bytes, records, ends };
 }
 
 /** Parses the intact prefix of a journal file; returns its records and its length in bytes. */
 export function readJournal(bytes: Buffer): { records: JournalRecord[]; validLength: number } {
+  const { records, ends } = parseLines(bytes, parseRecord);
+  return { records, validLength: ends.at(-1) ?? 0 };
+}
+
+const parseRecord = (json: string): JournalRecord => JSON.parse(json, reviver);
+
+/** The intact lines' records, and where each line ends (after its newline). */
+function parseLines(bytes: Buffer, parse: (json: string) => JournalRecord) {
   const records: JournalRecord[] = [];
+  const ends: number[] = [];
   let offset = 0;
   while (offset < bytes.length) {
     const end = bytes.indexOf(0x0a, offset);
@@ -80,10 +121,11 @@ export function readJournal(bytes: Buffer): { records: JournalRecord[]; validLen
     const line = bytes.subarray(offset, end).toString();
     const json = line.slice(9);
     if (line[8] !== " " || crc32(json).toString(16).padStart(8, "0") !== line.slice(0, 8)) break;
-    records.push(JSON.parse(json, reviver));
+    records.push(parse(json));
     offset = end + 1;
+    ends.push(offset);
   }
-  return { records, validLength: offset };
+  return { records, ends };
 }
 
 interface Pending {

@@ -5,7 +5,7 @@ import { type Hex, keccak256, toHex } from "viem";
 import { describe, expect, it } from "vitest";
 import { encodeRecord, encodeRecords, type JournalRecord, readJournal } from "../journal";
 import type { CallRecord } from "./batchPlan";
-import { compactOnWorker, compactRecords, keptBatches } from "./journalCompaction";
+import { compactOnWorker, compactPrefix, compactRecords, keptBatches } from "./journalCompaction";
 
 const SIG = `0x${"11".repeat(65)}` as Hex;
 
@@ -136,6 +136,25 @@ describe("compactOnWorker", () => {
       writeFileSync(file, Buffer.concat([bytes, encodeRecord(call(1n, 7n, 6n))]));
       const head = await compactOnWorker({ path: file, length: bytes.length }, 1);
       expect(readJournal(Buffer.from(head)).records).toEqual(compactRecords(journal, 1));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("compactPrefix", () => {
+  it("copies the records it keeps as they lie, and writes lane records as readJournal reads them", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-compaction-"));
+    try {
+      // The last call as another writer might have laid it out: its keys in another order.
+      const { type, ...fields } = journal.at(-1) as JournalRecord;
+      const reordered = encodeRecord({ ...fields, type });
+      const file = path.join(dir, "journal.log");
+      const bytes = Buffer.concat([encodeRecords(journal.slice(0, -1)), reordered]);
+      writeFileSync(file, bytes);
+      const head = Buffer.from(compactPrefix({ path: file, length: bytes.length }, 1));
+      expect(head.subarray(head.length - reordered.length).equals(reordered)).toBe(true);
+      expect(readJournal(head).records).toEqual(compactRecords(readJournal(bytes).records, 1));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
