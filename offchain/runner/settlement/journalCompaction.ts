@@ -58,7 +58,7 @@ export function compactOnWorker(prefix: JournalPrefix, keepReceipts: number): Pr
 
 /**
  * The compacted journal prefix's bytes (what the compaction thread runs). Records are parsed
- * without reviving their bigints, and those kept are copied as they lie: a third of the time of
+ * without reviving their bigints, and those kept are copied as they lie: about half the time of
  * decoding and encoding them all (see bench:journal).
  */
 export function compactPrefix(prefix: JournalPrefix, keepReceipts: number): Uint8Array {
