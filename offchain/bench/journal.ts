@@ -1,13 +1,17 @@
-// `npm run bench:journal`: the runner's journal compaction on a synthetic journal shaped as a busy
-// runner writes it (BENCH_CALLS paid calls over 32 lanes, a signed settlement and its batch
-// record every 5,000 calls, the last 5,000 unsettled), with the settler's default receipt budget.
-// Compares, in one process on the same file, in alternating rounds:
-//   raw lines   what the compaction thread runs (compactPrefix): records parsed without reviving
-//               their bigints, the kept ones copied as they lie
-//   decode all  the baseline: every record read back as the runner's restart does, compacted,
-//               and the kept ones encoded again
-// Both must give the same records; the bench fails otherwise.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// `npm run bench:journal`: the runner's journal on a synthetic one shaped as a busy runner writes
+// it (BENCH_CALLS paid calls over 32 lanes, a signed settlement and its batch record every 5,000
+// calls, the last 5,000 unsettled). Two comparisons, each in one process on the same file, in
+// alternating rounds:
+// 1. compaction, with the settler's default receipt budget:
+//      raw lines   what the compaction thread runs (compactPrefix): records parsed without
+//                  reviving their bigints, the kept ones copied as they lie
+//      decode all  the baseline: every record read back as the runner's restart does, compacted,
+//                  and the kept ones encoded again
+// 2. reading the journal back, as a restart does:
+//      parse, then revive   readJournal: JSON.parse, then one walk that turns {"$bigint"} into bigints
+//      parse with a reviver the baseline: JSON.parse calling a reviver back for every value
+// Each pair must give the same records; the bench fails otherwise.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type Hex, keccak256, toHex } from "viem";
@@ -15,6 +19,8 @@ import {
   encodeRecord,
   encodeRecords,
   type JournalPrefix,
+  type JournalRecord,
+  parseJournalLines,
   readJournal,
   readJournalPrefix,
 } from "../runner/journal";
@@ -101,12 +107,17 @@ function syntheticJournal(): Buffer {
   return Buffer.concat(lines);
 }
 
-const methods = {
+const compactions = {
   "raw lines (compactPrefix, the runner's)": (prefix: JournalPrefix) => compactPrefix(prefix, KEEP_RECEIPTS),
   "decode all, compact, encode again": (prefix: JournalPrefix) =>
     encodeRecords(compactRecords(readJournalPrefix(prefix), KEEP_RECEIPTS)),
 };
-type Method = keyof typeof methods;
+const compactedRecords = (journal: Uint8Array) => readJournal(Buffer.from(journal)).records;
+
+const reads = {
+  "parse, then revive (readJournal, the runner's)": (prefix: JournalPrefix) => readJournalPrefix(prefix),
+  "JSON.parse with a reviver": (prefix: JournalPrefix) => readWithReviver(readFileSync(prefix.path)),
+};
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-bench-journal-"));
 try {
@@ -114,9 +125,40 @@ try {
   const file = path.join(dir, "journal.log");
   writeFileSync(file, bytes);
   const prefix = { path: file, length: bytes.length };
+  const journal = `${(bytes.length / 2 ** 20).toFixed(1)} MB, ${readJournal(bytes).records.length.toLocaleString("en-US")} records`;
+
+  const compaction = timeAlternating(compactions, prefix, compactedRecords);
+  report(
+    `journal compaction: ${CALLS.toLocaleString("en-US")} calls, median of ${ROUNDS} alternating rounds`,
+    rows(compaction.times, "decode all, compact, encode again", bytes.length),
+    {
+      journal,
+      kept: `${(compaction.output.length / 2 ** 20).toFixed(1)} MB, ${compaction.records.length.toLocaleString("en-US")} records (both methods the same)`,
+    },
+  );
+  const read = timeAlternating(reads, prefix, (records) => records);
+  report(
+    `reading the journal back (a restart): median of ${ROUNDS} alternating rounds`,
+    rows(read.times, "JSON.parse with a reviver", bytes.length),
+    { journal },
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Runs every method ROUNDS times, in an order rotated from round to round so that each sees the
+ * same slow and fast spells of a shared machine; fails unless all their outputs, as records, are
+ * the same.
+ */
+function timeAlternating<Method extends string, Output>(
+  methods: Record<Method, (prefix: JournalPrefix) => Output>,
+  prefix: JournalPrefix,
+  recordsOf: (output: Output) => unknown[],
+) {
   const names = Object.keys(methods) as Method[];
   const times = new Map<Method, number[]>(names.map((name) => [name, []]));
-  const outputs = new Map<Method, Uint8Array>();
+  const outputs = new Map<Method, Output>();
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < names.length; k++) {
       const name = names[(round + k) % names.length] as Method;
@@ -125,33 +167,36 @@ try {
       times.get(name)?.push(performance.now() - start);
     }
   }
-  const [raw, decoded] = names.map(
-    (name) => readJournal(Buffer.from(outputs.get(name) as Uint8Array)).records,
-  );
-  if (JSON.stringify(raw, jsonBigint) !== JSON.stringify(decoded, jsonBigint))
-    throw new Error("the two compactions kept different records");
-  const mb = bytes.length / 2 ** 20;
-  const medianOf = (name: Method) => median(times.get(name) as number[]);
-  const baseline = medianOf("decode all, compact, encode again");
-  report(
-    `journal compaction: ${CALLS.toLocaleString("en-US")} calls, median of ${ROUNDS} alternating rounds`,
-    names.map((name) => {
-      const sorted = [...(times.get(name) as number[])].sort((a, b) => a - b);
-      return {
-        method: name,
-        "ms per compaction": Math.round(medianOf(name)),
-        "ms, rounds": `${Math.round(sorted[0] as number)}–${Math.round(sorted.at(-1) as number)}`,
-        "MB/s": Math.round(mb / (medianOf(name) / 1000)),
-        "vs decode all": Number((baseline / medianOf(name)).toFixed(2)),
-      };
-    }),
-    {
-      journal: `${mb.toFixed(1)} MB, ${readJournal(bytes).records.length.toLocaleString("en-US")} records`,
-      kept: `${((outputs.get(names[0] as Method)?.length ?? 0) / 2 ** 20).toFixed(1)} MB, ${raw?.length.toLocaleString("en-US")} records (both methods the same)`,
-    },
-  );
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  const records = [...outputs.values()].map(recordsOf);
+  if (new Set(records.map((r) => JSON.stringify(r, jsonBigint))).size !== 1)
+    throw new Error(`${names.join(" and ")} gave different records`);
+  return { times, records: records[0] as unknown[], output: outputs.get(names[0] as Method) as Output };
+}
+
+function rows<Method extends string>(times: Map<Method, number[]>, baselineName: Method, bytes: number) {
+  const baseline = median(times.get(baselineName) as number[]);
+  return [...times].map(([name, samples]) => {
+    const sorted = [...samples].sort((a, b) => a - b);
+    const ms = median(samples);
+    return {
+      method: name,
+      ms: Math.round(ms),
+      "ms, rounds": `${Math.round(sorted[0] as number)}–${Math.round(sorted.at(-1) as number)}`,
+      "MB/s": Math.round(bytes / 2 ** 20 / (ms / 1000)),
+      [`vs ${baselineName.split(",")[0]}`]: Number((baseline / ms).toFixed(2)),
+    };
+  });
+}
+
+/** The baseline reader: the journal's lines, each parsed with a reviver (CRC checks as readJournal). */
+function readWithReviver(bytes: Buffer): JournalRecord[] {
+  return parseJournalLines(bytes, (json) => JSON.parse(json, reviveWithCallback)).records;
+}
+
+function reviveWithCallback(_key: string, value: unknown) {
+  if (value && typeof value === "object" && "$bigint" in value)
+    return BigInt((value as { $bigint: string }).$bigint);
+  return value;
 }
 
 function median(values: number[]): number {

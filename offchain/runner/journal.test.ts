@@ -3,7 +3,14 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "n
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { encodeRecords, Journal, type JournalRecord, readJournal, readJournalPrefix } from "./journal";
+import {
+  encodeRecords,
+  Journal,
+  type JournalRecord,
+  readJournal,
+  readJournalPrefix,
+  reviveBigints,
+} from "./journal";
 import { mountSmallFilesystem } from "./testing/smallFilesystem";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-journal-"));
@@ -30,6 +37,23 @@ describe("Journal", () => {
       { type: "receipt", amount: 5n, call: 2 },
     ]);
     await reopened.journal.close();
+  });
+
+  it("revives bigints nested in arrays and objects, and leaves a parsed __proto__ key a plain field", () => {
+    const record = {
+      type: "batch",
+      calls: [
+        { index: 0n, amounts: [1n, 10n ** 40n] },
+        { index: 1n, amounts: [] },
+      ],
+      lane: { channelId: 7n, signer: "0xab", nested: { deep: [[2n]] }, nothing: null },
+      count: 3,
+    };
+    expect(readJournal(encodeRecords([record])).records).toEqual([record]);
+
+    const parsed = reviveBigints(JSON.parse('{"__proto__": {"x": {"$bigint": "5"}}}')) as object;
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(parsed, "__proto__")?.value).toEqual({ x: 5n });
   });
 
   it("commits concurrent appends in groups, with fewer syncs than records", async () => {

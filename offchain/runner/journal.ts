@@ -30,10 +30,25 @@ export class JournalWriteError extends Error {
 function replacer(_key: string, value: unknown) {
   return typeof value === "bigint" ? { $bigint: value.toString() } : value;
 }
-function reviver(_key: string, value: unknown) {
-  if (value && typeof value === "object" && "$bigint" in value)
-    return BigInt((value as { $bigint: string }).$bigint);
-  return value;
+
+/**
+ * Turns the {"$bigint": "123"} objects of a parsed record back into bigints, in place. JSON.parse
+ * and then this walk read a journal back about 1.4× as fast as JSON.parse with a reviver, which
+ * calls back for every value (bench:journal).
+ */
+export function reviveBigints(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = reviveBigints(value[i]);
+    return value;
+  }
+  const object = value as Record<string, unknown>;
+  if (typeof object.$bigint === "string") return BigInt(object.$bigint);
+  for (const key of Object.keys(object)) {
+    const field = object[key];
+    if (field !== null && typeof field === "object") object[key] = reviveBigints(field);
+  }
+  return object;
 }
 
 /** A record as one journal line. */
@@ -62,8 +77,8 @@ export function readJournalPrefix(prefix: JournalPrefix): JournalRecord[] {
 /**
  * A journal prefix's records parsed as plain JSON, bigints left as the journal writes them
  * ({"$bigint": "…"}: see journalBigint), with the bytes they were read from: record i is
- * `bytes.subarray(ends[i - 1] ?? 0, ends[i])`. Parsing without a reviver takes half the time,
- * and a record kept unchanged can be copied as it lies (journal compaction does both).
+ * `bytes.subarray(ends[i - 1] ?? 0, ends[i])`, so a record kept unchanged can be copied as it
+ * lies (journal compaction does).
  */
 export interface RawJournalPrefix {
   bytes: Buffer;
@@ -96,7 +111,7 @@ function parsePrefix(
   } finally {
     closeSync(handle);
   }
-  const { records, ends } = parseLines(bytes, parse);
+  const { records, ends } = parseJournalLines(bytes, parse);
   if ((ends.at(-1) ?? 0) !== length)
     throw new Error(`journal: a record of ${path} before byte ${length} is corrupt`);
   return { bytes, records, ends };
@@ -104,14 +119,17 @@ function parsePrefix(
 
 /** Parses the intact prefix of a journal file; returns its records and its length in bytes. */
 export function readJournal(bytes: Buffer): { records: JournalRecord[]; validLength: number } {
-  const { records, ends } = parseLines(bytes, parseRecord);
+  const { records, ends } = parseJournalLines(bytes, parseRecord);
   return { records, validLength: ends.at(-1) ?? 0 };
 }
 
-const parseRecord = (json: string): JournalRecord => JSON.parse(json, reviver);
+const parseRecord = (json: string) => reviveBigints(JSON.parse(json)) as JournalRecord;
 
-/** The intact lines' records, and where each line ends (after its newline). */
-function parseLines(bytes: Buffer, parse: (json: string) => JournalRecord) {
+/**
+ * The intact lines' records, each parsed by `parse`, and where each line ends (after its
+ * newline). Exported for bench:journal, which compares ways to parse.
+ */
+export function parseJournalLines(bytes: Buffer, parse: (json: string) => JournalRecord) {
   const records: JournalRecord[] = [];
   const ends: number[] = [];
   let offset = 0;
