@@ -8,8 +8,10 @@
 //      decode all  the baseline: every record read back as the runner's restart does, compacted,
 //                  and the kept ones encoded again
 // 2. reading the journal back, as a restart does:
-//      parse, then revive   readJournal: JSON.parse, then one walk that turns {"$bigint"} into bigints
-//      parse with a reviver the baseline: JSON.parse calling a reviver back for every value
+//      parse, then revive     readJournal: JSON.parse, then one walk that turns {"$bigint"}
+//                             objects into bigints
+//      JSON.parse with a      the baseline: JSON.parse calling a reviver back for every value
+//      reviver
 // Each pair must give the same records; the bench fails otherwise.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -125,7 +127,9 @@ try {
   const file = path.join(dir, "journal.log");
   writeFileSync(file, bytes);
   const prefix = { path: file, length: bytes.length };
-  const journal = `${(bytes.length / 2 ** 20).toFixed(1)} MB, ${readJournal(bytes).records.length.toLocaleString("en-US")} records`;
+  const size = (byteCount: number, records: number) =>
+    `${(byteCount / 2 ** 20).toFixed(1)} MB, ${records.toLocaleString("en-US")} records`;
+  const journal = size(bytes.length, readJournal(bytes).records.length);
 
   const compaction = timeAlternating(compactions, prefix, compactedRecords);
   report(
@@ -133,7 +137,7 @@ try {
     rows(compaction.times, "decode all, compact, encode again", bytes.length),
     {
       journal,
-      kept: `${(compaction.output.length / 2 ** 20).toFixed(1)} MB, ${compaction.records.length.toLocaleString("en-US")} records (both methods the same)`,
+      kept: `${size(compaction.output.length, compaction.records.length)} (both methods the same)`,
     },
   );
   const read = timeAlternating(reads, prefix, (records) => records);
