@@ -34,6 +34,15 @@ describe("loadRunnerConfig", () => {
     expect([config.cache.budgetMB, config.settlement.compactJournalMB]).toEqual([64, 4]);
   });
 
+  it("chooses how adapters are served: auto by default, native or graph when told, nothing else", () => {
+    expect(loadRunnerConfig({ env: { OPENLORA_RUNNER_KEY: KEY } }).loraKernel).toBe("auto");
+    const env = { OPENLORA_RUNNER_KEY: KEY, OPENLORA_LORA_KERNEL: "graph" };
+    expect(loadRunnerConfig({ env }).loraKernel).toBe("graph");
+    expect(() => loadRunnerConfig({ env: { ...env, OPENLORA_LORA_KERNEL: "cuda" } })).toThrow(
+      /loraKernel: .*"auto".*"native".*"graph"/,
+    );
+  });
+
   it("waits one block on top of a settlement, none on a local dev chain, unless configured", () => {
     expect(settlementConfirmations(undefined, 1)).toBe(1);
     expect(settlementConfirmations(undefined, 31337)).toBe(0);

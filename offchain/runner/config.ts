@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { LORA_KERNELS } from "./executor/loraKernel";
 
 const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 32-byte hex private key");
 const modelList = z.union([z.literal("all"), z.array(z.coerce.bigint()).min(1)]);
@@ -27,6 +28,12 @@ export const runnerConfigSchema = z.object({
     .int()
     .positive()
     .default(64 * 1024),
+  loraKernel: z
+    .enum(LORA_KERNELS)
+    .default("auto")
+    .describe(
+      "how rows get their adapters: native (our BGMV kernel), graph (onnxruntime alone), auto (native where built)",
+    ),
   batch: z
     .object({
       maxBatch: z.coerce.number().int().min(1).max(1024).default(32),

@@ -141,7 +141,12 @@ export async function startRunner(
     1,
     Math.floor((budgetMB * 2 ** 20) / AdapterArena.bytesPerSlot(base, maxRank, maxClasses)),
   );
-  const executor = await MultiAdapterExecutor.create(base, { slots, maxRank, maxClasses });
+  const executor = await MultiAdapterExecutor.create(
+    base,
+    { slots, maxRank, maxClasses },
+    { kernel: config.loraKernel },
+  );
+  log.info({ method: executor.method, slots }, "adapters are served");
   const cache = new AdapterCache(base, executor.arena, store);
   const metrics = new RunnerMetrics();
   const inference = new InferenceService(base, executor, cache, config.batch, metrics);

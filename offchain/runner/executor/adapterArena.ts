@@ -1,12 +1,14 @@
 /**
- * Fixed-size slots of LoRA factors and task heads, stacked in the tensors the gather graph
- * reads (see gatherGraph.ts). Each slot is padded to the arena's maximum rank and class count,
- * so every slot costs the same memory and an adapter is loaded by writing into its slot.
+ * Fixed-size slots of LoRA factors and task heads, stacked in the arrays that the native kernel
+ * reads in place and the gather graph takes as inputs (see gatherGraph.ts). Each slot is padded
+ * to the arena's maximum rank and class count, so every slot costs the same memory and an
+ * adapter is loaded by writing into its slot.
  */
 import * as ort from "onnxruntime-node";
 import type { LoraAdapter } from "../../ml/adapter/adapter";
 import type { BaseModel } from "../../ml/base/baseModel";
 import { GATHER_INPUTS } from "./gatherGraph";
+import type { ArenaFactors } from "./loraKernel";
 
 /** Bias of padded classes: exp(-1e9 - max) is exactly 0 in float32. */
 const PADDED_CLASS_BIAS = -1e9;
@@ -30,13 +32,10 @@ export class AdapterTooLargeError extends Error {
 export class AdapterArena {
   readonly d: number;
   readonly k: number;
-  /** Per slot, laid out as the gather graph reads them (see gatherGraph.ts). */
-  private readonly aT: Float32Array;
-  private readonly scaledBT: Float32Array;
-  private readonly headWeightT: Float32Array;
-  private readonly headBias: Float32Array;
+  /** Per slot, laid out as gatherGraph.ts describes; written in place by `write`. */
+  readonly factors: ArenaFactors;
   private readonly classCounts: Uint16Array;
-  /** The arena as graph inputs; built once, the arrays behind them are written in place. */
+  /** The arena as graph inputs: tensors over the arrays of `factors`, built once. */
   readonly feeds: Record<string, ort.Tensor>;
 
   constructor(
@@ -46,16 +45,19 @@ export class AdapterArena {
     const { slots, maxRank: r, maxClasses: c } = shape;
     this.d = base.hidden.inputs;
     this.k = base.hidden.outputs;
-    this.aT = new Float32Array(slots * r * this.d);
-    this.scaledBT = new Float32Array(slots * this.k * r);
-    this.headWeightT = new Float32Array(slots * c * this.k);
-    this.headBias = new Float32Array(slots * c).fill(PADDED_CLASS_BIAS);
+    const factors = {
+      aT: new Float32Array(slots * r * this.d),
+      scaledBT: new Float32Array(slots * this.k * r),
+      headWeightT: new Float32Array(slots * c * this.k),
+      headBias: new Float32Array(slots * c).fill(PADDED_CLASS_BIAS),
+    };
+    this.factors = factors;
     this.classCounts = new Uint16Array(slots);
     this.feeds = {
-      [GATHER_INPUTS.aT]: new ort.Tensor("float32", this.aT, [slots, r, this.d]),
-      [GATHER_INPUTS.scaledBT]: new ort.Tensor("float32", this.scaledBT, [slots, this.k, r]),
-      [GATHER_INPUTS.headWeightT]: new ort.Tensor("float32", this.headWeightT, [slots, c, this.k]),
-      [GATHER_INPUTS.headBias]: new ort.Tensor("float32", this.headBias, [slots, c, 1]),
+      [GATHER_INPUTS.aT]: new ort.Tensor("float32", factors.aT, [slots, r, this.d]),
+      [GATHER_INPUTS.scaledBT]: new ort.Tensor("float32", factors.scaledBT, [slots, this.k, r]),
+      [GATHER_INPUTS.headWeightT]: new ort.Tensor("float32", factors.headWeightT, [slots, c, this.k]),
+      [GATHER_INPUTS.headBias]: new ort.Tensor("float32", factors.headBias, [slots, c, 1]),
     };
   }
 
@@ -78,19 +80,20 @@ export class AdapterArena {
       throw new AdapterTooLargeError({ rank: adapter.rank, classes, maxRank: R, maxClasses: C });
     }
     const { d, k } = this;
+    const { aT, scaledBT, headWeightT, headBias } = this.factors;
     const r = adapter.rank;
     // Aᵀ: row q of the slot is column q of A [d, r]; padded rows stay zero.
-    const aSlot = this.aT.subarray(slot * R * d, (slot + 1) * R * d).fill(0);
+    const aSlot = aT.subarray(slot * R * d, (slot + 1) * R * d).fill(0);
     for (let i = 0; i < d; i++) for (let q = 0; q < r; q++) aSlot[q * d + i] = adapter.a[i * r + q] as number;
     // (scale·B)ᵀ: row j holds column j of B [r, k], scaled; padded columns stay zero.
-    const bSlot = this.scaledBT.subarray(slot * k * R, (slot + 1) * k * R).fill(0);
+    const bSlot = scaledBT.subarray(slot * k * R, (slot + 1) * k * R).fill(0);
     for (let q = 0; q < r; q++)
       for (let j = 0; j < k; j++) bSlot[j * R + q] = adapter.scale * (adapter.b[q * k + j] as number);
     // Hᵀ: row c holds class c's weights over the k hidden units.
-    const wSlot = this.headWeightT.subarray(slot * C * k, (slot + 1) * C * k).fill(0);
+    const wSlot = headWeightT.subarray(slot * C * k, (slot + 1) * C * k).fill(0);
     for (let j = 0; j < k; j++)
       for (let c = 0; c < classes; c++) wSlot[c * k + j] = head.weight[j * classes + c] as number;
-    const biasSlot = this.headBias.subarray(slot * C, (slot + 1) * C).fill(PADDED_CLASS_BIAS);
+    const biasSlot = headBias.subarray(slot * C, (slot + 1) * C).fill(PADDED_CLASS_BIAS);
     biasSlot.set(head.bias);
     this.classCounts[slot] = classes;
   }

@@ -6,8 +6,14 @@ import { Rng } from "../../ml/random";
 import { randomAdapter } from "../testing/randomAdapter";
 import { AdapterTooLargeError } from "./adapterArena";
 import { buildGatherGraph, GATHER_INPUTS, GATHER_OUTPUT } from "./gatherGraph";
+import { type LoraKernelChoice, loadLoraKernel } from "./loraKernel";
 import { createMergedSession } from "./mergedSession";
-import { MultiAdapterExecutor } from "./multiAdapterExecutor";
+import { MultiAdapterExecutor, type Row } from "./multiAdapterExecutor";
+
+const nativeBuilt = loadLoraKernel() !== null;
+if (!nativeBuilt) console.warn("offchain/native/lora is not built: the native kernel's tests are skipped");
+/** Every way of serving this machine has: the gather graph always, the native kernel where built. */
+const kernels: LoraKernelChoice[] = nativeBuilt ? ["native", "graph"] : ["graph"];
 
 /** Factors large enough that the LoRA delta changes the answers the test compares. */
 const adapterOf = (rng: Rng, base: BaseModel, rank: number, classes: number | null): LoraAdapter =>
@@ -67,7 +73,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return max;
 }
 
-describe("MultiAdapterExecutor on the lande base", () => {
+describe.each(kernels)("MultiAdapterExecutor (%s) on the lande base", (kernel) => {
   const base = landeBaseModel();
   const rng = new Rng(7);
   let executor: MultiAdapterExecutor;
@@ -76,7 +82,8 @@ describe("MultiAdapterExecutor on the lande base", () => {
   adapters.push(adapterOf(rng, base, 2, null));
 
   beforeAll(async () => {
-    executor = await MultiAdapterExecutor.create(base, { slots: 8, maxRank: 8, maxClasses: 50 });
+    executor = await MultiAdapterExecutor.create(base, { slots: 8, maxRank: 8, maxClasses: 50 }, { kernel });
+    expect(executor.method.startsWith(kernel)).toBe(true);
     for (const [slot, adapter] of adapters.entries()) executor.arena.write(slot, adapter);
   });
   afterAll(() => executor?.release());
@@ -138,23 +145,60 @@ describe("MultiAdapterExecutor on the lande base", () => {
   });
 });
 
-describe("MultiAdapterExecutor on a wide base", () => {
-  it("matches the merged reference at 256 wide with random features", async () => {
-    const base = wideBenchmarkBase({ inputDim: 256, hiddenDim: 256, outputDim: 10, seed: 3 });
+describe.each(kernels)("MultiAdapterExecutor (%s) on wide bases", (kernel) => {
+  // Widths and ranks that take every path of the native kernel: whole vectors and tails of the
+  // input, hidden units in blocks of 8 and one at a time, ranks by the block and one at a time.
+  it.each([
+    { d: 256, k: 256, maxRank: 8, ranks: [8, 8, 3, 1] },
+    { d: 250, k: 100, maxRank: 16, ranks: [16, 9, 8, 2] },
+    { d: 37, k: 13, maxRank: 6, ranks: [6, 5, 1, 2] },
+  ])("matches the merged reference at $d×$k, arena rank $maxRank, with random features", async (shape) => {
+    const { d, k, maxRank, ranks } = shape;
+    const base = wideBenchmarkBase({ inputDim: d, hiddenDim: k, outputDim: 10, seed: 3 });
     const rng = new Rng(11);
-    const executor = await MultiAdapterExecutor.create(base, { slots: 4, maxRank: 8, maxClasses: 4 });
-    const adapters = [0, 1, 2, 3].map(() => adapterOf(rng, base, 8, 4));
-    for (const [slot, adapter] of adapters.entries()) executor.arena.write(slot, adapter);
+    const executor = await MultiAdapterExecutor.create(
+      base,
+      { slots: 5, maxRank, maxClasses: 4 },
+      { kernel },
+    );
+    const adapters = ranks.map((rank, i) => adapterOf(rng, base, rank, i === 3 ? 3 : 4));
+    for (const [slot, adapter] of adapters.entries()) executor.arena.write(slot + 1, adapter);
     const rows = Array.from({ length: 12 }, (_, i) => ({
-      features: Float32Array.from({ length: 256 }, () => rng.normal()),
-      slot: (i * 3) % 4,
+      features: Float32Array.from({ length: d }, () => rng.normal()),
+      slot: 1 + ((i * 3) % 4),
     }));
     const results = await executor.run(rows);
     rows.forEach((row, i) => {
-      const expected = mergedReference(base, adapters[row.slot] as LoraAdapter, row.features);
+      const expected = mergedReference(base, adapters[row.slot - 1] as LoraAdapter, row.features);
       expect(maxAbsDiff(results[i] as Float32Array, expected)).toBeLessThan(1e-5);
     });
     await executor.release();
+  });
+});
+
+describe.runIf(nativeBuilt)("the native kernel against the gather graph", () => {
+  it("gives the same probabilities for a batch of 32 rows over 32 adapters", async () => {
+    const base = wideBenchmarkBase({ inputDim: 128, hiddenDim: 64, outputDim: 10, seed: 9 });
+    const rng = new Rng(17);
+    const shape = { slots: 32, maxRank: 8, maxClasses: 4 };
+    const [native, graph] = await Promise.all(
+      (["native", "graph"] as const).map((kernel) => MultiAdapterExecutor.create(base, shape, { kernel })),
+    );
+    for (let slot = 0; slot < 32; slot++) {
+      const adapter = adapterOf(rng, base, 1 + (slot % 8), 2 + (slot % 3));
+      native?.arena.write(slot, adapter);
+      graph?.arena.write(slot, adapter);
+    }
+    const rows: Row[] = Array.from({ length: 32 }, (_, i) => ({
+      features: Float32Array.from({ length: 128 }, () => rng.normal()),
+      slot: (i * 7) % 32,
+    }));
+    const [a, b] = await Promise.all([native?.run(rows), graph?.run(rows)]);
+    expect(a?.map((p) => p.length)).toEqual(b?.map((p) => p.length));
+    a?.forEach((p, i) => {
+      expect(maxAbsDiff(p, b?.[i] as Float32Array)).toBeLessThan(1e-6);
+    });
+    await Promise.all([native?.release(), graph?.release()]);
   });
 });
 
@@ -162,7 +206,11 @@ describe("the gather graph without Gathers (bench:serving's bound)", () => {
   it("gives the runner's answers when factors come one slot per row", async () => {
     const base = wideBenchmarkBase({ inputDim: 64, hiddenDim: 32, outputDim: 10, seed: 5 });
     const rng = new Rng(13);
-    const executor = await MultiAdapterExecutor.create(base, { slots: 3, maxRank: 4, maxClasses: 3 });
+    const executor = await MultiAdapterExecutor.create(
+      base,
+      { slots: 3, maxRank: 4, maxClasses: 3 },
+      { kernel: "graph" },
+    );
     for (const slot of [0, 1, 2]) executor.arena.write(slot, adapterOf(rng, base, 4, 3));
     const rows = [0, 1, 2].map((slot) => ({
       features: Float32Array.from({ length: 64 }, () => rng.normal()),
