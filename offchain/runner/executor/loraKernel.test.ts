@@ -3,15 +3,18 @@ import { type ArenaFactors, loadLoraKernel, resolveLoraKernel } from "./loraKern
 
 const kernel = loadLoraKernel();
 
-/** An arena of 3 slots at d=4, k=8, rank 2, 2 classes, and a batch of 2 rows, all valid. */
-function validCall(): {
+/** The arguments of one adaptRows call. */
+interface KernelCall {
   pre: Float32Array;
   features: Float32Array;
   slots: Int32Array;
   arena: ArenaFactors;
   dims: { d: number; k: number; rank: number; classes: number };
   out: Float32Array;
-} {
+}
+
+/** An arena of 3 slots at d=4, k=8, rank 2, 2 classes, and a batch of 2 rows, all valid. */
+function validCall(): KernelCall {
   const [d, k, rank, classes, slots, rows] = [4, 8, 2, 2, 3, 2];
   const arena: ArenaFactors = {
     aT: new Float32Array(slots * rank * d).fill(0.1),
@@ -30,7 +33,7 @@ function validCall(): {
 }
 
 describe.runIf(kernel)("the native LoRA kernel's argument checks", () => {
-  const run = (call: ReturnType<typeof validCall>) =>
+  const run = (call: KernelCall) =>
     kernel?.adaptRows(call.pre, call.features, call.slots, call.arena, call.dims, call.out);
 
   it("answers a valid call with each row's probabilities, and an empty batch with nothing", () => {
