@@ -10,10 +10,10 @@
  * (scale·B)ᵀ [S,k,R], Hᵀ [S,C,k], c [S,C]. Padded ranks are zero and padded classes carry a
  * bias of -1e9, so they add nothing and get probability 0, as in the gather graph.
  *
- * The loops use the vector types of GCC (12 or newer) and Clang; on x86-64 a second copy is compiled for AVX2 and
- * FMA and chosen at load time where the processor has them. Every argument is checked (types,
- * lengths, slot range) and a wrong one throws a TypeError or RangeError: nothing is read out of
- * bounds. */
+ * The loops use the vector types of GCC (12 or newer) and Clang; on x86-64 a second copy is
+ * compiled for AVX2 and FMA and chosen at load time where the processor has them. Every argument
+ * is checked (types, lengths, slot range) and a wrong one throws a TypeError or RangeError:
+ * nothing is read out of bounds. */
 #include <math.h>
 #include <node_api.h>
 #include <stdbool.h>
