@@ -9,6 +9,8 @@
 //   no-Gather   the gather graph without its Gathers, fed factors already one slot per row: not
 //               a way to serve, but a bound on what any gather could reach with that graph
 // at 1 and 2 onnxruntime threads per session, in interleaved rounds (see interleavedRates).
+// The arena is as large as the adapters (rank 8, 4 classes) unless BENCH_ARENA_RANK and
+// BENCH_ARENA_CLASSES make it larger, as the runner's default arena is (rank 16, 8 classes).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -36,6 +38,11 @@ const PROFILED_RUNS = 2_000;
 const LABELS = ["a", "b", "c", "d"];
 const NATIVE = loadLoraKernel() !== null;
 const CLASSES = LABELS.length;
+const ARENA = {
+  slots: BATCH,
+  maxRank: Number(process.env.BENCH_ARENA_RANK ?? RANK),
+  maxClasses: Number(process.env.BENCH_ARENA_CLASSES ?? CLASSES),
+};
 
 async function measure(base: BaseModel, threads: number) {
   const rng = new Rng(42);
@@ -48,10 +55,9 @@ async function measure(base: BaseModel, threads: number) {
     slot,
   }));
 
-  const shape = { slots: BATCH, maxRank: RANK, maxClasses: CLASSES };
-  const executor = await MultiAdapterExecutor.create(base, shape, { threads, kernel: "graph" });
+  const executor = await MultiAdapterExecutor.create(base, ARENA, { threads, kernel: "graph" });
   const native = NATIVE
-    ? await MultiAdapterExecutor.create(base, shape, { threads, kernel: "native" })
+    ? await MultiAdapterExecutor.create(base, ARENA, { threads, kernel: "native" })
     : undefined;
   const runner = native ?? executor;
   for (const [slot, adapter] of adapters.entries()) {
@@ -137,7 +143,7 @@ async function profiledSplit(
 ) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-bench-profile-"));
   try {
-    const arena = new AdapterArena(base, { slots: BATCH, maxRank: RANK, maxClasses: CLASSES });
+    const arena = new AdapterArena(base, ARENA);
     for (const [slot, adapter] of adapters.entries()) arena.write(slot, adapter);
     const session = await ort.InferenceSession.create(buildGatherGraph(base), {
       intraOpNumThreads: threads,
@@ -196,7 +202,8 @@ for (const threads of threadCounts) {
   }
 }
 report(
-  `serving: batch of ${BATCH} rows over ${BATCH} adapters (rank ${RANK}), median of ${ROUNDS} interleaved rounds`,
+  `serving: batch of ${BATCH} rows over ${BATCH} adapters (rank ${RANK}, ${CLASSES} classes) in an arena of ` +
+    `rank ${ARENA.maxRank} and ${ARENA.maxClasses} classes, median of ${ROUNDS} interleaved rounds`,
   rows,
   {
     aims: "the runner's way ≥ 10× merged sessions, ≥ 0.7× base alone",

@@ -34,7 +34,6 @@ export class AdapterArena {
   readonly k: number;
   /** Per slot, laid out as gatherGraph.ts describes; written in place by `write`. */
   readonly factors: ArenaFactors;
-  private readonly classCounts: Uint16Array;
   /** The arena as graph inputs: tensors over the arrays of `factors`, built once. */
   readonly feeds: Record<string, ort.Tensor>;
 
@@ -50,9 +49,10 @@ export class AdapterArena {
       scaledBT: new Float32Array(slots * this.k * r),
       headWeightT: new Float32Array(slots * c * this.k),
       headBias: new Float32Array(slots * c).fill(PADDED_CLASS_BIAS),
+      slotRanks: new Uint16Array(slots),
+      slotClasses: new Uint16Array(slots),
     };
     this.factors = factors;
-    this.classCounts = new Uint16Array(slots);
     this.feeds = {
       [GATHER_INPUTS.aT]: new ort.Tensor("float32", factors.aT, [slots, r, this.d]),
       [GATHER_INPUTS.scaledBT]: new ort.Tensor("float32", factors.scaledBT, [slots, this.k, r]),
@@ -68,7 +68,7 @@ export class AdapterArena {
   }
 
   classes(slot: number): number {
-    return this.classCounts[slot] as number;
+    return this.factors.slotClasses[slot] as number;
   }
 
   /** Writes an adapter into a slot; an adapter without a head uses the base's output layer. */
@@ -80,7 +80,7 @@ export class AdapterArena {
       throw new AdapterTooLargeError({ rank: adapter.rank, classes, maxRank: R, maxClasses: C });
     }
     const { d, k } = this;
-    const { aT, scaledBT, headWeightT, headBias } = this.factors;
+    const { aT, scaledBT, headWeightT, headBias, slotRanks, slotClasses } = this.factors;
     const r = adapter.rank;
     // Aᵀ: row q of the slot is column q of A [d, r]; padded rows stay zero.
     const aSlot = aT.subarray(slot * R * d, (slot + 1) * R * d).fill(0);
@@ -95,6 +95,7 @@ export class AdapterArena {
       for (let c = 0; c < classes; c++) wSlot[c * k + j] = head.weight[j * classes + c] as number;
     const biasSlot = headBias.subarray(slot * C, (slot + 1) * C).fill(PADDED_CLASS_BIAS);
     biasSlot.set(head.bias);
-    this.classCounts[slot] = classes;
+    slotRanks[slot] = r;
+    slotClasses[slot] = classes;
   }
 }

@@ -21,6 +21,8 @@ function validCall(): KernelCall {
     scaledBT: new Float32Array(slots * k * rank).fill(0.2),
     headWeightT: new Float32Array(slots * classes * k).map((_, i) => (i % 5) / 10),
     headBias: new Float32Array(slots * classes),
+    slotRanks: new Uint16Array(slots).fill(rank),
+    slotClasses: new Uint16Array(slots).fill(classes),
   };
   return {
     pre: new Float32Array(rows * k).fill(0.5),
@@ -58,11 +60,26 @@ describe.runIf(kernel)("the native LoRA kernel's argument checks", () => {
     expect(run({ ...empty, slots: new Int32Array(0), out: new Float32Array(0) })).toHaveLength(0);
   });
 
-  it("refuses a slot outside the arena, naming the row", () => {
+  it("refuses a slot outside the arena, naming the row, or one that claims more than the arena holds", () => {
     expect(() => run({ ...validCall(), slots: Int32Array.from([0, 3]) })).toThrow(
       /slot 3 of row 1 is outside the arena's 3 slots/,
     );
     expect(() => run({ ...validCall(), slots: Int32Array.from([-1, 0]) })).toThrow(RangeError);
+    const call = validCall();
+    call.arena.slotRanks[2] = 3;
+    expect(() => run(call)).toThrow(/slot 2 claims rank 3 and 2 classes, over the arena's 2 and 2/);
+  });
+
+  it("reads only a slot's own rank and classes: its padding never counts", () => {
+    const call = validCall();
+    call.arena.slotRanks[2] = 1; // slot 2's second rank row is ignored, even though not zero
+    call.arena.slotClasses[0] = 1; // slot 0 is a one-class head: probability 1, then 0 for padding
+    const out = run(call) as Float32Array;
+    const h = 0.5 + 0.2 * (0.1 * 4);
+    const z = (c: number) =>
+      Array.from({ length: 8 }, (_, j) => ((((2 * 2 + c) * 8 + j) % 5) / 10) * h).reduce((a, b) => a + b);
+    expect(out[1]).toBeCloseTo(1 / (1 + Math.exp(z(0) - z(1))), 6);
+    expect(Array.from(out.subarray(2))).toEqual([1, 0]);
   });
 
   it("refuses arrays of the wrong length, naming the argument", () => {
@@ -74,6 +91,8 @@ describe.runIf(kernel)("the native LoRA kernel's argument checks", () => {
     expect(() => run({ ...call, arena: shortA })).toThrow(/aT must hold 24 values, got 23/);
     const oddBias = { ...call.arena, headBias: new Float32Array(7) };
     expect(() => run({ ...call, arena: oddBias })).toThrow(RangeError);
+    const fewRanks = { ...call.arena, slotRanks: new Uint16Array(2) };
+    expect(() => run({ ...call, arena: fewRanks })).toThrow(/slotRanks must hold 3 values, got 2/);
   });
 
   it("refuses arrays of the wrong type and sizes that are not positive whole numbers", () => {

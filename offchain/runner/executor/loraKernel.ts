@@ -23,12 +23,15 @@ export const LORA_KERNEL_PATH = fileURLToPath(
   new URL("../../native/lora/build/Release/openlora_lora.node", import.meta.url),
 );
 
-/** The arena's factors, laid out as adapterArena.ts writes them. */
+/** The arena's factors, laid out as adapterArena.ts writes them, and each slot's own size. */
 export interface ArenaFactors {
   aT: Float32Array;
   scaledBT: Float32Array;
   headWeightT: Float32Array;
   headBias: Float32Array;
+  /** Each slot's adapter rank and class count, up to the arena's: the kernel reads no padding. */
+  slotRanks: Uint16Array;
+  slotClasses: Uint16Array;
 }
 
 export interface LoraKernel {
@@ -36,8 +39,9 @@ export interface LoraKernel {
   readonly isa: string;
   /**
    * For each row b: out[b] = softmax(Hᵀ[s]·relu(pre[b] + (scale·B)ᵀ[s]·Aᵀ[s]·x[b]) + c[s]) with
-   * s = slots[b], written to `out` ([rows, classes]). Throws a TypeError or RangeError for a
-   * wrong type or length, or a slot outside the arena.
+   * s = slots[b], over the slot's own rank and classes, written to `out` ([rows, classes]; a
+   * slot's padded classes get 0). Throws a TypeError or RangeError for a wrong type or length,
+   * or a slot outside the arena.
    */
   adaptRows(
     pre: Float32Array,
@@ -59,6 +63,8 @@ interface Addon {
     scaledBT: Float32Array,
     headWeightT: Float32Array,
     headBias: Float32Array,
+    slotRanks: Uint16Array,
+    slotClasses: Uint16Array,
     d: number,
     k: number,
     rank: number,
@@ -90,6 +96,8 @@ export function loadLoraKernel(): LoraKernel | null {
         arena.scaledBT,
         arena.headWeightT,
         arena.headBias,
+        arena.slotRanks,
+        arena.slotClasses,
         d,
         k,
         rank,

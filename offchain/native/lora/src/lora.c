@@ -7,8 +7,11 @@
  *   out[b] = softmax(Hᵀ[s] · h[b] + c[s])
  *
  * with the arena's layouts (offchain/runner/executor/adapterArena.ts): Aᵀ [S,R,d],
- * (scale·B)ᵀ [S,k,R], Hᵀ [S,C,k], c [S,C]. Padded ranks are zero and padded classes carry a
- * bias of -1e9, so they add nothing and get probability 0, as in the gather graph.
+ * (scale·B)ᵀ [S,k,R], Hᵀ [S,C,k], c [S,C], each slot padded to the arena's rank R and class
+ * count C. The kernel reads only a slot's own rank and classes (the arena's per-slot counts),
+ * not its padding: a rank-8, 2-class adapter in the runner's default arena (R = 16, C = 8)
+ * costs half the reads of A and a quarter of those of its head. Padded classes get probability
+ * 0, as in the gather graph.
  *
  * The loops use the vector types of GCC (12 or newer) and Clang; on x86-64 a second copy is
  * compiled for AVX2 and FMA and chosen at load time where the processor has them. Every argument
@@ -71,14 +74,14 @@ INLINE vf pair_sums(vf a, vf b) {
          __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
 }
 
-/* out[j] = m[j]·v for the LANES rows j of m (each `width` floats, a multiple of LANES), as
- * one vector: each row's products are summed across lanes by a transposing tree of pair sums,
- * which costs far less than LANES separate horizontal sums. */
-INLINE vf rows_dot(const float *m, const float *v, size_t width) {
+/* out[j] = m[j]·v over the first `width` floats (a multiple of LANES) of LANES rows j of m,
+ * `stride` floats apart, as one vector: each row's products are summed across lanes by a
+ * transposing tree of pair sums, which costs far less than LANES separate horizontal sums. */
+INLINE vf rows_dot(const float *m, size_t stride, const float *v, size_t width) {
   vf p[LANES];
   for (int t = 0; t < LANES; t++) {
     vf acc = {0};
-    for (size_t q = 0; q < width; q += LANES) acc += load(m + t * width + q) * load(v + q);
+    for (size_t q = 0; q < width; q += LANES) acc += load(m + t * stride + q) * load(v + q);
     p[t] = acc;
   }
   vf s0123 = pair_sums(pair_sums(p[0], p[1]), pair_sums(p[2], p[3]));
@@ -91,26 +94,30 @@ INLINE vf rows_dot(const float *m, const float *v, size_t width) {
 typedef struct {
   size_t rows, d, k, rank, classes;
   const float *pre, *features, *a_t, *scaled_b_t, *head_t, *head_bias;
+  const uint16_t *slot_ranks, *slot_classes;
   const int32_t *slots;
   float *out;
   float *down, *hidden; /* scratch: rank and k floats */
 } Batch;
 
-/* h = relu(pre + (scale·B)ᵀ · down) over k units, a vector of rows at a time where the rank
- * allows it. */
-INLINE void adapted_hidden(const Batch *b, const float *pre, const float *b_t, float *h) {
+/* h = relu(pre + (scale·B)ᵀ · down) over k units, where down holds the slot's `used` ranks
+ * followed by zeros up to the arena's rank: a vector of units at a time, reading each unit's
+ * row of (scale·B)ᵀ up to `used` rounded up to whole vectors, where the arena's rank allows. */
+INLINE void adapted_hidden(const Batch *b, const float *pre, const float *b_t, size_t used, float *h) {
+  const size_t R = b->rank, width = (used + LANES - 1) / LANES * LANES;
   size_t j = 0;
-  if (b->rank % LANES == 0) {
+  if (R % LANES == 0) {
     for (; j + LANES <= b->k; j += LANES)
-      store(h + j, relu(load(pre + j) + rows_dot(b_t + j * b->rank, b->down, b->rank)));
+      store(h + j, relu(load(pre + j) + rows_dot(b_t + j * R, R, b->down, width)));
   }
   for (; j < b->k; j++) {
-    float z = pre[j] + dot(b_t + j * b->rank, b->down, b->rank);
+    float z = pre[j] + dot(b_t + j * R, b->down, used);
     h[j] = z > 0 ? z : 0;
   }
 }
 
 INLINE void softmax(float *p, size_t n) {
+  if (n == 0) return;
   float max = p[0];
   for (size_t c = 1; c < n; c++) max = p[c] > max ? p[c] : max;
   float sum = 0;
@@ -141,15 +148,19 @@ INLINE void down_projection(const float *a_t, const float *x, size_t d, size_t r
 }
 
 INLINE void adapt_rows_body(const Batch *b) {
-  const size_t d = b->d, k = b->k, r = b->rank, C = b->classes;
+  const size_t d = b->d, k = b->k, R = b->rank, C = b->classes;
   for (size_t row = 0; row < b->rows; row++) {
-    const size_t s = (size_t)b->slots[row];
-    down_projection(b->a_t + s * r * d, b->features + row * d, d, r, b->down);
-    adapted_hidden(b, b->pre + row * k, b->scaled_b_t + s * k * r, b->hidden);
+    const size_t s = (size_t)b->slots[row], rank = b->slot_ranks[s], classes = b->slot_classes[s];
+    down_projection(b->a_t + s * R * d, b->features + row * d, d, rank, b->down);
+    /* The padded entries of (scale·B)ᵀ are zero, but 0·NaN is not: clear what an earlier row
+     * or malloc left past this slot's rank, as adapted_hidden may read it. */
+    memset(b->down + rank, 0, (R - rank) * sizeof(float));
+    adapted_hidden(b, b->pre + row * k, b->scaled_b_t + s * k * R, rank, b->hidden);
     float *logits = b->out + row * C;
     const float *head_t = b->head_t + s * C * k;
-    for (size_t c = 0; c < C; c++) logits[c] = b->head_bias[s * C + c] + dot(head_t + c * k, b->hidden, k);
-    softmax(logits, C);
+    for (size_t c = 0; c < classes; c++) logits[c] = b->head_bias[s * C + c] + dot(head_t + c * k, b->hidden, k);
+    softmax(logits, classes);
+    memset(logits + classes, 0, (C - classes) * sizeof(float));
   }
 }
 
@@ -212,6 +223,21 @@ static bool get_size(napi_env env, napi_value value, const char *name, size_t *o
   return true;
 }
 
+/* The row's slot is in the arena, and its rank and class count within the arena's. */
+static bool check_slot(napi_env env, const Batch *b, size_t row, size_t slots) {
+  char message[160];
+  const int32_t s = b->slots[row];
+  if (s < 0 || (size_t)s >= slots)
+    snprintf(message, sizeof message, "slot %d of row %zu is outside the arena's %zu slots", s, row, slots);
+  else if (b->slot_ranks[s] > b->rank || b->slot_classes[s] > b->classes)
+    snprintf(message, sizeof message, "slot %d claims rank %u and %u classes, over the arena's %zu and %zu", s,
+             b->slot_ranks[s], b->slot_classes[s], b->rank, b->classes);
+  else
+    return true;
+  napi_throw_range_error(env, NULL, message);
+  return false;
+}
+
 static size_t typed_length(napi_env env, napi_value value) {
   bool is_typed_array = false;
   napi_typedarray_type type;
@@ -221,25 +247,27 @@ static size_t typed_length(napi_env env, napi_value value) {
   return length;
 }
 
-/* adaptRows(pre, features, slots, aT, scaledBT, headWeightT, headBias, d, k, rank, classes, out):
- * out. pre [n,k], features [n,d], slots Int32Array [n], the arena's four arrays over S slots,
- * out [n,classes]; S is read from headBias (S·classes values) and every length is checked. */
+/* adaptRows(pre, features, slots, aT, scaledBT, headWeightT, headBias, slotRanks, slotClasses,
+ * d, k, rank, classes, out): out. pre [n,k], features [n,d], slots Int32Array [n], the arena's
+ * four arrays over S slots, its rank and class count per slot (Uint16Array [S], at most rank and
+ * classes), out [n,classes]; S is read from headBias (S·classes values) and every length is
+ * checked. */
 static napi_value adapt_rows_js(napi_env env, napi_callback_info info) {
-  napi_value args[12];
-  size_t given = 12;
-  if (napi_get_cb_info(env, info, &given, args, NULL, NULL) != napi_ok || given < 12) {
-    napi_throw_type_error(env, NULL, "adaptRows takes 12 arguments");
+  napi_value args[14];
+  size_t given = 14;
+  if (napi_get_cb_info(env, info, &given, args, NULL, NULL) != napi_ok || given < 14) {
+    napi_throw_type_error(env, NULL, "adaptRows takes 14 arguments");
     return NULL;
   }
   Batch b;
-  if (!get_size(env, args[7], "d", &b.d) || !get_size(env, args[8], "k", &b.k) ||
-      !get_size(env, args[9], "rank", &b.rank) || !get_size(env, args[10], "classes", &b.classes))
+  if (!get_size(env, args[9], "d", &b.d) || !get_size(env, args[10], "k", &b.k) ||
+      !get_size(env, args[11], "rank", &b.rank) || !get_size(env, args[12], "classes", &b.classes))
     return NULL;
   b.rows = typed_length(env, args[2]);
   const size_t slots = typed_length(env, args[6]) / b.classes;
   const napi_typedarray_type f32 = napi_float32_array;
   const char *floats = "a Float32Array";
-  void *p[8];
+  void *p[10];
   if (!get_array(env, args[2], "slots", napi_int32_array, "an Int32Array", b.rows, &p[0]) ||
       !get_array(env, args[0], "pre", f32, floats, b.rows * b.k, &p[1]) ||
       !get_array(env, args[1], "features", f32, floats, b.rows * b.d, &p[2]) ||
@@ -247,20 +275,16 @@ static napi_value adapt_rows_js(napi_env env, napi_callback_info info) {
       !get_array(env, args[4], "scaledBT", f32, floats, slots * b.k * b.rank, &p[4]) ||
       !get_array(env, args[5], "headWeightT", f32, floats, slots * b.classes * b.k, &p[5]) ||
       !get_array(env, args[6], "headBias", f32, floats, slots * b.classes, &p[6]) ||
-      !get_array(env, args[11], "out", f32, floats, b.rows * b.classes, &p[7]))
+      !get_array(env, args[7], "slotRanks", napi_uint16_array, "a Uint16Array", slots, &p[7]) ||
+      !get_array(env, args[8], "slotClasses", napi_uint16_array, "a Uint16Array", slots, &p[8]) ||
+      !get_array(env, args[13], "out", f32, floats, b.rows * b.classes, &p[9]))
     return NULL;
   b.slots = p[0];
   b.pre = p[1], b.features = p[2], b.a_t = p[3], b.scaled_b_t = p[4], b.head_t = p[5], b.head_bias = p[6];
-  b.out = p[7];
-  for (size_t row = 0; row < b.rows; row++) {
-    if (b.slots[row] < 0 || (size_t)b.slots[row] >= slots) {
-      char message[128];
-      snprintf(message, sizeof message, "slot %d of row %zu is outside the arena's %zu slots", b.slots[row], row,
-               slots);
-      napi_throw_range_error(env, NULL, message);
-      return NULL;
-    }
-  }
+  b.slot_ranks = p[7], b.slot_classes = p[8];
+  b.out = p[9];
+  for (size_t row = 0; row < b.rows; row++)
+    if (!check_slot(env, &b, row, slots)) return NULL;
   float *scratch = malloc((b.rank + b.k) * sizeof(float));
   if (scratch == NULL) {
     napi_throw_error(env, NULL, "out of memory for the kernel's scratch");
@@ -269,7 +293,7 @@ static napi_value adapt_rows_js(napi_env env, napi_callback_info info) {
   b.down = scratch, b.hidden = scratch + b.rank;
   adapt_rows(&b);
   free(scratch);
-  return args[11];
+  return args[13];
 }
 
 static napi_value init(napi_env env, napi_value exports) {
