@@ -2,7 +2,7 @@
 // on-chain with a verifiable receipt, a SIGKILL between answering and settling, an RPC outage,
 // and a tampered adapter.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -283,6 +283,35 @@ describe("runner on anvil", () => {
       });
     } finally {
       await second.stop();
+    }
+  });
+
+  it("re-plans from the chain when another runner with its key and journal settled a lane first, paying nothing twice", async () => {
+    // An operator restores a copy of the journal on a second machine while the first still
+    // runs. Both know the lane's vouchers; the first believes the lane paid up to call 2.
+    const first = await startRunner(runnerConfig(path.join(tmp, "first")), {}, pino({ level: "silent" }));
+    const client = await payingClient(p, runnerAccount.address, devAccount(8), 1_000_000n);
+    const copyDir = path.join(tmp, "restored");
+    let second: Awaited<ReturnType<typeof startRunner>> | undefined;
+    try {
+      for (let i = 0; i < 2; i++) await client.call(first.url, spamModel, `settled by the first ${i}`);
+      expect((await settleVia(first.url)).batches).toHaveLength(1);
+      for (let i = 0; i < 2; i++) await client.call(first.url, spamModel, `settled by the second ${i}`);
+      const before = await usage(spamModel);
+      mkdirSync(copyDir, { recursive: true });
+      copyFileSync(path.join(tmp, "first", "journal.log"), path.join(copyDir, "journal.log"));
+      second = await startRunner(runnerConfig(copyDir), {}, pino({ level: "silent" }));
+      expect((await settleVia(second.url)).batches).toHaveLength(1);
+      expect(await lanePaid(client.channelId, spamModel)).toMatchObject({
+        paidAmount: 4_000n,
+        paidCalls: 4n,
+      });
+      // The first's batch of calls 1 to 4 would revert (a stale voucher): it reads the lane from
+      // the chain again and finds nothing left to settle.
+      expect((await settleVia(first.url)).batches).toHaveLength(0);
+      expect(await usage(spamModel)).toEqual({ calls: before.calls + 2n, revenue: before.revenue + 2_000n });
+    } finally {
+      await Promise.all([first.stop(), second?.stop()]);
     }
   });
 

@@ -15,12 +15,11 @@ import {
   type Account,
   type Address,
   BaseError,
+  type ContractFunctionArgs,
   ContractFunctionRevertedError,
   encodeFunctionData,
   type Hex,
   keccak256,
-  MethodNotFoundRpcError,
-  MethodNotSupportedRpcError,
   type PublicClient,
   parseEventLogs,
   type WalletClient,
@@ -48,6 +47,7 @@ import type { ReceiptTree } from "./receiptTree";
 
 /** Settlement's ABI plus the errors that bubble up from PaymentChannels. */
 const settleAbi = [...settlementAbi, ...paymentChannelsAbi.filter((item) => item.type === "error")] as const;
+type SettleBatch = ContractFunctionArgs<typeof settleAbi, "nonpayable", "settle">[0];
 
 export interface SettlerOptions {
   publicClient: PublicClient;
@@ -323,20 +323,12 @@ export class Settler {
       vouchers: plan.vouchers.map(({ signature, ...voucher }) => ({ ...voucher, signature })),
     };
     try {
-      // Simulating first turns a revert into a decoded error (e.g. an already settled voucher).
-      await publicClient.simulateContract({
-        address: settlement,
-        abi: settleAbi,
-        functionName: "settle",
-        args: [batch],
-        account,
-      });
       const data = encodeFunctionData({ abi: settleAbi, functionName: "settle", args: [batch] });
       const prepared = await walletClient.prepareTransactionRequest({
         account,
         to: settlement,
         data,
-        gas: await this.gasLimit(data),
+        gas: await this.gasLimit(batch, data),
         chain: walletClient.chain,
       });
       const raw = await walletClient.signTransaction(
@@ -365,24 +357,34 @@ export class Settler {
   /**
    * The settlement's gas limit: the gas one execution used (eth_createAccessList) and a quarter
    * more for the 63/64 rule of nested calls and refunds; undefined, for the node's own estimate,
-   * after a settlement reverted or where the node lacks the method. eth_estimateGas searches for
-   * the limit by executing the batch over and over: on the benchmark's anvil, which shares the
-   * runner's cores, it took 60 to 85 ms for a batch of 5,000 calls against 8 ms for one
-   * execution, and paid calls were slower meanwhile.
+   * after a settlement reverted, or where the node lacks the method or the execution failed.
+   * eth_estimateGas searches for the limit by executing the batch over and over: on the
+   * benchmark's anvil, which shares the runner's cores, it took 60 to 85 ms for a batch of 5,000
+   * calls against 8 ms for one execution, and paid calls were slower meanwhile.
+   *
+   * That execution also tells whether the batch would revert. Only then, or where it cannot be
+   * run, is the batch simulated as a contract call, whose error is decoded (an already settled
+   * voucher is re-planned, see settleOnce): one execution of the batch in the usual case, not two.
    */
-  private async gasLimit(data: Hex): Promise<bigint | undefined> {
-    if (this.estimateNext) return undefined;
+  private async gasLimit(batch: SettleBatch, data: Hex): Promise<bigint | undefined> {
     const { publicClient, account, settlement } = this.options;
-    try {
-      const { gasUsed } = await publicClient.createAccessList({ account, to: settlement, data });
-      return gasUsed + gasUsed / 4n;
-    } catch (error) {
-      const unsupported =
-        error instanceof BaseError &&
-        error.walk((e) => e instanceof MethodNotFoundRpcError || e instanceof MethodNotSupportedRpcError);
-      if (unsupported) return undefined;
-      throw error;
+    if (!this.estimateNext) {
+      try {
+        const { gasUsed } = await publicClient.createAccessList({ account, to: settlement, data });
+        return gasUsed + gasUsed / 4n;
+      } catch (error) {
+        // A revert, a node without the method, or a failed request: the simulation tells which.
+        this.options.log.debug({ err: error }, "eth_createAccessList failed; simulating the batch");
+      }
     }
+    await publicClient.simulateContract({
+      address: settlement,
+      abi: settleAbi,
+      functionName: "settle",
+      args: [batch],
+      account,
+    });
+    return undefined;
   }
 
   /** Waits for confirmations, checks the batch is still canonical, and records it. */
