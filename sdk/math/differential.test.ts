@@ -176,6 +176,14 @@ describe("unlocking and share conversion vs ModelVault", () => {
     mirror = unlock.receiveRevenue(mirror, 33_333n, t2, PERIOD);
     await check("second revenue merged");
 
+    // Bob approves ahead, as Alice did: otherwise depositToVault mines his approval at t3 and the
+    // deposit a block later, at t3 or t3 + 1 as the wall clock has moved on meanwhile.
+    await sendTx(bob, "approve", {
+      address: devnet.deployment.paymentAsset,
+      abi: erc20Abi,
+      functionName: "approve",
+      args: [vault, 10n ** 18n],
+    });
     const t3 = t2 + 5_000n;
     totals = { totalAssets: unlock.totalAssetsAt(mirror, t3), totalSupply: mirror.totalSupply };
     const bobShares = previewDeposit(777_777n, totals);
