@@ -8,6 +8,7 @@
 //   base alone  the base model without adapters, one batched run (the ceiling)
 //   no-Gather   the gather graph without its Gathers, fed factors already one slot per row: not
 //               a way to serve, but a bound on what any gather could reach with that graph
+//   parts       the runner's two halves alone: the base layer's run, the kernel's call
 // at 1 and 2 onnxruntime threads per session, in interleaved rounds (see interleavedRates).
 // The arena is as large as the adapters (rank 8, 4 classes) unless BENCH_ARENA_RANK and
 // BENCH_ARENA_CLASSES make it larger, as the runner's default arena is (rank 16, 8 classes).
@@ -19,6 +20,7 @@ import type { LoraAdapter } from "../ml/adapter/adapter";
 import { type BaseModel, landeBaseModel, wideBenchmarkBase } from "../ml/base/baseModel";
 import { Rng } from "../ml/random";
 import { AdapterArena } from "../runner/executor/adapterArena";
+import { BASE_LAYER_INPUT, BASE_LAYER_OUTPUT, buildBaseLayerGraph } from "../runner/executor/baseLayerGraph";
 import { buildGatherGraph, GATHER_INPUTS } from "../runner/executor/gatherGraph";
 import { loadLoraKernel } from "../runner/executor/loraKernel";
 import { createMergedSession } from "../runner/executor/mergedSession";
@@ -101,6 +103,7 @@ async function measure(base: BaseModel, threads: number) {
     MS_PER_ROUND,
   );
   const split = PROFILE ? await profiledSplit(base, adapters, rows, batchFeatures, threads) : undefined;
+  const parts = native ? await nativeParts(base, native, rows, batchFeatures, threads) : undefined;
   await Promise.all([
     executor.release(),
     native?.release(),
@@ -125,8 +128,49 @@ async function measure(base: BaseModel, threads: number) {
     row("the runner, one run per row", rates.perRow),
     row("base alone, no adapters", rates.baseAlone),
     row("bound: gather graph without Gathers", rates.noGather),
+    ...(parts
+      ? [
+          row("the runner's part: base layer (onnxruntime)", parts.baseLayer),
+          row("the runner's part: kernel alone, arena warm", parts.kernel),
+        ]
+      : []),
   ];
   return { table, split };
+}
+
+/**
+ * The two halves of the runner's way, each alone, in rounds of their own: onnxruntime's run of
+ * the base layer, and the kernel over the arena with the caches left warm by the kernel itself.
+ */
+async function nativeParts(
+  base: BaseModel,
+  native: MultiAdapterExecutor,
+  rows: Row[],
+  features: Float32Array,
+  threads: number,
+) {
+  const kernel = loadLoraKernel();
+  if (!kernel) throw new Error("the native kernel is not built");
+  const layer = await ort.InferenceSession.create(buildBaseLayerGraph(base), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
+  const { d, k, shape } = native.arena;
+  const input = () => ({ [BASE_LAYER_INPUT]: new ort.Tensor("float32", features, [BATCH, d]) });
+  const pre = (await layer.run(input()))[BASE_LAYER_OUTPUT]?.data as Float32Array;
+  const slots = Int32Array.from(rows, (row) => row.slot);
+  const out = new Float32Array(BATCH * shape.maxClasses);
+  const dims = { d, k, rank: shape.maxRank, classes: shape.maxClasses };
+  const rates = await interleavedRates(
+    {
+      baseLayer: () => layer.run(input()),
+      kernel: () => kernel.adaptRows(pre, features, slots, native.arena.factors, dims, out),
+    },
+    ROUNDS,
+    MS_PER_ROUND / 2,
+  );
+  await layer.release();
+  return rates;
 }
 
 /**
