@@ -328,7 +328,7 @@ export class Settler {
         account,
         to: settlement,
         data,
-        gas: await this.gasLimit(batch, data),
+        gas: await this.gasLimitOrRevert(batch, data),
         chain: walletClient.chain,
       });
       const raw = await walletClient.signTransaction(
@@ -366,7 +366,7 @@ export class Settler {
    * run, is the batch simulated as a contract call, whose error is decoded (an already settled
    * voucher is re-planned, see settleOnce): one execution of the batch in the usual case, not two.
    */
-  private async gasLimit(batch: SettleBatch, data: Hex): Promise<bigint | undefined> {
+  private async gasLimitOrRevert(batch: SettleBatch, data: Hex): Promise<bigint | undefined> {
     const { publicClient, account, settlement } = this.options;
     if (!this.estimateNext) {
       try {
