@@ -8,6 +8,8 @@ import { type Address, domainSeparator, getAddress, type Hex, hexToBytes, keccak
 import { bytesToHexFast, hexToBytesFast, keccak256Bytes } from "../crypto/keccak";
 import { type CryptoBackend, cryptoBackend } from "../crypto/nativeBackend";
 
+/** The secp256k1 curve order; ecrecover refuses r ≥ n. */
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 /** Half the curve order: signatures with a larger s are malleable twins, refused on-chain too. */
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 
@@ -94,17 +96,23 @@ function writeUint(out: Uint8Array, offset: number, value: bigint, bits: number,
   }
 }
 
-/** The address whose key made a 65-byte (r, s, v) signature over `digest`. */
+/**
+ * The address whose key made a 65-byte (r, s, v) signature over `digest`, under exactly the rule
+ * PaymentChannels and Settlement apply (OpenZeppelin's ECDSA.tryRecover over the ecrecover
+ * precompile): v is 27 or 28, 0 < r < n, 0 < s ≤ n/2. Anything else (v = 0/1, 64-byte EIP-2098
+ * signatures, malleable high-s twins) is a SignatureError: the contract would refuse to pay it.
+ */
 export function recoverAddress(digest: Uint8Array, signature: Hex, backend = cryptoBackend): Address {
   const sig = hexToBytesOrThrow(signature, "signature");
   if (sig.length !== 65)
     throw new SignatureError("signature must be 65 bytes (r, s, v)", { length: sig.length });
   const v = sig[64] as number;
-  const recid = v >= 27 ? v - 27 : v;
-  if (recid !== 0 && recid !== 1) throw new SignatureError("signature has an invalid v", { v });
+  if (v !== 27 && v !== 28) throw new SignatureError("signature v must be 27 or 28", { v });
+  const r = BigInt(bytesToHexFast(sig.subarray(0, 32)));
+  if (r === 0n || r >= N) throw new SignatureError("signature r is out of range");
   const s = BigInt(bytesToHexFast(sig.subarray(32, 64)));
   if (s === 0n || s > HALF_N) throw new SignatureError("signature s is not in the lower half order");
-  const address = backend.recoverAddress(digest, sig.subarray(0, 64), recid);
+  const address = backend.recoverAddress(digest, sig.subarray(0, 64), v - 27);
   if (!address) throw new SignatureError("signature does not recover to a public key");
   return getAddress(bytesToHexFast(address));
 }

@@ -233,6 +233,75 @@ describe("PaymentGate", () => {
     );
   });
 
+  it("adopts a settlement seen on-chain after the lane's first check: vouchers up to it are stale", async () => {
+    channel = { ...channel, deposited: 10_000n };
+    await gate.authorize(await nextCall()); // checked against the chain: nothing paid
+    const secondOfOurs = await nextCall();
+    // Another runner on this key settled three calls of the lane.
+    const replaced = gate.observeSettledLane(7n, MODEL, { paidAmount: 3n * PRICE, paidCalls: 3n });
+    expect(replaced).toMatchObject({ cumulativeCalls: 1n });
+    expect(await refusal(gate.authorize(secondOfOurs))).toBe("voucher_stale");
+    expect(gate.committedIn(7n)).toBe(3n * PRICE);
+    await expect(gate.authorize(await nextCall())).resolves.toBeDefined(); // the fourth call
+    // A settlement the gate is not behind (its own, confirmed later) changes nothing.
+    expect(gate.observeSettledLane(7n, MODEL, { paidAmount: 2n * PRICE, paidCalls: 2n })).toBeNull();
+    expect(gate.lane(7n, MODEL).cumulativeCalls).toBe(4n);
+    expect(laneReads).toBe(1);
+  });
+
+  it("adopts a chain that paid more than the lane accepted, even in as many calls", async () => {
+    channel = { ...channel, deposited: 10_000n };
+    await gate.authorize(await nextCall());
+    gate.observeSettledLane(7n, MODEL, { paidAmount: 5n * PRICE, paidCalls: 1n });
+    // The next voucher must pay more than the chain has paid, or its settlement would be stale.
+    expect(await refusal(gate.authorize(await nextCall({ cumulativeAmount: 2n * PRICE })))).toBe(
+      "voucher_underpaid",
+    );
+    expect(gate.lane(7n, MODEL)).toMatchObject({ cumulativeAmount: 5n * PRICE, cumulativeCalls: 1n });
+  });
+
+  it("takes a replaced session key's signatures until its grace period ends, on the clock at each call", async () => {
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    channel = {
+      ...channel,
+      signers: [consumer.address],
+      previousSessionKey: { address: sessionKey.address, validUntil: now + 60n },
+    };
+    await expect(gate.authorize(await nextCall({}, sessionKey))).resolves.toBeDefined();
+    channel = { ...channel, previousSessionKey: { address: sessionKey.address, validUntil: now } };
+    expect(await refusal(gate.authorize(await nextCall({}, sessionKey)))).toBe("voucher_wrong_signer");
+  });
+
+  it("asks a contract consumer's ERC-1271 approval only for signatures that do not recover to a signer", async () => {
+    const asked: { account: Address; digest: Hex; signature: Hex }[] = [];
+    let approve = true;
+    const verifier = new VoucherVerifier(CHAIN_ID, CHANNELS);
+    gate = new PaymentGate(verifier, runner, {
+      channel: async () => channel,
+      settledLane: async () => ({ paidAmount: 0n, paidCalls: 0n }),
+      contractApproves: async (account, digest, signature) => {
+        asked.push({ account, digest, signature });
+        return approve;
+      },
+    });
+    await gate.authorize(await nextCall()); // the consumer's own ECDSA signature: no call to the chain
+    expect(asked).toHaveLength(0);
+    const compact = await nextCall({}, stranger);
+    const call = { ...compact, signature: compact.signature.slice(0, 130) as Hex }; // 64 bytes
+    await expect(gate.authorize(call)).resolves.toMatchObject({ payer: consumer.address });
+    expect(asked).toEqual([
+      { account: consumer.address, digest: toHex(verifier.digest(call.voucher)), signature: call.signature },
+    ]);
+    approve = false;
+    const refused = await gate.authorize(await nextCall({}, stranger)).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ reason: "voucher_wrong_signer" });
+    // Not bytes at all: never sent to the wallet.
+    expect(await refusal(gate.authorize({ ...(await nextCall()), signature: "0xzz" as Hex }))).toBe(
+      "voucher_wrong_signer",
+    );
+    expect(asked).toHaveLength(2);
+  });
+
   it("rolls back an unserved call so that the consumer's next voucher is accepted", async () => {
     const call = await nextCall();
     const authorization = await gate.authorize(call);

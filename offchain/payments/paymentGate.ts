@@ -7,11 +7,19 @@
  * Lane state lives in memory and is rebuilt from the receipt journal on start; channel
  * balances come from the chain through a cached `ChannelSource`, so serving continues within
  * known balances while the RPC is down. The first call of each lane also reads what the chain
- * has already paid in it: a runner whose journal is behind the chain (a lost or restored data
- * directory) must not serve replayed vouchers the contract would refuse to pay.
+ * has already paid in it, and settlements seen on-chain later are reported to the gate
+ * (`observeSettledLane`): a runner whose journal is behind the chain (a lost or restored data
+ * directory, a second runner on the same key) must not serve vouchers the contract would refuse
+ * to pay.
+ *
+ * A voucher's signature is accepted exactly when PaymentChannels would accept it
+ * (docs/protocol/typed-data.md): a 65-byte low-s (r, s, v = 27|28) signature by the consumer or
+ * one of its session keys, or, for a consumer that is a contract, any signature its ERC-1271
+ * `isValidSignature` approves.
  */
 import type { Address, Hex } from "viem";
 import type { Voucher } from "../../sdk/protocol/typedData";
+import { bytesToHexFast } from "../crypto/keccak";
 import { SignatureError } from "./nativeEip712";
 import { extendTranscriptNative } from "./nativeHashes";
 
@@ -40,8 +48,10 @@ export interface ChannelSnapshot {
   channelId: bigint;
   consumer: Address;
   runner: Address;
-  /** Who may sign vouchers now: the consumer and its session key(s). */
+  /** Who may sign vouchers: the consumer and its session key. */
   signers: Address[];
+  /** The session key replaced last, which signs until `validUntil` (unix seconds). */
+  previousSessionKey?: { address: Address; validUntil: bigint };
   /** Everything ever deposited: the lanes' cumulative amounts together can never exceed it. */
   deposited: bigint;
   /** A close was requested or the rest withdrawn: no new calls. */
@@ -62,11 +72,21 @@ export interface ChannelSource {
   channel(channelId: bigint, options?: { fresh?: boolean }): Promise<ChannelSnapshot | null>;
   /** The lane's settled state as the chain has it now; throws when the chain cannot be read. */
   settledLane(channelId: bigint, modelId: bigint): Promise<SettledLane>;
+  /**
+   * ERC-1271: whether `account` has code and its `isValidSignature(digest, signature)` approves
+   * now (false for an account without code). Asked only for a signature that does not recover to
+   * one of the channel's signers, so an EOA consumer's calls cost no read. A source without it
+   * refuses such signatures, as for an EOA.
+   */
+  contractApproves?(account: Address, digest: Hex, signature: Hex): Promise<boolean>;
 }
 
 /** Recovers who signed a voucher: VoucherVerifier on this thread, or the signature thread. */
 export interface VoucherSignerRecovery {
+  /** The signer of a 65-byte ECDSA signature; throws SignatureError where the contract would refuse it. */
   recoverSigner(voucher: Voucher, signature: Hex): Address | Promise<Address>;
+  /** The EIP-712 digest the consumer signed (for ERC-1271 consumers). */
+  digest(voucher: Voucher): Uint8Array;
 }
 
 export interface LaneState {
@@ -194,12 +214,23 @@ export class PaymentGate {
   }
 
   /**
-   * On a lane's first call since start: if the chain has paid more calls in it than this
-   * runner's journal knows, the chain's state becomes the lane's, so vouchers up to it are
-   * stale. Its transcript is unknown (the chain keeps none), so the next voucher's transcript
-   * is taken as signed. While the chain cannot be read, a lane the journal knows is served on
-   * that (and the chain asked again only after CHAIN_RETRY_MS); a lane it does not know waits
-   * for the chain, as an unknown channel does.
+   * Reports what the chain has paid in a lane (a settlement seen on-chain, by this runner or
+   * another on the same key). When it is ahead of what the gate has accepted, the lane takes the
+   * chain's state, so that vouchers up to it are refused as stale instead of served unpaid; the
+   * replaced state is returned (for a warning), null when the gate was not behind.
+   */
+  observeSettledLane(channelId: bigint, modelId: bigint, settled: SettledLane): LaneState | null {
+    const key = laneKey(channelId, modelId);
+    this.checkedAgainstChain.add(key);
+    this.chainRetryAt.delete(key);
+    return this.adoptIfAhead(channelId, modelId, settled);
+  }
+
+  /**
+   * On a lane's first call since start: brings it up to what the chain has paid (adoptIfAhead);
+   * later settlements come through observeSettledLane. While the chain cannot be read, a lane the
+   * journal knows is served on that (and the chain asked again only after CHAIN_RETRY_MS); a lane
+   * it does not know waits for the chain, as an unknown channel does.
    */
   private async catchUpWithChain(channelId: bigint, modelId: bigint): Promise<void> {
     const key = laneKey(channelId, modelId);
@@ -214,16 +245,26 @@ export class PaymentGate {
       this.chainRetryAt.set(key, Date.now() + CHAIN_RETRY_MS);
       return;
     }
-    this.checkedAgainstChain.add(key);
-    this.chainRetryAt.delete(key);
+    this.observeSettledLane(channelId, modelId, settled);
+  }
+
+  /**
+   * If the chain has paid more calls or more in a lane than its accepted state, the lane takes
+   * the chain's state (the greater of each), so that its next voucher is one the contract will
+   * pay. Its transcript is unknown (the chain keeps none), so the next voucher's transcript is
+   * taken as signed.
+   */
+  private adoptIfAhead(channelId: bigint, modelId: bigint, settled: SettledLane): LaneState | null {
     const local = this.lane(channelId, modelId);
-    if (settled.paidCalls <= local.cumulativeCalls) return;
+    if (settled.paidCalls <= local.cumulativeCalls && settled.paidAmount <= local.cumulativeAmount)
+      return null;
     this.setLane(channelId, modelId, local, {
-      cumulativeAmount: settled.paidAmount,
-      cumulativeCalls: settled.paidCalls,
+      cumulativeAmount: max(settled.paidAmount, local.cumulativeAmount),
+      cumulativeCalls: max(settled.paidCalls, local.cumulativeCalls),
       transcriptHash: null,
       signature: null,
     });
+    return local;
   }
 
   private increase(voucher: Voucher): bigint {
@@ -247,22 +288,52 @@ export class PaymentGate {
     return channel;
   }
 
+  /**
+   * The consumer, if it signed the voucher as PaymentChannels._checkSigner requires: an ECDSA
+   * signature (native, on the signature thread) by the consumer or a session key, or else, for a
+   * consumer with code, its ERC-1271 approval (an eth_call, only on this rarer path).
+   */
   private async signer(call: PaidCall, channel: ChannelSnapshot): Promise<Address> {
-    let signer: Address;
+    let recovered: Address | null = null;
+    let problem: string | null = null;
     try {
-      signer = await this.verifier.recoverSigner(call.voucher, call.signature);
+      recovered = await this.verifier.recoverSigner(call.voucher, call.signature);
     } catch (error) {
       if (!(error instanceof SignatureError)) throw error; // the runner's fault, not the voucher's
-      throw new PaymentRefusedError("voucher_wrong_signer", error.message);
+      problem = error.message;
     }
-    if (!channel.signers.some((allowed) => allowed.toLowerCase() === signer.toLowerCase())) {
-      throw new PaymentRefusedError(
-        "voucher_wrong_signer",
+    if (recovered && this.maySign(channel, recovered)) return channel.consumer;
+    if (await this.contractApproves(call, channel)) return channel.consumer;
+    throw new PaymentRefusedError(
+      "voucher_wrong_signer",
+      problem ??
         "the voucher is not signed by the channel's consumer or session key (or was signed for another chain or contract)",
-        { recovered: signer },
-      );
+      recovered ? { recovered } : {},
+    );
+  }
+
+  private maySign(channel: ChannelSnapshot, signer: Address): boolean {
+    if (channel.signers.some((allowed) => sameAddress(allowed, signer))) return true;
+    const previous = channel.previousSessionKey;
+    // The contract's rule, block.timestamp < previousKeyValidUntil, on this machine's clock.
+    return (
+      previous !== undefined &&
+      sameAddress(previous.address, signer) &&
+      BigInt(Math.floor(Date.now() / 1000)) < previous.validUntil
+    );
+  }
+
+  private async contractApproves(call: PaidCall, channel: ChannelSnapshot): Promise<boolean> {
+    if (!this.source.contractApproves) return false;
+    let digest: Uint8Array;
+    try {
+      digest = this.verifier.digest(call.voucher);
+    } catch (error) {
+      if (error instanceof SignatureError) return false; // a field out of range: no digest to approve
+      throw error;
     }
-    return channel.consumer;
+    if (!/^0x([0-9a-fA-F]{2})*$/.test(call.signature)) return false; // not bytes: never reaches the wallet
+    return this.source.contractApproves(channel.consumer, bytesToHexFast(digest), call.signature);
   }
 
   private checkSequence(call: PaidCall, previous: LaneState): void {
@@ -294,3 +365,7 @@ export class PaymentGate {
     }
   }
 }
+
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
+/** Plain comparison: viem's isAddressEqual validates checksums, too slow for every call. */
+const sameAddress = (a: Address, b: Address) => a.toLowerCase() === b.toLowerCase();

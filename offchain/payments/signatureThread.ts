@@ -18,6 +18,7 @@ import type { Receipt, Voucher } from "../../sdk/protocol/typedData";
 import { SignatureError } from "./nativeEip712";
 import type { SignedReceipt } from "./receiptSigner";
 import { createJobRunner, type Job, type JobResult, type ThreadConfig } from "./signatureThreadJobs";
+import { VoucherVerifier } from "./voucherVerifier";
 
 export class SignatureThreadError extends Error {
   constructor(message: string) {
@@ -47,6 +48,8 @@ export class SignatureThread {
   private closed = false;
   /** Runs jobs on this thread, for the receipts a dead worker held; made when first needed. */
   private runHere: ((job: Job) => JobResult) | undefined;
+  /** Digests for ERC-1271 consumers, on this thread: rare, and one hash. */
+  private digester: VoucherVerifier | undefined;
 
   constructor(private readonly config: ThreadConfig) {
     this.address = privateKeyToAddress(config.privateKey);
@@ -56,6 +59,12 @@ export class SignatureThread {
   /** The address that signed `voucher`; rejects with SignatureError for a bad signature. */
   async recoverSigner(voucher: Voucher, signature: Hex): Promise<Address> {
     return (await this.submit({ op: "voucher", voucher, signature })).value as Address;
+  }
+
+  /** The voucher's EIP-712 digest (on this thread). */
+  digest(voucher: Voucher): Uint8Array {
+    this.digester ??= new VoucherVerifier(this.config.chainId, this.config.paymentChannels);
+    return this.digester.digest(voucher);
   }
 
   /** The runner's signature of `receipt`, with the receipt's Merkle leaf. */

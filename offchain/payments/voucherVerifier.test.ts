@@ -63,7 +63,17 @@ describe("VoucherVerifier", () => {
   it("refuses malformed and malleable signatures with a clear error", async () => {
     const signature = await sign(voucher);
     expect(() => verifier.recoverSigner(voucher, signature.slice(0, 100) as Hex)).toThrow(/65 bytes/);
-    expect(() => verifier.recoverSigner(voucher, `${signature.slice(0, 130)}1f` as Hex)).toThrow(/invalid v/);
+    expect(() => verifier.recoverSigner(voucher, `${signature.slice(0, 130)}1f` as Hex)).toThrow(
+      /v must be 27 or 28/,
+    );
+    // v = 0 or 1 (the recovery id itself) is refused: PaymentChannels' ecrecover takes 27 or 28 only.
+    const parity = Number.parseInt(signature.slice(130), 16) - 27;
+    expect(() => verifier.recoverSigner(voucher, `${signature.slice(0, 130)}0${parity}` as Hex)).toThrow(
+      /v must be 27 or 28/,
+    );
+    expect(() =>
+      verifier.recoverSigner(voucher, `0x${"00".repeat(32)}${signature.slice(66)}` as Hex),
+    ).toThrow(/r is out of range/);
     // s' = n - s with the flipped v is the same signature's malleable twin.
     const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
     const s = BigInt(`0x${signature.slice(66, 130)}`);

@@ -85,4 +85,34 @@ describe("ChainChannelSource", () => {
     expect(client.reads).toBe(2);
     await expect(source.channel(2n)).rejects.toThrow(ChainUnavailableError); // never seen
   });
+
+  it("checks a consumer's code once per period, and takes only ERC-1271's exact magic word", async () => {
+    const DIGEST = `0x${"ab".repeat(32)}` as const;
+    let returned: `0x${string}` = `0x1626ba7e${"00".repeat(28)}`;
+    const client = {
+      codeReads: 0,
+      calls: 0,
+      getCode: async ({ address }: { address: string }) => {
+        client.codeReads++;
+        return address === CONSUMER ? "0x6080" : undefined;
+      },
+      call: async () => {
+        client.calls++;
+        return { data: returned };
+      },
+    };
+    const source = new ChainChannelSource(client as unknown as PublicClient, CHANNELS, 60_000);
+    expect(await source.contractApproves(CONSUMER, DIGEST, "0x")).toBe(true);
+    expect(await source.contractApproves(CONSUMER, DIGEST, "0x01")).toBe(true);
+    expect(client.codeReads).toBe(1);
+    // An account without code is never asked (SignatureChecker does not call it either).
+    expect(await source.contractApproves(ZERO, DIGEST, "0x")).toBe(false);
+    expect(client.calls).toBe(2);
+    returned = `0x1626ba7e${"00".repeat(27)}01`; // the selector, with dirty padding
+    expect(await source.contractApproves(CONSUMER, DIGEST, "0x")).toBe(false);
+    returned = "0x1626ba7e"; // fewer than 32 bytes
+    expect(await source.contractApproves(CONSUMER, DIGEST, "0x")).toBe(false);
+    returned = `0x1626ba7e${"00".repeat(28)}${"ff".repeat(32)}`; // more is ignored, as on-chain
+    expect(await source.contractApproves(CONSUMER, DIGEST, "0x")).toBe(true);
+  });
 });

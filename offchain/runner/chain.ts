@@ -7,9 +7,11 @@
  * reads a client with a short timeout (`chainReadTimeoutMs`): a paid call on a channel never seen,
  * or one that needs a fresh read of its balance, waits for one.
  */
-import type { Address, Hex, PublicClient } from "viem";
+
+import type { Logger } from "pino";
+import { type Address, encodeFunctionData, type Hex, type PublicClient, parseAbi } from "viem";
 import { modelRegistryAbi, paymentChannelsAbi } from "../../sdk/generated/abis";
-import type { ChannelSnapshot, ChannelSource, SettledLane } from "../payments/paymentGate";
+import type { ChannelSnapshot, ChannelSource, PaymentGate, SettledLane } from "../payments/paymentGate";
 import type { ModelCatalog, ModelStatus, ServedModel } from "./catalog";
 
 const ZERO: Address = "0x0000000000000000000000000000000000000000";
@@ -154,8 +156,16 @@ export class ChainModelCatalog implements ModelCatalog {
   }
 }
 
+const erc1271Abi = parseAbi([
+  "function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4 magicValue)",
+]);
+/** What ERC-1271's isValidSignature returns to approve: its selector, as a left-aligned bytes32 word. */
+const ERC1271_MAGIC_WORD = `0x1626ba7e${"00".repeat(28)}`;
+
 export class ChainChannelSource implements ChannelSource {
   private readonly cache: StaleWhileErrorCache<bigint, ChannelSnapshot | null>;
+  /** Whether an account has code (signs through ERC-1271), by lower-case address. */
+  private readonly hasCode: StaleWhileErrorCache<string, boolean>;
 
   constructor(
     private readonly client: PublicClient,
@@ -163,6 +173,33 @@ export class ChainChannelSource implements ChannelSource {
     cacheMs: number,
   ) {
     this.cache = new StaleWhileErrorCache(cacheMs);
+    this.hasCode = new StaleWhileErrorCache(cacheMs);
+  }
+
+  /**
+   * SignatureChecker.isValidERC1271SignatureNow, as PaymentChannels calls it: the account has
+   * code, and its isValidSignature(digest, signature) returns at least 32 bytes whose first word
+   * is exactly the selector (a revert or anything else refuses).
+   */
+  async contractApproves(account: Address, digest: Hex, signature: Hex): Promise<boolean> {
+    const key = account.toLowerCase();
+    const code = () => this.client.getCode({ address: account }).then((bytes) => (bytes ?? "0x") !== "0x");
+    if (!(await this.hasCode.get(key, code, `the code of ${account}`))) return false;
+    let data: Hex | undefined;
+    try {
+      ({ data } = await this.client.call({
+        to: account,
+        data: encodeFunctionData({
+          abi: erc1271Abi,
+          functionName: "isValidSignature",
+          args: [digest, signature],
+        }),
+      }));
+    } catch (error) {
+      if (isRevert(error)) return false;
+      throw new ChainUnavailableError(`${account}'s isValidSignature`, error);
+    }
+    return data !== undefined && data.slice(0, 66).toLowerCase() === ERC1271_MAGIC_WORD;
   }
 
   channel(channelId: bigint, options: { fresh?: boolean } = {}): Promise<ChannelSnapshot | null> {
@@ -192,17 +229,20 @@ export class ChainChannelSource implements ChannelSource {
       throw error;
     }
     if (channel.consumer === ZERO) return null;
-    const now = BigInt(Math.floor(Date.now() / 1000));
     const signers = [channel.consumer];
     if (channel.sessionKey !== ZERO) signers.push(channel.sessionKey);
-    if (channel.previousSessionKey !== ZERO && channel.previousKeyValidUntil > now) {
-      signers.push(channel.previousSessionKey);
-    }
     return {
       channelId,
       consumer: channel.consumer,
       runner: channel.runner,
       signers,
+      // Its expiry is checked at each call (the gate), not when this snapshot was read.
+      ...(channel.previousSessionKey !== ZERO && {
+        previousSessionKey: {
+          address: channel.previousSessionKey,
+          validUntil: BigInt(channel.previousKeyValidUntil),
+        },
+      }),
       deposited: channel.deposited,
       closing: channel.closesAt !== 0n || channel.withdrawn,
     };
@@ -215,5 +255,99 @@ export class ChainChannelSource implements ChannelSource {
       functionName: "getChannel",
       args: [channelId],
     });
+  }
+}
+
+/** Blocks asked for in one eth_getLogs: public RPCs cap the range. */
+const LOG_BLOCKS_AT_ONCE = 5_000n;
+
+/**
+ * Follows the settlements of this runner's address on-chain (PaymentChannels' VoucherRedeemed
+ * events, filtered by the indexed runner: one eth_getLogs per poll, whatever the number of
+ * lanes) and reports each lane's new paid state to the payment gate. A second runner on the
+ * same key, or this runner before its journal was restored, settles vouchers this one's journal
+ * does not know; the gate must then stop serving the call numbers the chain has paid
+ * (PaymentGate.observeSettledLane), and a warning says so. This runner's own settlements are
+ * reported too, and change nothing. Events of a block later reorganised away may be reported:
+ * the gate then refuses vouchers it could have served, never the other way round.
+ */
+export class SettledLaneWatcher {
+  private nextBlock: bigint | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private polling: Promise<void> | null = null;
+
+  constructor(
+    private readonly client: PublicClient,
+    private readonly paymentChannels: Address,
+    private readonly runner: Address,
+    private readonly gate: Pick<PaymentGate, "observeSettledLane">,
+    private readonly log: Pick<Logger, "warn">,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Starts from the current block: what was settled before, each lane's first call reads itself. */
+  async start(): Promise<void> {
+    this.nextBlock ??= (await this.client.getBlockNumber({ cacheTime: 0 })) + 1n;
+    this.schedule();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.nextBlock = null;
+  }
+
+  /** Reports the settlements mined since the last poll (one poll at a time); throws when the chain cannot be read. */
+  poll(): Promise<void> {
+    this.polling ??= this.pollOnce().finally(() => {
+      this.polling = null;
+    });
+    return this.polling;
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      // A failed poll leaves nextBlock where it was: the next one asks for the same blocks again.
+      this.poll()
+        .catch(() => {})
+        .finally(() => {
+          if (this.timer) this.schedule();
+        });
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private async pollOnce(): Promise<void> {
+    if (this.nextBlock === null) throw new Error("the settled-lane watcher is not started");
+    const head = await this.client.getBlockNumber({ cacheTime: 0 });
+    while (this.nextBlock !== null && this.nextBlock <= head) {
+      const from: bigint = this.nextBlock;
+      const to: bigint = from + LOG_BLOCKS_AT_ONCE - 1n < head ? from + LOG_BLOCKS_AT_ONCE - 1n : head;
+      const events = await this.client.getContractEvents({
+        address: this.paymentChannels,
+        abi: paymentChannelsAbi,
+        eventName: "VoucherRedeemed",
+        args: { runner: this.runner },
+        fromBlock: from,
+        toBlock: to,
+        strict: true,
+      });
+      for (const { args, transactionHash } of events) {
+        const paid = { paidAmount: args.cumulativeAmount, paidCalls: BigInt(args.cumulativeCalls) };
+        const replaced = this.gate.observeSettledLane(args.channelId, args.modelId, paid);
+        if (!replaced) continue;
+        this.log.warn(
+          {
+            channelId: args.channelId,
+            modelId: args.modelId,
+            accepted: { amount: replaced.cumulativeAmount, calls: replaced.cumulativeCalls },
+            paidOnChain: { amount: paid.paidAmount, calls: paid.paidCalls },
+            txHash: transactionHash,
+          },
+          "the chain has paid a lane beyond what this runner accepted (another runner on this key?): its vouchers up to there are now refused as stale",
+        );
+      }
+      if (this.nextBlock !== null) this.nextBlock = to + 1n;
+    }
   }
 }

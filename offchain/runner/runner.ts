@@ -21,7 +21,7 @@ import { SignatureThread } from "../payments/signatureThread";
 import { AdapterCache } from "./adapterCache";
 import { AdapterStore } from "./adapterStore";
 import type { ServedModel } from "./catalog";
-import { ChainChannelSource, ChainModelCatalog } from "./chain";
+import { ChainChannelSource, ChainModelCatalog, SettledLaneWatcher } from "./chain";
 import { type RunnerConfig, settlementConfirmations } from "./config";
 import { AdapterArena } from "./executor/adapterArena";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
@@ -181,6 +181,16 @@ export async function startRunner(
     const { voucher, voucherSignature } = record as unknown as CallRecord;
     gate.restore(voucher.channelId, voucher.modelId, { ...voucher, signature: voucherSignature });
   }
+  // Settlements of this key that this journal does not know (another runner) make their lanes stale.
+  const settledLanes = new SettledLaneWatcher(
+    publicClient,
+    deployment.paymentChannels,
+    account.address,
+    gate,
+    log,
+    config.chainCacheMs,
+  );
+  await settledLanes.start();
   const settler = new Settler({
     publicClient,
     walletClient,
@@ -250,6 +260,7 @@ export async function startRunner(
     catalog,
     async stop({ settle = true } = {}) {
       accepting = false;
+      settledLanes.stop();
       dashboard.stop(); // closes the dashboard's event streams, which would hold the server open
       await server.close();
       await settler
