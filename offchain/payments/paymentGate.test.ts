@@ -294,7 +294,10 @@ describe("PaymentGate", () => {
     ]);
     approve = false;
     const refused = await gate.authorize(await nextCall({}, stranger)).catch((error: unknown) => error);
-    expect(refused).toMatchObject({ reason: "voucher_wrong_signer" });
+    expect(refused).toMatchObject({
+      reason: "voucher_wrong_signer",
+      message: expect.stringMatching(/ERC-1271/),
+    });
     // Not bytes at all: never sent to the wallet.
     expect(await refusal(gate.authorize({ ...(await nextCall()), signature: "0xzz" as Hex }))).toBe(
       "voucher_wrong_signer",

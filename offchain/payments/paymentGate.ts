@@ -73,12 +73,12 @@ export interface ChannelSource {
   /** The lane's settled state as the chain has it now; throws when the chain cannot be read. */
   settledLane(channelId: bigint, modelId: bigint): Promise<SettledLane>;
   /**
-   * ERC-1271: whether `account` has code and its `isValidSignature(digest, signature)` approves
-   * now (false for an account without code). Asked only for a signature that does not recover to
-   * one of the channel's signers, so an EOA consumer's calls cost no read. A source without it
-   * refuses such signatures, as for an EOA.
+   * ERC-1271: whether `account`'s `isValidSignature(digest, signature)` approves now; null for an
+   * account without code (an EOA, which signs by ECDSA only). Asked only for a signature that does
+   * not recover to one of the channel's signers, so an EOA consumer's calls cost no read. A source
+   * without it refuses such signatures, as for an EOA.
    */
-  contractApproves?(account: Address, digest: Hex, signature: Hex): Promise<boolean>;
+  contractApproves?(account: Address, digest: Hex, signature: Hex): Promise<boolean | null>;
 }
 
 /** Recovers who signed a voucher: VoucherVerifier on this thread, or the signature thread. */
@@ -303,11 +303,16 @@ export class PaymentGate {
       problem = error.message;
     }
     if (recovered && this.maySign(channel, recovered)) return channel.consumer;
-    if (await this.contractApproves(call, channel)) return channel.consumer;
+    const approved = await this.contractApproves(call, channel);
+    if (approved) return channel.consumer;
+    const message =
+      problem ??
+      "the voucher is not signed by the channel's consumer or session key (or was signed for another chain or contract)";
     throw new PaymentRefusedError(
       "voucher_wrong_signer",
-      problem ??
-        "the voucher is not signed by the channel's consumer or session key (or was signed for another chain or contract)",
+      approved === false
+        ? `the consumer is a contract whose ERC-1271 isValidSignature does not approve this signature, and ${message}`
+        : message,
       recovered ? { recovered } : {},
     );
   }
@@ -323,16 +328,17 @@ export class PaymentGate {
     );
   }
 
-  private async contractApproves(call: PaidCall, channel: ChannelSnapshot): Promise<boolean> {
-    if (!this.source.contractApproves) return false;
+  /** The consumer contract's ERC-1271 answer; null where there is none to ask. */
+  private async contractApproves(call: PaidCall, channel: ChannelSnapshot): Promise<boolean | null> {
+    if (!this.source.contractApproves) return null;
     let digest: Uint8Array;
     try {
       digest = this.verifier.digest(call.voucher);
     } catch (error) {
-      if (error instanceof SignatureError) return false; // a field out of range: no digest to approve
+      if (error instanceof SignatureError) return null; // a field out of range: no digest to approve
       throw error;
     }
-    if (!/^0x([0-9a-fA-F]{2})*$/.test(call.signature)) return false; // not bytes: never reaches the wallet
+    if (!/^0x([0-9a-fA-F]{2})*$/.test(call.signature)) return null; // not bytes: never reaches the wallet
     return this.source.contractApproves(channel.consumer, bytesToHexFast(digest), call.signature);
   }
 

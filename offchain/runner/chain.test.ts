@@ -106,7 +106,7 @@ describe("ChainChannelSource", () => {
     expect(await source.contractApproves(CONSUMER, DIGEST, "0x01")).toBe(true);
     expect(client.codeReads).toBe(1);
     // An account without code is never asked (SignatureChecker does not call it either).
-    expect(await source.contractApproves(ZERO, DIGEST, "0x")).toBe(false);
+    expect(await source.contractApproves(ZERO, DIGEST, "0x")).toBeNull();
     expect(client.calls).toBe(2);
     returned = `0x1626ba7e${"00".repeat(27)}01`; // the selector, with dirty padding
     expect(await source.contractApproves(CONSUMER, DIGEST, "0x")).toBe(false);

@@ -177,14 +177,15 @@ export class ChainChannelSource implements ChannelSource {
   }
 
   /**
-   * SignatureChecker.isValidERC1271SignatureNow, as PaymentChannels calls it: the account has
-   * code, and its isValidSignature(digest, signature) returns at least 32 bytes whose first word
-   * is exactly the selector (a revert or anything else refuses).
+   * SignatureChecker.isValidERC1271SignatureNow, as PaymentChannels calls it where the consumer
+   * has code (null where it has none): isValidSignature(digest, signature) returns at least 32
+   * bytes whose first word is exactly the selector (a revert or anything else refuses). Whether
+   * an account has code is read once per period.
    */
-  async contractApproves(account: Address, digest: Hex, signature: Hex): Promise<boolean> {
+  async contractApproves(account: Address, digest: Hex, signature: Hex): Promise<boolean | null> {
     const key = account.toLowerCase();
     const code = () => this.client.getCode({ address: account }).then((bytes) => (bytes ?? "0x") !== "0x");
-    if (!(await this.hasCode.get(key, code, `the code of ${account}`))) return false;
+    if (!(await this.hasCode.get(key, code, `the code of ${account}`))) return null;
     let data: Hex | undefined;
     try {
       ({ data } = await this.client.call({
