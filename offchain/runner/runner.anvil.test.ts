@@ -2,7 +2,15 @@
 // on-chain with a verifiable receipt, a SIGKILL between answering and settling, an RPC outage,
 // and a tampered adapter.
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -399,9 +407,9 @@ describe("runner on anvil", () => {
   });
 });
 
-/** `openlora serve` as a child process; resolves with its URL once it serves. */
-function spawnRunner(dataDir: string, rpcUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
+/** `openlora serve` as a child process. */
+function serveProcess(dataDir: string, rpcUrl: string): ChildProcess {
+  return spawn(
     process.execPath,
     [
       "bin/openlora.mjs",
@@ -431,6 +439,11 @@ function spawnRunner(dataDir: string, rpcUrl: string): Promise<{ child: ChildPro
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+}
+
+/** `openlora serve` as a child process; resolves with its URL once it serves. */
+function spawnRunner(dataDir: string, rpcUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = serveProcess(dataDir, rpcUrl);
   return new Promise((resolve, reject) => {
     let output = "";
     const onData = (chunk: Buffer) => {
@@ -446,7 +459,48 @@ function spawnRunner(dataDir: string, rpcUrl: string): Promise<{ child: ChildPro
   });
 }
 
+/** Runs `openlora serve` to its exit; resolves with its exit code and what it printed. */
+function serveUntilExit(dataDir: string, rpcUrl: string): Promise<{ code: number | null; output: string }> {
+  const child = serveProcess(dataDir, rpcUrl);
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000); // a second runner that serves
+  return new Promise((resolve) =>
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    }),
+  );
+}
+
 describe("runner faults on anvil", () => {
+  it("refuses a second `serve` on a data directory in use, naming its pid, and restarts at once after a SIGKILL", async () => {
+    const dataDir = path.join(tmp, "locked");
+    const first = await spawnRunner(dataDir, p.anvil.rpcUrl);
+    try {
+      const second = await serveUntilExit(dataDir, p.anvil.rpcUrl);
+      expect(second.code).toBe(2); // bad usage: docs/cli.md
+      expect(second.output).toContain(
+        `the data directory ${realpathSync(dataDir)} is in use by another runner (pid ${first.child.pid})`,
+      );
+      // The first runner was not disturbed.
+      expect((await fetch(`${first.url}/v2/health/ready`)).status).toBe(200);
+    } finally {
+      first.child.kill("SIGKILL");
+      await new Promise((resolve) => first.child.once("exit", resolve));
+    }
+    // The lock died with its process: no stale lock blocks the restart.
+    const restarted = await spawnRunner(dataDir, p.anvil.rpcUrl);
+    expect((await fetch(`${restarted.url}/v2/health/ready`)).status).toBe(200);
+    restarted.child.kill("SIGTERM");
+    await new Promise((resolve) => restarted.child.once("exit", resolve));
+  });
+
   it("settles every journaled receipt exactly once after a SIGKILL between answering and settling", async () => {
     const dataDir = path.join(tmp, "killed");
     const first = await spawnRunner(dataDir, p.anvil.rpcUrl);

@@ -23,6 +23,7 @@ import { AdapterStore } from "./adapterStore";
 import type { ServedModel } from "./catalog";
 import { ChainChannelSource, ChainModelCatalog } from "./chain";
 import { type RunnerConfig, settlementConfirmations } from "./config";
+import { type DataDirLock, lockDataDir } from "./dataDirLock";
 import { AdapterArena } from "./executor/adapterArena";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
 import { type HttpOptions, type RunnerHttpContext, RunnerHttpServer } from "./http";
@@ -99,11 +100,31 @@ function importAdapters(store: AdapterStore, sources: readonly string[], log: Lo
   }
 }
 
+/**
+ * Starts a runner on its data directory, which it locks first: throws DataDirLockedError while
+ * another runner serves from it, RunnerStartError when the chain or the deployment is wrong.
+ */
 export async function startRunner(
   config: RunnerConfig,
   events: RunnerEvents = {},
   log: Logger = pino(),
   httpOptions: Pick<HttpOptions, "freeOfCharge"> = {},
+): Promise<Runner> {
+  const lock = await lockDataDir(config.dataDir);
+  try {
+    return await startLocked(config, lock, events, log, httpOptions);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(
+  config: RunnerConfig,
+  lock: DataDirLock,
+  events: RunnerEvents,
+  log: Logger,
+  httpOptions: Pick<HttpOptions, "freeOfCharge">,
 ): Promise<Runner> {
   const { chainId, publicClient, servingReads, walletClient, account } = await connect(config, log);
   const deployment = readDeployment(config.deployments ?? deploymentPath(chainId));
@@ -258,6 +279,7 @@ export async function startRunner(
       await journal.close();
       await signatures.close();
       await executor.release();
+      await lock.release();
       log.info("runner stopped");
     },
   };
