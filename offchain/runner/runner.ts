@@ -20,6 +20,7 @@ import { PaymentGate } from "../payments/paymentGate";
 import { SignatureThread } from "../payments/signatureThread";
 import { AdapterCache } from "./adapterCache";
 import { AdapterStore } from "./adapterStore";
+import { AnsweredCalls } from "./answeredCalls";
 import type { ServedModel } from "./catalog";
 import { ChainChannelSource, ChainModelCatalog } from "./chain";
 import { type RunnerConfig, settlementConfirmations } from "./config";
@@ -196,11 +197,14 @@ async function startLocked(
     account.address,
     new ChainChannelSource(servingReads, deployment.paymentChannels, config.chainCacheMs),
   );
-  // Each lane's latest accepted voucher: from its calls, or the lane record compaction left.
+  // Each lane's latest accepted voucher: from its calls, or the lane record compaction left;
+  // and its latest call, whose answer a consumer may ask for again.
+  const answered = new AnsweredCalls();
   for (const record of records) {
     if (record.type !== "call" && record.type !== "lane") continue;
     const { voucher, voucherSignature } = record as unknown as CallRecord;
     gate.restore(voucher.channelId, voucher.modelId, { ...voucher, signature: voucherSignature });
+    if (record.type === "call") answered.add(record as unknown as CallRecord, record.payer as Hex);
   }
   const settler = new Settler({
     publicClient,
@@ -231,6 +235,7 @@ async function startLocked(
   let accepting = true;
   const server = new RunnerHttpServer(
     {
+      answered,
       chainId,
       paymentChannels: deployment.paymentChannels,
       settlement: deployment.settlement,
