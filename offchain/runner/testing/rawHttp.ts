@@ -10,7 +10,7 @@ export interface RawAnswer {
   status: number | null;
   headers: Record<string, string>;
   body: string;
-  /** Nothing came back, and the socket stayed open, within the timeout. */
+  /** No whole answer came back, and the socket stayed open, within the timeout. */
   timedOut: boolean;
 }
 
@@ -20,6 +20,8 @@ export interface RawRequest {
   pauseMs?: number;
   /** Close the socket once the last part is sent, instead of waiting for the answer. */
   abandon?: boolean;
+  /** End the sending side after the last part (an upload that stops), and wait for the answer or the close. */
+  halfClose?: boolean;
   timeoutMs?: number;
 }
 
@@ -58,7 +60,7 @@ export function rawRequest(url: string, request: RawRequest): Promise<RawAnswer>
         timedOut,
       });
     };
-    const timer = setTimeout(() => finish(received.length === 0), timeoutMs);
+    const timer = setTimeout(() => finish(true), timeoutMs);
     socket.on("data", (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       const head = parseHead(received.toString("latin1"));
@@ -75,6 +77,7 @@ export function rawRequest(url: string, request: RawRequest): Promise<RawAnswer>
       }
       // Flushed first: destroying at once would drop what is still buffered.
       if (request.abandon) socket.end(() => finish(false));
+      else if (request.halfClose) socket.end();
     });
   });
 }
