@@ -217,7 +217,13 @@ async function redeliver(
     );
   }
   answered.redeliveries += 1; // before the inference: concurrent retries count too
-  const classification = await ctx.inference.classify(receipt.modelId, receipt.adapterHash, text);
+  let classification: Classification;
+  try {
+    classification = await ctx.inference.classify(receipt.modelId, receipt.adapterHash, text);
+  } catch (error) {
+    answered.redeliveries -= 1; // not answered (busy, say): the consumer may try again
+    throw error;
+  }
   const answer = render(classification, receipt.requestHash, { ...model, adapterHash: receipt.adapterHash });
   const outputHash = keccak256Hex(answer);
   if (outputHash !== receipt.outputHash) {
