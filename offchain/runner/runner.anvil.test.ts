@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pino from "pino";
-import type { Hex } from "viem";
+import { type Hex, keccak256 } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelLanes } from "../../sdk/consumer/lanes";
 import type { PaidReceipt } from "../../sdk/consumer/payingFetch";
@@ -44,6 +44,7 @@ import {
   registerBaseModel,
   registerRunner,
 } from "./testing/protocolFixture";
+import { head, rawRequest } from "./testing/rawHttp";
 import { RpcProxy } from "./testing/rpcProxy";
 
 const SPAM = "offchain/ml/models/spam-filter";
@@ -520,6 +521,63 @@ describe("runner faults on anvil", () => {
       });
       expect(await usage(spamModel)).toEqual({ calls: before.calls + 7n, revenue: before.revenue + 7_000n });
       expect((await settleVia(second.url)).batches).toHaveLength(0);
+    } finally {
+      second.child.kill("SIGTERM");
+      await new Promise((resolve) => second.child.once("exit", resolve));
+    }
+  });
+
+  it("answers a call whose answer was lost to a SIGKILL again after the restart, for the same payment, and settles it once", async () => {
+    const dataDir = path.join(tmp, "lost-answer");
+    const journalFile = path.join(dataDir, "journal.log");
+    const first = await spawnRunner(dataDir, p.anvil.rpcUrl);
+    const account = devAccount(7);
+    const { channelId } = await payingClient(p, runnerAccount.address, account, 1_000_000n);
+    const before = await usage(spamModel);
+    const url = `${first.url}/v2/models/${spamModel}/infer`;
+    const body = inferBody("the runner dies before this answer leaves");
+    const probe = await fetch(url, { method: "POST", body });
+    const terms = decodePaymentRequired(probe.headers.get(HEADERS.required)).accepts[0];
+    if (!terms) throw new Error("no payment terms offered");
+    const lanes = new ChannelLanes(account, p.anvil.chainId, p.deployment.paymentChannels, channelId);
+    const call = await lanes.signNext(spamModel, terms.amount, body);
+    const payment = encodeHeader(paymentPayload(terms, call.voucher, call.requestHash, call.signature));
+    // The request arrives whole and is charged; the client is gone, then the runner is killed.
+    await rawRequest(first.url, {
+      parts: [
+        head(`POST /v2/models/${spamModel}/infer HTTP/1.1`, {
+          host: "runner",
+          "content-length": Buffer.byteLength(body),
+          [HEADERS.signature]: payment,
+        }),
+        body,
+      ],
+      abandon: true,
+    });
+    const journaled = () =>
+      readJournal(readFileSync(journalFile)).records.filter(
+        (r) => r.type === "call",
+      ) as unknown as CallRecord[];
+    for (let tries = 0; journaled().length === 0 && tries < 500; tries++) await sleep(20);
+    const [charged] = journaled();
+    if (!charged) throw new Error("the call was not journaled");
+    first.child.kill("SIGKILL");
+    await new Promise((resolve) => first.child.once("exit", resolve));
+
+    const second = await spawnRunner(dataDir, p.anvil.rpcUrl);
+    try {
+      const again = await fetch(`${second.url}/v2/models/${spamModel}/infer`, {
+        method: "POST",
+        body,
+        headers: { [HEADERS.signature]: payment },
+      });
+      expect(again.status).toBe(200);
+      expect(keccak256(new Uint8Array(await again.arrayBuffer()))).toBe(charged.receipt.outputHash);
+      expect(decodePaymentResponse(again.headers.get(HEADERS.response)).receipt).toEqual(charged.receipt);
+      expect(journaled()).toHaveLength(1);
+      await settleVia(second.url);
+      expect(await lanePaid(channelId, spamModel)).toMatchObject({ paidAmount: 1_000n, paidCalls: 1n });
+      expect(await usage(spamModel)).toEqual({ calls: before.calls + 1n, revenue: before.revenue + 1_000n });
     } finally {
       second.child.kill("SIGTERM");
       await new Promise((resolve) => second.child.once("exit", resolve));
