@@ -5,13 +5,16 @@
  * The lock is a Unix socket the runner listens on: the kernel closes it when the process dies,
  * SIGKILL included, so a crash leaves no stale lock to clear by hand, and a restart takes it at
  * once. On Linux the socket lives in the abstract namespace under a name derived from the
- * directory's real path, and taking it is atomic. Elsewhere it is a socket file in the directory;
- * a file nobody answers on was left by a dead runner and is replaced. Whoever holds the lock
- * answers a connection with its pid, which the refusal names.
+ * directory's real path, and taking it is atomic. Elsewhere it is a socket file in the directory
+ * (in the temporary directory when that path is too long for a socket); a file nobody answers on
+ * was left by a dead runner and is replaced. Two runners that find the same dead file at the same
+ * moment could both replace it: Linux has no such window. Whoever holds the lock answers a
+ * connection with its pid, which the refusal names.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, realpathSync, unlinkSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
+import os from "node:os";
 import path from "node:path";
 
 export class DataDirLockedError extends Error {
@@ -32,23 +35,29 @@ export interface DataDirLock {
   release(): Promise<void>;
 }
 
-const SOCKET_FILE = "runner.lock";
+export const SOCKET_FILE = "runner.lock";
+/** Socket paths are limited to 104 bytes (macOS) or 108 (Linux), the terminating NUL included. */
+const MAX_SOCKET_PATH = 100;
 
 /** Where the lock of a directory (its real path) listens. */
-function lockAddress(realDir: string): string {
-  if (process.platform === "linux") {
-    // Abstract names are limited to 107 bytes, like socket paths: a digest fits any directory.
-    const digest = createHash("sha256").update(realDir).digest("hex").slice(0, 40);
-    return `\0openlora-runner-${digest}`;
-  }
-  return path.join(realDir, SOCKET_FILE);
+function lockAddress(realDir: string, abstract: boolean): string {
+  const digest = createHash("sha256").update(realDir).digest("hex").slice(0, 40);
+  if (abstract) return `\0openlora-runner-${digest}`;
+  const file = path.join(realDir, SOCKET_FILE);
+  return file.length <= MAX_SOCKET_PATH ? file : path.join(os.tmpdir(), `openlora-runner-${digest}.lock`);
 }
 
-/** Takes the data directory's lock (creating the directory), or throws DataDirLockedError. */
-export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
+/**
+ * Takes the data directory's lock (creating the directory), or throws DataDirLockedError.
+ * `abstract` (Linux's abstract socket namespace) is for tests of the socket file used elsewhere.
+ */
+export async function lockDataDir(
+  dataDir: string,
+  { abstract = process.platform === "linux" }: { abstract?: boolean } = {},
+): Promise<DataDirLock> {
   mkdirSync(dataDir, { recursive: true });
   const realDir = realpathSync(dataDir);
-  const address = lockAddress(realDir);
+  const address = lockAddress(realDir, abstract);
   let server: Server;
   try {
     server = await listenOn(address);
