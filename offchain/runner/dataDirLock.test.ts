@@ -1,5 +1,5 @@
-// The data directory's lock in one process; runner.anvil.test.ts runs two `openlora serve` on
-// one directory, and restarts one after a SIGKILL.
+// The data directory's lock: refused while held, by any path to the directory, and free again once
+// released or its holder is killed. runner.anvil.test.ts runs two `openlora serve` on one directory.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import os from "node:os";
