@@ -5,12 +5,20 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
-import type { Address, Hex } from "viem";
+import { type Address, type Hex, keccak256, recoverTypedDataAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelLanes } from "../../sdk/consumer/lanes";
 import { createPayingFetch, type PaidReceipt, PaymentClientError } from "../../sdk/consumer/payingFetch";
-import { decodePaymentRequired, decodePaymentResponse, encodeHeader, HEADERS } from "../../sdk/protocol/x402";
+import { receiptTypes, settlementDomain } from "../../sdk/protocol/typedData";
+import {
+  decodePaymentRequired,
+  decodePaymentResponse,
+  encodeHeader,
+  HEADERS,
+  type PaymentTerms,
+  paymentPayload,
+} from "../../sdk/protocol/x402";
 import type { LoraAdapter } from "../ml/adapter/adapter";
 import { encodeAdapter } from "../ml/adapter/adapterFile";
 import { landeBaseModel } from "../ml/base/baseModel";
@@ -20,6 +28,7 @@ import { ReceiptSigner } from "../payments/receiptSigner";
 import { VoucherVerifier } from "../payments/voucherVerifier";
 import { AdapterCache } from "./adapterCache";
 import { AdapterStore } from "./adapterStore";
+import { AnsweredCalls } from "./answeredCalls";
 import type { ServedModel } from "./catalog";
 import { ChainUnavailableError } from "./chain";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
@@ -27,7 +36,10 @@ import { type RunnerHttpContext, RunnerHttpServer } from "./http";
 import { InferenceService } from "./inference";
 import { Journal, readJournal } from "./journal";
 import { RunnerMetrics } from "./metrics";
+import { MAX_REDELIVERIES } from "./paidCall";
+import type { CallRecord } from "./settlement/batchPlan";
 import { randomAdapter } from "./testing/randomAdapter";
+import { chunked, head, rawRequest } from "./testing/rawHttp";
 import { mountSmallFilesystem } from "./testing/smallFilesystem";
 
 const CHAIN_ID = 31337;
@@ -108,6 +120,7 @@ beforeAll(async () => {
     },
   });
   ctx = {
+    answered: new AnsweredCalls(),
     chainId: CHAIN_ID,
     paymentChannels: CHANNELS,
     settlement: SETTLEMENT,
@@ -191,21 +204,23 @@ describe("runner HTTP API", () => {
     expect(journaled.map((r) => (r.receipt as { callIndex: bigint }).callIndex)).toEqual([1n, 1n, 2n]);
   });
 
-  it("refuses a replayed payment with 402 voucher_stale and serves nothing", async () => {
-    let captured: Hex | null = null;
+  it("refuses a replay of a voucher older than its lane's latest with 402 voucher_stale and serves nothing", async () => {
+    const captured: string[] = [];
     const recordingFetch: typeof fetch = async (input, init) => {
       const header = new Headers(init?.headers).get(HEADERS.signature);
-      if (header) captured = header as Hex;
+      if (header) captured.push(header);
       return fetch(input, init);
     };
     const lanes = new ChannelLanes(consumer, CHAIN_ID, CHANNELS, channel.channelId);
     const pay = createPayingFetch({ lanes, fetch: recordingFetch });
     const body = inferBody("replay me");
     expect((await pay(`${url}/v2/models/2/infer`, { method: "POST", body })).status).toBe(200);
+    const replayed = captured.at(-1) as string;
+    expect((await pay(`${url}/v2/models/2/infer`, { method: "POST", body })).status).toBe(200);
     const replay = await fetch(`${url}/v2/models/2/infer`, {
       method: "POST",
       body,
-      headers: { [HEADERS.signature]: captured as unknown as string },
+      headers: { [HEADERS.signature]: replayed },
     });
     expect(replay.status).toBe(402);
     expect(decodePaymentResponse(replay.headers.get(HEADERS.response)).errorReason).toBe("voucher_stale");
@@ -329,5 +344,223 @@ describe("runner HTTP API", () => {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/openlora_requests_total\{model="1",outcome="paid"\} [1-9]/);
     expect(metrics).toMatch(/openlora_vouchers_total\{model="2",result="voucher_stale"\} 1/);
+  });
+});
+
+/** The journaled calls of a lane, in journal order. */
+function journaledCalls(channelId: bigint, modelId: bigint): CallRecord[] {
+  return readJournal(readFileSync(journal.path))
+    .records.filter((r) => r.type === "call")
+    .map((r) => r as unknown as CallRecord)
+    .filter((r) => r.receipt.channelId === channelId && r.receipt.modelId === modelId);
+}
+
+async function until<T>(read: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A signed payment for the next call of a consumer's own lane, as its PAYMENT-SIGNATURE header. */
+async function signedPayment(lanes: ChannelLanes, modelId: bigint, body: string): Promise<string> {
+  const probe = await fetch(`${url}/v2/models/${modelId}/infer`, { method: "POST", body });
+  const terms = decodePaymentRequired(probe.headers.get(HEADERS.required)).accepts[0] as PaymentTerms;
+  const call = await lanes.signNext(modelId, terms.amount, body);
+  return encodeHeader(paymentPayload(terms, call.voucher, call.requestHash, call.signature));
+}
+
+/** Sends a paid request whole and hangs up before the answer, as a dropped connection does. */
+const sendAndHangUp = (modelId: bigint, body: string, payment: string) =>
+  rawRequest(url, {
+    parts: [
+      head(`POST /v2/models/${modelId}/infer HTTP/1.1`, {
+        host: "runner",
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+        [HEADERS.signature]: payment,
+      }),
+      body,
+    ],
+    abandon: true,
+  });
+
+describe("a paid call whose answer was lost", () => {
+  it("is answered again for the same request and voucher, with the journaled receipt, and charged once", async () => {
+    const known = channel;
+    channel = { ...channel, channelId: 11n };
+    try {
+      const lanes = new ChannelLanes(consumer, CHAIN_ID, CHANNELS, 11n);
+      const body = inferBody("the answer to this one is lost on the way");
+      const payment = await signedPayment(lanes, 1n, body);
+      await sendAndHangUp(1n, body, payment);
+      const [journaled] = await until(() => {
+        const calls = journaledCalls(11n, 1n);
+        return calls.length > 0 ? calls : undefined;
+      }, "the call to be journaled");
+      const receipt = (journaled as CallRecord).receipt;
+      const resend = () =>
+        fetch(`${url}/v2/models/1/infer`, {
+          method: "POST",
+          body,
+          headers: { [HEADERS.signature]: payment },
+        });
+
+      for (let i = 0; i < MAX_REDELIVERIES; i++) {
+        const again = await resend();
+        expect(again.status).toBe(200);
+        const bytes = new Uint8Array(await again.arrayBuffer());
+        expect(keccak256(bytes)).toBe(receipt.outputHash);
+        const paid = decodePaymentResponse(again.headers.get(HEADERS.response));
+        expect(paid.receipt).toEqual(receipt);
+        expect(
+          await recoverTypedDataAddress({
+            domain: settlementDomain(CHAIN_ID, SETTLEMENT),
+            types: receiptTypes,
+            primaryType: "Receipt",
+            message: receipt,
+            signature: paid.receiptSignature as Hex,
+          }),
+        ).toBe(channel.runner);
+      }
+      // Answered again a bounded number of times: each costs an inference nobody pays for.
+      const refused = await resend();
+      expect([refused.status, (await json(refused)).reason]).toEqual([402, "voucher_stale"]);
+      // Charged once: one journaled call, and the lane where the one voucher left it.
+      expect(journaledCalls(11n, 1n)).toHaveLength(1);
+      expect(ctx.gate.lane(11n, 1n)).toMatchObject({ cumulativeCalls: 1n, cumulativeAmount: 1_000n });
+      // The lane goes on from there.
+      const next = await fetch(`${url}/v2/models/1/infer`, {
+        method: "POST",
+        body: inferBody("next"),
+        headers: { [HEADERS.signature]: await signedPayment(lanes, 1n, inferBody("next")) },
+      });
+      expect(next.status).toBe(200);
+      expect(journaledCalls(11n, 1n).map((c) => c.receipt.callIndex)).toEqual([1n, 2n]);
+    } finally {
+      channel = known;
+    }
+  });
+
+  it("answers 409 answer_not_reproducible, not a 5xx, when the answer comes out different the second time", async () => {
+    const known = channel;
+    const inference = ctx.inference;
+    channel = { ...channel, channelId: 12n };
+    try {
+      const lanes = new ChannelLanes(consumer, CHAIN_ID, CHANNELS, 12n);
+      const body = inferBody("answered, lost, and computed again after an upgrade");
+      const payment = await signedPayment(lanes, 1n, body);
+      await sendAndHangUp(1n, body, payment);
+      await until(() => (journaledCalls(12n, 1n).length > 0 ? true : undefined), "the call to be journaled");
+      // The runner's numerics changed since (another kernel, another machine): the last bits move.
+      const changed = Object.create(inference) as typeof inference;
+      changed.classify = async (...args) => {
+        const result = await inference.classify(...args);
+        return { ...result, scores: result.scores.map((score) => score + 1e-6) };
+      };
+      ctx.inference = changed;
+      const again = await fetch(`${url}/v2/models/1/infer`, {
+        method: "POST",
+        body,
+        headers: { [HEADERS.signature]: payment },
+      });
+      const answer = await json(again);
+      expect([again.status, answer.reason]).toEqual([409, "answer_not_reproducible"]);
+      expect(answer.details.journaledOutputHash).toBe(journaledCalls(12n, 1n)[0]?.receipt.outputHash);
+      expect(journaledCalls(12n, 1n)).toHaveLength(1);
+    } finally {
+      ctx.inference = inference;
+      channel = known;
+    }
+  });
+
+  it("is fetched again by the SDK's paying fetch with the same voucher when the connection drops", async () => {
+    const known = channel;
+    channel = { ...channel, channelId: 13n };
+    try {
+      const sent: string[] = [];
+      let drops = 1;
+      // The runner gets the request and answers it; the answer is lost on the way back.
+      const droppingFetch: typeof fetch = async (input, init) => {
+        const payment = new Headers(init?.headers).get(HEADERS.signature);
+        const response = await fetch(input, init);
+        if (!payment) return response;
+        sent.push(payment);
+        if (drops-- > 0) {
+          await response.arrayBuffer();
+          throw new TypeError("fetch failed", {
+            cause: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }),
+          });
+        }
+        return response;
+      };
+      const receipts: PaidReceipt[] = [];
+      const lanes = new ChannelLanes(consumer, CHAIN_ID, CHANNELS, 13n);
+      const pay = createPayingFetch({
+        lanes,
+        fetch: droppingFetch,
+        onReceipt: (paid) => receipts.push(paid),
+      });
+      const answer = await pay(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("resend me") });
+      expect(answer.status).toBe(200);
+      expect(sent).toHaveLength(2);
+      expect(sent[1]).toBe(sent[0]); // the same voucher, not a new one
+      expect(receipts.map((r) => r.receipt.callIndex)).toEqual([1n]);
+      expect(ctx.gate.lane(13n, 1n)).toMatchObject({ cumulativeCalls: 1n, cumulativeAmount: 1_000n });
+      // And the next call is the lane's second, paid once.
+      expect(
+        (await pay(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("next") })).status,
+      ).toBe(200);
+      expect(receipts.map((r) => r.receipt.callIndex)).toEqual([1n, 2n]);
+      expect(journaledCalls(13n, 1n).map((c) => c.receipt.callIndex)).toEqual([1n, 2n]);
+    } finally {
+      channel = known;
+    }
+  });
+});
+
+describe("runner HTTP API under hostile input", () => {
+  it("answers a request target that is no URL (`GET //x:99999/`) with a 404, not a 500", async () => {
+    const answer = await rawRequest(url, {
+      parts: [head("GET //x:99999/ HTTP/1.1", { host: "runner", connection: "close" })],
+    });
+    expect(answer.status).toBe(404);
+    expect(JSON.parse(answer.body).reason).toBe("not_found");
+  });
+
+  it("answers a chunked body over the limit with 413, which the client reads before the close", async () => {
+    const answer = await rawRequest(url, {
+      parts: [
+        head("POST /v2/models/1/infer HTTP/1.1", { host: "runner", "transfer-encoding": "chunked" }),
+        chunked(inferBody("x".repeat(8_000)), 1_000),
+      ],
+    });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body).reason).toBe("body_too_large");
+  });
+
+  it("logs an abandoned upload at debug level: it is the client's doing, not an error", async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const log = ctx.log;
+    ctx.log = pino({ level: "debug" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    try {
+      await rawRequest(url, {
+        parts: [
+          head("POST /v2/models/1/infer HTTP/1.1", { host: "runner", "content-length": 1_000 }),
+          '{"inputs": [{"na',
+        ],
+        pauseMs: 50,
+        abandon: true,
+      });
+      await until(() => (lines.length > 0 ? true : undefined), "a log line");
+      expect(lines.filter((line) => line.level >= 40)).toEqual([]);
+      expect(lines.map((line) => line.msg)).toContain("request abandoned by the client");
+      expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
+    } finally {
+      ctx.log = log;
+    }
   });
 });

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Hex } from "viem";
 import { z } from "zod";
+import type { Voucher } from "../../sdk/protocol/typedData";
 import {
   decodePaymentPayload,
   encodeHeader,
@@ -24,7 +25,13 @@ import type { Classification } from "./inference";
 import { JournalWriteError } from "./journal";
 import type { RunnerMetrics } from "./metrics";
 import { openApiDocument } from "./openapi";
-import { type PaidAnswer, type PaidCallContext, paymentTerms, runPaidCall } from "./paidCall";
+import {
+  AnswerNotReproducibleError,
+  type PaidAnswer,
+  type PaidCallContext,
+  paymentTerms,
+  runPaidCall,
+} from "./paidCall";
 import { QueueFullError } from "./scheduler";
 
 export interface HttpOptions {
@@ -87,27 +94,69 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(bytes);
 }
 
+/** The client hung up before its request was read: nothing to answer, and not the runner's doing. */
+class ClientGoneError extends Error {
+  constructor() {
+    super("the client closed the connection before its request was read");
+    this.name = "ClientGoneError";
+  }
+}
+
+/** How much of a refused body is read and dropped, so that the client reads the 413 before the close. */
+const DISCARD_BYTES = 1024 * 1024;
+const DISCARD_MS = 2_000;
+
+function bodyTooLarge(limit: number): HttpError {
+  return new HttpError(413, `request body is larger than ${limit} bytes`, "body_too_large", undefined, {
+    connection: "close",
+  });
+}
+
+/**
+ * Drops the rest of a refused body while the 413 is written. Closing at once would lose the
+ * answer: a socket closed with unread data sends a reset, and the client sees only that. A
+ * client that goes on sending past DISCARD_BYTES or DISCARD_MS is cut off.
+ */
+function discardRest(req: IncomingMessage): void {
+  let dropped = 0;
+  const cutOff = () => req.socket.destroy();
+  const timer = setTimeout(cutOff, DISCARD_MS);
+  timer.unref();
+  req.on("data", (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > DISCARD_BYTES) cutOff();
+  });
+  req.once("close", () => clearTimeout(timer));
+  req.resume();
+}
+
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > limit) {
-      reject(new HttpError(413, `request body is larger than ${limit} bytes`, "body_too_large"));
-      req.resume();
+    if (Number(req.headers["content-length"] ?? 0) > limit) {
+      discardRest(req);
+      reject(bodyTooLarge(limit));
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new HttpError(413, `request body is larger than ${limit} bytes`, "body_too_large"));
-        req.destroy();
+        // Chunked bodies declare no length: they are refused once they outgrow the limit.
+        req.off("data", onData);
+        discardRest(req);
+        reject(bodyTooLarge(limit));
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
+    // An abandoned upload ("aborted"), or a body Node could not parse (it answers that itself).
+    req.on("error", () => reject(new ClientGoneError()));
+    req.on("close", () => {
+      if (!req.complete) reject(new ClientGoneError());
+    });
   });
 }
 
@@ -128,7 +177,7 @@ function parseInfer(body: Buffer): string {
   return parsed.data.inputs[0]?.data[0] as string;
 }
 
-function renderAnswer(model: ServedModel, classification: Classification, requestHash: string): Uint8Array {
+function renderAnswer(classification: Classification, requestHash: string, model: ServedModel): Uint8Array {
   return Buffer.from(
     JSON.stringify({
       model_name: model.modelId.toString(),
@@ -186,8 +235,7 @@ export class RunnerHttpServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://runner");
-    const path = url.pathname.replace(/\/+$/, "") || "/";
+    const path = requestPath(req.url).replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
     if (method === "GET") {
       if (path === "/v2")
@@ -227,8 +275,10 @@ export class RunnerHttpServer {
   }
 
   private async model(id: string): Promise<ServedModel> {
-    if (!/^\d{1,78}$/.test(id)) throw new HttpError(404, `unknown model ${id}`, "unknown_model");
-    const model = await this.ctx.catalog.model(BigInt(id));
+    // Model ids are uint256: a larger number names no model, and must not reach a chain read.
+    const modelId = parseUint256(id);
+    if (modelId === null) throw new HttpError(404, `unknown model ${id}`, "unknown_model");
+    const model = await this.ctx.catalog.model(modelId);
     if (!model) throw new HttpError(404, `unknown model ${id}`, "unknown_model");
     return model;
   }
@@ -277,22 +327,25 @@ export class RunnerHttpServer {
       if (error instanceof PaymentHeaderError) throw new HttpError(400, error.message, "payment_malformed");
       throw error;
     }
+    checkVoucherRange(payment.payload.voucher);
     try {
-      const answer = await runPaidCall(this.ctx, model, payment, body, text, (c, hash) =>
-        renderAnswer(model, c, hash),
-      );
-      this.ctx.metrics.vouchers.inc({ ...label, result: "accepted" });
-      this.ctx.metrics.revenue.inc(label, Number(answer.price));
-      this.ctx.metrics.requests.inc({ ...label, outcome: "paid" });
+      const answer = await runPaidCall(this.ctx, model, payment, body, text, renderAnswer);
       const latency = performance.now() - started;
-      this.ctx.metrics.latency.observe(label, latency / 1000);
+      if (answer.redelivered) {
+        this.ctx.metrics.requests.inc({ ...label, outcome: "redelivered" });
+      } else {
+        this.ctx.metrics.vouchers.inc({ ...label, result: "accepted" });
+        this.ctx.metrics.revenue.inc(label, Number(answer.price));
+        this.ctx.metrics.requests.inc({ ...label, outcome: "paid" });
+        this.ctx.metrics.latency.observe(label, latency / 1000);
+      }
       res.writeHead(200, {
         "content-type": "application/json",
         "content-length": answer.body.length,
         [HEADERS.response]: answer.paymentResponseHeader,
       });
       res.end(answer.body);
-      this.ctx.onPaidCall?.(model, answer, latency);
+      if (!answer.redelivered) this.ctx.onPaidCall?.(model, answer, latency);
     } catch (error) {
       if (error instanceof PaymentRefusedError) {
         this.ctx.metrics.vouchers.inc({ ...label, result: error.reason });
@@ -307,7 +360,7 @@ export class RunnerHttpServer {
   private async inferFree(res: ServerResponse, model: ServedModel, text: string, label: { model: string }) {
     const started = performance.now();
     const classification = await this.ctx.inference.classify(model.modelId, model.adapterHash, text);
-    const body = renderAnswer(model, classification, "");
+    const body = renderAnswer(classification, "", model);
     this.ctx.metrics.requests.inc({ ...label, outcome: "free" });
     this.ctx.metrics.latency.observe(label, (performance.now() - started) / 1000);
     res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
@@ -366,6 +419,11 @@ export class RunnerHttpServer {
   }
 
   private fail(res: ServerResponse, error: unknown) {
+    if (error instanceof ClientGoneError) {
+      this.ctx.log.debug({ err: error }, "request abandoned by the client");
+      res.destroy();
+      return;
+    }
     if (res.headersSent) {
       res.destroy();
       return;
@@ -377,6 +435,16 @@ export class RunnerHttpServer {
         details: error.details,
       };
       return sendJson(res, error.status, body, error.headers);
+    }
+    if (error instanceof AnswerNotReproducibleError) {
+      // Not a 5xx: trying again cannot help, and the consumer holds what it needs to say so
+      // (its voucher and the signed receipt journaled for it, which the runner settles).
+      this.ctx.log.error({ err: error, ...error.details }, "a paid answer could not be given again");
+      return sendJson(res, 409, {
+        error: error.message,
+        reason: "answer_not_reproducible",
+        details: error.details,
+      });
     }
     if (error instanceof ModelRefusedError) {
       return sendJson(res, 503, { error: error.message, reason: "model_unavailable" });
@@ -413,7 +481,42 @@ export class RunnerHttpServer {
 /** The channel a consumer names in its request (to be offered its lane's state), or null. */
 function channelHeader(req: IncomingMessage): bigint | null {
   const channel = req.headers[HEADERS.channel];
-  return typeof channel === "string" && /^\d{1,78}$/.test(channel) ? BigInt(channel) : null;
+  return typeof channel === "string" ? parseUint256(channel) : null;
+}
+
+const UINT256_LIMIT = 1n << 256n;
+
+/**
+ * A voucher's numbers are uint256 in the contract: a larger one could never be settled, and
+ * must not reach a chain read either, whose encoding would fail as if the chain were down.
+ */
+function checkVoucherRange(voucher: Voucher): void {
+  for (const field of ["channelId", "modelId", "cumulativeAmount", "cumulativeCalls"] as const) {
+    if (voucher[field] >= UINT256_LIMIT) {
+      throw new HttpError(400, `PAYMENT-SIGNATURE: voucher.${field} is above 2^256 - 1`, "payment_malformed");
+    }
+  }
+}
+
+/** A decimal uint256, or null. */
+function parseUint256(text: string): bigint | null {
+  if (!/^\d{1,78}$/.test(text)) return null;
+  const value = BigInt(text);
+  return value < UINT256_LIMIT ? value : null;
+}
+
+/**
+ * The path a request names. An origin-form target ("/v2/models") is taken as it is: parsing it
+ * as a URL would read "//x:99999/" as a host and a bad port, and throw. An absolute-form target
+ * ("http://host/v2/models", which HTTP/1.1 servers must accept) is parsed.
+ */
+function requestPath(target = "/"): string {
+  if (target.startsWith("/")) return target.split(/[?#]/, 1)[0] as string;
+  try {
+    return new URL(target).pathname;
+  } catch {
+    throw new HttpError(400, "the request target is neither a path nor a URL", "bad_request");
+  }
 }
 
 function isLoopback(req: IncomingMessage): boolean {

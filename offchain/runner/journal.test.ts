@@ -165,6 +165,28 @@ describe("Journal", () => {
     expect(existsSync(`${file}.rewrite`)).toBe(false);
   });
 
+  it("closes after a rewrite under way and refuses the one queued behind it, as the settler queues one at shutdown", async () => {
+    const file = freshPath();
+    const { journal } = await Journal.open(file);
+    await journal.append({ i: 1 });
+    await journal.append({ i: 2 });
+    let queuedHeadAsked = false;
+    let queued: Promise<boolean> | undefined;
+    // The settler starts a compaction that came due meanwhile once the running one finishes.
+    const running = journal.rewrite(keeping((records) => records.slice(1))).finally(() => {
+      queued = journal.rewrite(async (prefix) => {
+        queuedHeadAsked = true;
+        return encodeRecords(readJournalPrefix(prefix));
+      });
+    });
+    await journal.close();
+    expect(await running).toBe(true);
+    expect(await queued).toBe(false);
+    expect(queuedHeadAsked).toBe(false);
+    expect(readJournal(readFileSync(file)).records).toEqual([{ i: 2 }]);
+    expect(existsSync(`${file}.rewrite`)).toBe(false);
+  });
+
   it("leaves the journal whole on a full disk, where the rewritten copy cannot be written", async (test) => {
     const disk = mountSmallFilesystem(path.join(dir, "small-disk"), 64 * 1024);
     if ("unavailable" in disk) return test.skip(disk.unavailable);

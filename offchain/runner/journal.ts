@@ -162,6 +162,7 @@ export class Journal {
   /** Set while a rewrite swaps files: commits wait for it. */
   private swapping: Promise<void> | null = null;
   private rewriting: Promise<boolean> | null = null;
+  private closing = false;
   private length: number;
   readonly stats = { records: 0, syncs: 0, rewrites: 0 };
 
@@ -251,7 +252,9 @@ export class Journal {
    * another rewrite runs.
    */
   async rewrite(headFor: (prefix: JournalPrefix) => Promise<Uint8Array>): Promise<boolean> {
-    if (this.rewriting) return false;
+    // A compaction queued behind another while the runner shuts down comes too late: the file is
+    // closed, or about to be.
+    if (this.rewriting || this.closing) return false;
     this.rewriting = this.rewriteOnce(headFor);
     try {
       return await this.rewriting;
@@ -312,8 +315,9 @@ export class Journal {
     }
   }
 
-  /** Waits for pending appends, then closes the file. */
+  /** Waits for pending appends and a rewrite under way, then closes the file; refuses rewrites from now. */
   async close(): Promise<void> {
+    this.closing = true;
     await this.rewriting?.catch(() => false);
     await this.flushing;
     await this.file.close();

@@ -5,7 +5,7 @@ export class RunnerMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
     name: "openlora_requests_total",
-    help: "Inference requests by model and outcome (paid, payment_required, refused, error)",
+    help: "Inference requests by model and outcome (paid, redelivered, payment_required, refused, error)",
     labelNames: ["model", "outcome"],
     registers: [this.registry],
   });

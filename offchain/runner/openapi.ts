@@ -65,7 +65,8 @@ export function openApiDocument(serverUrl: string) {
           requestBody: { required: true, content: json({ $ref: "#/components/schemas/InferRequest" }) },
           responses: {
             200: {
-              description: "the answer; PAYMENT-RESPONSE carries the runner-signed receipt",
+              description:
+                "the answer; PAYMENT-RESPONSE carries the runner-signed receipt (the same request with the same voucher again: the same answer and receipt, charged once)",
               content: json({ $ref: "#/components/schemas/InferResponse" }),
             },
             400: { description: "malformed JSON, input or payment header", content: json(error) },
@@ -74,6 +75,10 @@ export function openApiDocument(serverUrl: string) {
               content: json(error),
             },
             404: { description: "unknown model", content: json(error) },
+            409: {
+              description: "a paid call asked for again whose answer the runner can no longer reproduce",
+              content: json(error),
+            },
             413: { description: "body too large", content: json(error) },
             503: { description: "busy, or the model is unavailable", content: json(error) },
           },

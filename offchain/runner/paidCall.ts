@@ -1,7 +1,9 @@
 /**
  * One paid inference, end to end (docs/protocol/http-402.md): check the payment, run the
  * model, journal the receipt durably, and only then answer. Any failure after the voucher was
- * accepted rolls the lane back, so the consumer is never charged for an unanswered call.
+ * accepted rolls the lane back, so the consumer is never charged for a call it was refused. A
+ * journaled call whose answer was lost on the way is answered again, recomputed, when the same
+ * payment comes back for it (see redeliver).
  */
 import type { Address, Hex } from "viem";
 import type { Receipt } from "../../sdk/protocol/typedData";
@@ -17,6 +19,7 @@ import { requestHashNative } from "../payments/nativeHashes";
 import type { Authorization, PaymentGate } from "../payments/paymentGate";
 import { PaymentRefusedError } from "../payments/paymentGate";
 import type { SignedReceipt } from "../payments/receiptSigner";
+import type { AnsweredCall, AnsweredCalls } from "./answeredCalls";
 import type { ServedModel } from "./catalog";
 import type { Classification, InferenceService } from "./inference";
 import type { Journal } from "./journal";
@@ -29,6 +32,8 @@ export interface ReceiptSigning {
 }
 
 export interface PaidCallContext {
+  /** Each lane's latest journaled call, to answer again a payment whose answer was lost. */
+  answered: AnsweredCalls;
   chainId: number;
   paymentChannels: Address;
   settlement: Address;
@@ -46,8 +51,27 @@ export interface PaidAnswer {
   paymentResponseHeader: string;
   receipt: Receipt;
   payer: Address;
+  /** What this answer charged: nothing when it was given again. */
   price: bigint;
   classification: Classification;
+  /** The answer of a call paid and journaled before, given again (nothing charged, nothing journaled). */
+  redelivered?: boolean;
+}
+
+/** How often the answer of one call is given again: each costs an inference nobody pays for. */
+export const MAX_REDELIVERIES = 3;
+
+/**
+ * The answer of a journaled call, recomputed, does not hash to the journaled output hash (the
+ * runner's model or its kernel changed since): the runner cannot give the answer it was paid for.
+ */
+export class AnswerNotReproducibleError extends Error {
+  constructor(readonly details: { requestHash: Hex; journaledOutputHash: Hex; outputHash: Hex }) {
+    super(
+      "this call was paid and answered, and its answer cannot be reproduced: the runner's model changed since",
+    );
+    this.name = "AnswerNotReproducibleError";
+  }
 }
 
 export type TermsContext = Pick<
@@ -99,10 +123,14 @@ export async function runPaidCall(
   payment: PaymentPayload,
   body: Uint8Array,
   text: string,
-  render: (classification: Classification, requestHash: Hex) => Uint8Array,
+  render: Render,
 ): Promise<PaidAnswer> {
   const requestHash = checkRequestHash(payment, model.modelId, body);
   const { voucher, signature } = payment.payload;
+  if (voucher.modelId === model.modelId) {
+    const answered = await ctx.answered.find(voucher, signature, requestHash);
+    if (answered) return redeliver(ctx, model, answered, text, render);
+  }
   const authorization: Authorization = await ctx.gate.authorize({
     voucher,
     signature,
@@ -110,9 +138,11 @@ export async function runPaidCall(
     modelId: model.modelId,
     price: model.pricePerCall,
   });
+  const journaled = ctx.answered.begin(voucher, signature, authorization.payer);
+  let record: CallRecord | null = null;
   try {
     const classification = await ctx.inference.classify(model.modelId, model.adapterHash, text);
-    const answer = render(classification, requestHash);
+    const answer = render(classification, requestHash, model);
     const receipt: Receipt = {
       requestHash,
       modelId: model.modelId,
@@ -122,27 +152,19 @@ export async function runPaidCall(
       callIndex: voucher.cumulativeCalls,
     };
     const price = voucher.cumulativeAmount - authorization.previous.cumulativeAmount;
-    const record: CallRecord = { receipt, voucher, voucherSignature: signature };
+    const call: CallRecord = { receipt, voucher, voucherSignature: signature };
     // The receipt is signed while it is journaled: its signature is deterministic (RFC 6979), so
     // the journal need not hold it, and the answer waits for both.
     const [{ signature: receiptSignature, leaf }] = await Promise.all([
       ctx.signer.signReceipt(receipt),
-      ctx.journal.append({ type: "call", ...record, price, payer: authorization.payer, at: Date.now() }),
+      ctx.journal.append({ type: "call", ...call, price, payer: authorization.payer, at: Date.now() }),
     ]);
-    record.leaf = leaf; // hashed with the signature, off this thread (and not journaled)
-    const header = encodeHeader(
-      paymentResponse({
-        network: `eip155:${ctx.chainId}`,
-        payer: authorization.payer,
-        receipt,
-        receiptSignature,
-        runner: ctx.signer.address,
-      }),
-    );
+    call.leaf = leaf; // hashed with the signature, off this thread (and not journaled)
+    record = call;
     return {
       record,
       body: answer,
-      paymentResponseHeader: header,
+      paymentResponseHeader: responseHeader(ctx, authorization.payer, receipt, receiptSignature),
       receipt,
       payer: authorization.payer,
       price,
@@ -151,5 +173,75 @@ export async function runPaidCall(
   } catch (error) {
     ctx.gate.rollback(voucher, authorization);
     throw error;
+  } finally {
+    journaled(record);
   }
+}
+
+/** An answer's bytes, for the model (and adapter) that computed it. */
+type Render = (classification: Classification, requestHash: Hex, model: ServedModel) => Uint8Array;
+
+function responseHeader(ctx: PaidCallContext, payer: Address, receipt: Receipt, receiptSignature: Hex) {
+  return encodeHeader(
+    paymentResponse({
+      network: `eip155:${ctx.chainId}`,
+      payer,
+      receipt,
+      receiptSignature,
+      runner: ctx.signer.address,
+    }),
+  );
+}
+
+/**
+ * Answers again a call that was paid and journaled, whose answer the consumer did not get: the
+ * same request with the same voucher. The inference runs again with the journaled adapter; its
+ * answer must hash to the journaled output hash, and it comes with the journaled receipt, signed
+ * again (the same signature: RFC 6979). Nothing is charged or journaled. Throws
+ * AnswerNotReproducibleError when the answer comes out different, and PaymentRefusedError
+ * (voucher_stale) once the call was answered again MAX_REDELIVERIES times.
+ */
+async function redeliver(
+  ctx: PaidCallContext,
+  model: ServedModel,
+  answered: AnsweredCall,
+  text: string,
+  render: Render,
+): Promise<PaidAnswer> {
+  const { receipt } = answered.record;
+  if (answered.redeliveries >= MAX_REDELIVERIES) {
+    throw new PaymentRefusedError(
+      "voucher_stale",
+      `this voucher's call was answered, and answered again ${MAX_REDELIVERIES} times`,
+      { callIndex: receipt.callIndex },
+    );
+  }
+  answered.redeliveries += 1; // before the inference: concurrent retries count too
+  let classification: Classification;
+  try {
+    classification = await ctx.inference.classify(receipt.modelId, receipt.adapterHash, text);
+  } catch (error) {
+    answered.redeliveries -= 1; // not answered (busy, say): the consumer may try again
+    throw error;
+  }
+  const answer = render(classification, receipt.requestHash, { ...model, adapterHash: receipt.adapterHash });
+  const outputHash = keccak256Hex(answer);
+  if (outputHash !== receipt.outputHash) {
+    throw new AnswerNotReproducibleError({
+      requestHash: receipt.requestHash,
+      journaledOutputHash: receipt.outputHash,
+      outputHash,
+    });
+  }
+  const { signature } = await ctx.signer.signReceipt(receipt);
+  return {
+    record: answered.record,
+    body: answer,
+    paymentResponseHeader: responseHeader(ctx, answered.payer, receipt, signature),
+    receipt,
+    payer: answered.payer,
+    price: 0n,
+    classification,
+    redelivered: true,
+  };
 }

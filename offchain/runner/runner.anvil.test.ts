@@ -2,12 +2,20 @@
 // on-chain with a verifiable receipt, a SIGKILL between answering and settling, an RPC outage,
 // and a tampered adapter.
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pino from "pino";
-import type { Hex } from "viem";
+import { type Hex, keccak256 } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelLanes } from "../../sdk/consumer/lanes";
 import type { PaidReceipt } from "../../sdk/consumer/payingFetch";
@@ -36,6 +44,7 @@ import {
   registerBaseModel,
   registerRunner,
 } from "./testing/protocolFixture";
+import { head, rawRequest } from "./testing/rawHttp";
 import { RpcProxy } from "./testing/rpcProxy";
 
 const SPAM = "offchain/ml/models/spam-filter";
@@ -399,9 +408,9 @@ describe("runner on anvil", () => {
   });
 });
 
-/** `openlora serve` as a child process; resolves with its URL once it serves. */
-function spawnRunner(dataDir: string, rpcUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
+/** `openlora serve` as a child process. */
+function serveProcess(dataDir: string, rpcUrl: string): ChildProcess {
+  return spawn(
     process.execPath,
     [
       "bin/openlora.mjs",
@@ -431,6 +440,11 @@ function spawnRunner(dataDir: string, rpcUrl: string): Promise<{ child: ChildPro
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+}
+
+/** `openlora serve` as a child process; resolves with its URL once it serves. */
+function spawnRunner(dataDir: string, rpcUrl: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = serveProcess(dataDir, rpcUrl);
   return new Promise((resolve, reject) => {
     let output = "";
     const onData = (chunk: Buffer) => {
@@ -446,7 +460,48 @@ function spawnRunner(dataDir: string, rpcUrl: string): Promise<{ child: ChildPro
   });
 }
 
+/** Runs `openlora serve` to its exit; resolves with its exit code and what it printed. */
+function serveUntilExit(dataDir: string, rpcUrl: string): Promise<{ code: number | null; output: string }> {
+  const child = serveProcess(dataDir, rpcUrl);
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000); // a second runner that serves
+  return new Promise((resolve) =>
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    }),
+  );
+}
+
 describe("runner faults on anvil", () => {
+  it("refuses a second `serve` on a data directory in use, naming its pid, and restarts at once after a SIGKILL", async () => {
+    const dataDir = path.join(tmp, "locked");
+    const first = await spawnRunner(dataDir, p.anvil.rpcUrl);
+    try {
+      const second = await serveUntilExit(dataDir, p.anvil.rpcUrl);
+      expect(second.code).toBe(2); // bad usage: docs/cli.md
+      expect(second.output).toContain(
+        `the data directory ${realpathSync(dataDir)} is in use by another runner (pid ${first.child.pid})`,
+      );
+      // The first runner was not disturbed.
+      expect((await fetch(`${first.url}/v2/health/ready`)).status).toBe(200);
+    } finally {
+      first.child.kill("SIGKILL");
+      await new Promise((resolve) => first.child.once("exit", resolve));
+    }
+    // The lock died with its process: no stale lock blocks the restart.
+    const restarted = await spawnRunner(dataDir, p.anvil.rpcUrl);
+    expect((await fetch(`${restarted.url}/v2/health/ready`)).status).toBe(200);
+    restarted.child.kill("SIGTERM");
+    await new Promise((resolve) => restarted.child.once("exit", resolve));
+  });
+
   it("settles every journaled receipt exactly once after a SIGKILL between answering and settling", async () => {
     const dataDir = path.join(tmp, "killed");
     const first = await spawnRunner(dataDir, p.anvil.rpcUrl);
@@ -466,6 +521,63 @@ describe("runner faults on anvil", () => {
       });
       expect(await usage(spamModel)).toEqual({ calls: before.calls + 7n, revenue: before.revenue + 7_000n });
       expect((await settleVia(second.url)).batches).toHaveLength(0);
+    } finally {
+      second.child.kill("SIGTERM");
+      await new Promise((resolve) => second.child.once("exit", resolve));
+    }
+  });
+
+  it("answers a call whose answer was lost to a SIGKILL again after the restart, for the same payment, and settles it once", async () => {
+    const dataDir = path.join(tmp, "lost-answer");
+    const journalFile = path.join(dataDir, "journal.log");
+    const first = await spawnRunner(dataDir, p.anvil.rpcUrl);
+    const account = devAccount(7);
+    const { channelId } = await payingClient(p, runnerAccount.address, account, 1_000_000n);
+    const before = await usage(spamModel);
+    const url = `${first.url}/v2/models/${spamModel}/infer`;
+    const body = inferBody("the runner dies before this answer leaves");
+    const probe = await fetch(url, { method: "POST", body });
+    const terms = decodePaymentRequired(probe.headers.get(HEADERS.required)).accepts[0];
+    if (!terms) throw new Error("no payment terms offered");
+    const lanes = new ChannelLanes(account, p.anvil.chainId, p.deployment.paymentChannels, channelId);
+    const call = await lanes.signNext(spamModel, terms.amount, body);
+    const payment = encodeHeader(paymentPayload(terms, call.voucher, call.requestHash, call.signature));
+    // The request arrives whole and is charged; the client is gone, then the runner is killed.
+    await rawRequest(first.url, {
+      parts: [
+        head(`POST /v2/models/${spamModel}/infer HTTP/1.1`, {
+          host: "runner",
+          "content-length": Buffer.byteLength(body),
+          [HEADERS.signature]: payment,
+        }),
+        body,
+      ],
+      abandon: true,
+    });
+    const journaled = () =>
+      readJournal(readFileSync(journalFile)).records.filter(
+        (r) => r.type === "call",
+      ) as unknown as CallRecord[];
+    for (let tries = 0; journaled().length === 0 && tries < 500; tries++) await sleep(20);
+    const [charged] = journaled();
+    if (!charged) throw new Error("the call was not journaled");
+    first.child.kill("SIGKILL");
+    await new Promise((resolve) => first.child.once("exit", resolve));
+
+    const second = await spawnRunner(dataDir, p.anvil.rpcUrl);
+    try {
+      const again = await fetch(`${second.url}/v2/models/${spamModel}/infer`, {
+        method: "POST",
+        body,
+        headers: { [HEADERS.signature]: payment },
+      });
+      expect(again.status).toBe(200);
+      expect(keccak256(new Uint8Array(await again.arrayBuffer()))).toBe(charged.receipt.outputHash);
+      expect(decodePaymentResponse(again.headers.get(HEADERS.response)).receipt).toEqual(charged.receipt);
+      expect(journaled()).toHaveLength(1);
+      await settleVia(second.url);
+      expect(await lanePaid(channelId, spamModel)).toMatchObject({ paidAmount: 1_000n, paidCalls: 1n });
+      expect(await usage(spamModel)).toEqual({ calls: before.calls + 1n, revenue: before.revenue + 1_000n });
     } finally {
       second.child.kill("SIGTERM");
       await new Promise((resolve) => second.child.once("exit", resolve));

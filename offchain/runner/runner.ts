@@ -20,9 +20,11 @@ import { PaymentGate } from "../payments/paymentGate";
 import { SignatureThread } from "../payments/signatureThread";
 import { AdapterCache } from "./adapterCache";
 import { AdapterStore } from "./adapterStore";
+import { AnsweredCalls } from "./answeredCalls";
 import type { ServedModel } from "./catalog";
 import { ChainChannelSource, ChainModelCatalog, SettledLaneWatcher } from "./chain";
 import { type RunnerConfig, settlementConfirmations } from "./config";
+import { type DataDirLock, lockDataDir } from "./dataDirLock";
 import { AdapterArena } from "./executor/adapterArena";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
 import { type HttpOptions, type RunnerHttpContext, RunnerHttpServer } from "./http";
@@ -99,11 +101,31 @@ function importAdapters(store: AdapterStore, sources: readonly string[], log: Lo
   }
 }
 
+/**
+ * Starts a runner on its data directory, which it locks first: throws DataDirLockedError while
+ * another runner serves from it, RunnerStartError when the chain or the deployment is wrong.
+ */
 export async function startRunner(
   config: RunnerConfig,
   events: RunnerEvents = {},
   log: Logger = pino(),
   httpOptions: Pick<HttpOptions, "freeOfCharge"> = {},
+): Promise<Runner> {
+  const lock = await lockDataDir(config.dataDir);
+  try {
+    return await startLocked(config, lock, events, log, httpOptions);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(
+  config: RunnerConfig,
+  lock: DataDirLock,
+  events: RunnerEvents,
+  log: Logger,
+  httpOptions: Pick<HttpOptions, "freeOfCharge">,
 ): Promise<Runner> {
   const { chainId, publicClient, servingReads, walletClient, account } = await connect(config, log);
   const deployment = readDeployment(config.deployments ?? deploymentPath(chainId));
@@ -175,11 +197,14 @@ export async function startRunner(
     account.address,
     new ChainChannelSource(servingReads, deployment.paymentChannels, config.chainCacheMs),
   );
-  // Each lane's latest accepted voucher: from its calls, or the lane record compaction left.
+  // Each lane's latest accepted voucher: from its calls, or the lane record compaction left;
+  // and its latest call, whose answer a consumer may ask for again.
+  const answered = new AnsweredCalls();
   for (const record of records) {
     if (record.type !== "call" && record.type !== "lane") continue;
     const { voucher, voucherSignature } = record as unknown as CallRecord;
     gate.restore(voucher.channelId, voucher.modelId, { ...voucher, signature: voucherSignature });
+    if (record.type === "call") answered.add(record as unknown as CallRecord, record.payer as Hex);
   }
   // Settlements of this key that this journal does not know (another runner) make their lanes stale.
   const settledLanes = new SettledLaneWatcher(
@@ -220,6 +245,7 @@ export async function startRunner(
   let accepting = true;
   const server = new RunnerHttpServer(
     {
+      answered,
       chainId,
       paymentChannels: deployment.paymentChannels,
       settlement: deployment.settlement,
@@ -269,6 +295,7 @@ export async function startRunner(
       await journal.close();
       await signatures.close();
       await executor.release();
+      await lock.release();
       log.info("runner stopped");
     },
   };

@@ -1,7 +1,9 @@
 /**
  * A `fetch` that pays per call: answers the runner's 402 with a signed voucher on the
  * consumer's channel (docs/protocol/http-402.md), checks the runner-signed receipt of every
- * paid answer against the bytes it received, and hands the receipt to `onReceipt`.
+ * paid answer against the bytes it received, and hands the receipt to `onReceipt`. A paid
+ * request whose connection drops before its answer is read is sent again with the same
+ * voucher: the runner answers a call it already charged for again, and charges nothing more.
  */
 import { type Address, type Hex, keccak256, recoverTypedDataAddress } from "viem";
 import { receiptTypes, settlementDomain } from "../protocol/typedData";
@@ -46,6 +48,14 @@ export interface PayingFetchOptions {
 
 /** Tries at most this often per call: unpaid probe, paid try, one retry after a lane resync. */
 const MAX_ATTEMPTS = 3;
+/**
+ * How often a paid request is sent again, with the same voucher, after its connection dropped.
+ * The waits double from RESEND_DELAY_MS, 3.75 s in all: long enough for a runner that was
+ * killed to come back on its journal.
+ */
+const RESENDS = 4;
+const RESEND_DELAY_MS = 250;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Refusals that a fresh voucher from the runner's view of the lane can cure. */
 const RESYNCABLE = new Set(["voucher_stale", "transcript_mismatch"]);
 
@@ -115,6 +125,32 @@ export function createPayingFetch(options: PayingFetchOptions) {
     }
   }
 
+  /**
+   * Sends a paid request and reads its answer whole. When the connection fails first (reset,
+   * closed, refused: fetch throws), the runner may have charged the voucher and lost the answer,
+   * so the same request goes again with the same voucher, up to RESENDS times.
+   */
+  async function fetchPaid(
+    url: string,
+    init: RequestInit,
+  ): Promise<{ response: Response; bytes: Uint8Array }> {
+    for (let resend = 0; ; resend++) {
+      try {
+        const response = await baseFetch(url, init);
+        return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+      } catch (error) {
+        if (init.signal?.aborted) throw error; // the caller gave up: not a dropped connection
+        if (resend === RESENDS) {
+          throw new PaymentClientError(
+            `the connection to the runner failed ${RESENDS + 1} times before its answer; the call may be charged, and the next call resumes the lane`,
+            { url, cause: error instanceof Error ? error.message : String(error) },
+          );
+        }
+        await sleep(RESEND_DELAY_MS * 2 ** resend);
+      }
+    }
+  }
+
   return async function payingFetch(url: string, init: RequestInit = {}): Promise<Response> {
     const body = init.body ?? "";
     if (typeof body !== "string" && !(body instanceof Uint8Array)) {
@@ -137,7 +173,9 @@ export function createPayingFetch(options: PayingFetchOptions) {
           encodeHeader(paymentPayload(terms, call.voucher, call.requestHash, call.signature)),
         );
       }
-      const response = await baseFetch(url, { ...init, headers, body });
+      const sent = { ...init, headers, body };
+      const paid = terms ? await fetchPaid(url, sent) : null;
+      const response = paid ? paid.response : await baseFetch(url, sent);
       if (response.status === 402) {
         const required = decodePaymentRequired(response.headers.get(HEADERS.required));
         const offered = pickTerms(required);
@@ -155,9 +193,13 @@ export function createPayingFetch(options: PayingFetchOptions) {
           ...(chainReadError ? { chainReadError } : {}),
         });
       }
-      if (!terms || !requestHash || !response.ok) return response;
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      options.onReceipt?.({ url, ...(await verifyReceipt(terms, requestHash, response, bytes)) });
+      if (!paid || !requestHash) return response;
+      const { bytes } = paid;
+      if (response.ok)
+        options.onReceipt?.({
+          url,
+          ...(await verifyReceipt(terms as PaymentTerms, requestHash, response, bytes)),
+        });
       return new Response(bytes, {
         status: response.status,
         statusText: response.statusText,

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { DeploymentError } from "../../../sdk/deployments";
 import { ConfigError, loadRunnerConfig } from "../../runner/config";
+import { DataDirLockedError } from "../../runner/dataDirLock";
 import { RunnerStartError, startRunner } from "../../runner/runner";
 import { CliError, ExitCode } from "../errors";
 
@@ -56,6 +57,9 @@ export function registerServe(program: Command): void {
       } catch (error) {
         if (error instanceof ConfigError || error instanceof DeploymentError) {
           throw new CliError(error.message, ExitCode.usage);
+        }
+        if (error instanceof DataDirLockedError) {
+          throw new CliError(error.message, ExitCode.usage, { dataDir: error.dataDir, pid: error.pid });
         }
         if (error instanceof RunnerStartError) throw new CliError(error.message, ExitCode.unreachable);
         throw error;
