@@ -25,6 +25,13 @@ describe("native per-call hashes", () => {
     expect(extendTranscriptNative(previous, hash)).toBe(extendTranscript(previous, hash));
   });
 
+  it("refuse a number that does not fit in uint256, as the SDK's ABI encoding does", () => {
+    for (const channel of [2n ** 256n, 2n ** 256n + 3n, -1n]) {
+      expect(() => requestHashNative(channel, 1n, 1n, "")).toThrow(RangeError);
+      expect(() => requestHash(channel, 1n, 1n, "")).toThrow();
+    }
+  });
+
   it("equal the SDK's receipt leaves and Merkle root", () => {
     const receipts = Array.from({ length: 7 }, (_, i) => ({
       requestHash: keccak256(toHex(`request ${i}`)),

@@ -9,6 +9,8 @@ import { bytesToHexFast, hexToBytesFast, keccak256Bytes } from "../crypto/keccak
 import { receiptLeafOfStructHash, receiptStructHashNative } from "./receiptSigner";
 
 function writeWord(out: Uint8Array, offset: number, value: bigint) {
+  // Cut to 256 bits, 2^256 + c would hash as c: refuse it, as viem's ABI encoder does.
+  if (value < 0n || value >= 1n << 256n) throw new RangeError(`${value} does not fit in a uint256 word`);
   let v = value;
   for (let i = offset + 31; i >= offset && v > 0n; i--) {
     out[i] = Number(v & 0xffn);

@@ -60,6 +60,21 @@ describe("x402 headers", () => {
     }
   });
 
+  it("refuses numbers beyond uint256 in a payment, by hand and by the schema", () => {
+    const tooBig = { ...voucher, channelId: 2n ** 256n + 3n };
+    const json = JSON.parse(
+      Buffer.from(
+        encodeHeader(paymentPayload(terms, tooBig, `0x${"ee".repeat(32)}`, signature)),
+        "base64",
+      ).toString(),
+    );
+    expect(quickPaymentPayload(json)).toBeNull();
+    expect(() => decodePaymentPayload(encodeHeader(json))).toThrow(/fit in uint256/);
+    const largest = { ...voucher, channelId: 2n ** 256n - 1n };
+    const ok = paymentPayload(terms, largest, `0x${"ee".repeat(32)}`, signature);
+    expect(decodePaymentPayload(encodeHeader(ok)).payload.voucher.channelId).toBe(2n ** 256n - 1n);
+  });
+
   it("decodes payments by hand exactly as the schema does, and leaves it everything else", () => {
     const lane = {
       channelId: 3n,
@@ -109,6 +124,8 @@ describe("x402 headers", () => {
       true,
       "zz",
       `0x${"G".repeat(64)}`,
+      (2n ** 256n).toString(),
+      `1${"0".repeat(78)}`,
     ];
     let taken = 0;
     for (let n = 0; n < 3_000; n++) {

@@ -15,13 +15,19 @@ export const HEADERS = {
   channel: "openlora-channel",
 } as const;
 
-const UINT = /^\d+$/;
+/** A decimal uint256: at most 78 digits, and at most 2^256 - 1 (isUint256). */
+const UINT = /^\d{1,78}$/;
+const MAX_UINT256 = (1n << 256n) - 1n;
 const HEX32 = /^0x[0-9a-fA-F]{64}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
 const NETWORK = /^eip155:\d+$/;
 
-const uint = z.string().regex(UINT, "must be a decimal integer string").transform(BigInt);
+const uint = z
+  .string()
+  .regex(UINT, "must be a decimal integer string")
+  .refine(isUint256, "must fit in uint256")
+  .transform(BigInt);
 const hex32 = z.string().regex(HEX32, "must be 32 bytes of hex") as z.ZodType<Hex>;
 const address = z.string().regex(ADDRESS, "must be an address") as z.ZodType<Address>;
 const signature = z.string().regex(SIGNATURE, "must be a 65-byte signature") as z.ZodType<Hex>;
@@ -172,19 +178,19 @@ export function quickPaymentPayload(json: unknown): PaymentPayload | null {
   if (
     a.scheme !== SCHEME ||
     !matches(a.network, NETWORK) ||
-    !matches(a.amount, UINT) ||
+    !isUint256(a.amount) ||
     !matches(a.asset, ADDRESS) ||
     !matches(a.payTo, ADDRESS) ||
     !Number.isSafeInteger(a.maxTimeoutSeconds) ||
     (a.maxTimeoutSeconds as number) <= 0 ||
     !matches(e.paymentChannels, ADDRESS) ||
     !matches(e.settlement, ADDRESS) ||
-    !matches(e.modelId, UINT) ||
+    !isUint256(e.modelId) ||
     !matches(e.adapterHash, HEX32) ||
-    !matches(v.channelId, UINT) ||
-    !matches(v.modelId, UINT) ||
-    !matches(v.cumulativeAmount, UINT) ||
-    !matches(v.cumulativeCalls, UINT) ||
+    !isUint256(v.channelId) ||
+    !isUint256(v.modelId) ||
+    !isUint256(v.cumulativeAmount) ||
+    !isUint256(v.cumulativeCalls) ||
     !matches(v.transcriptHash, HEX32) ||
     !matches(p.requestHash, HEX32) ||
     !matches(p.signature, SIGNATURE)
@@ -234,9 +240,9 @@ export function quickPaymentPayload(json: unknown): PaymentPayload | null {
 function quickLane(lane: unknown): LaneView | null {
   if (
     !isObject(lane) ||
-    !matches(lane.channelId, UINT) ||
-    !matches(lane.cumulativeAmount, UINT) ||
-    !matches(lane.cumulativeCalls, UINT) ||
+    !isUint256(lane.channelId) ||
+    !isUint256(lane.cumulativeAmount) ||
+    !isUint256(lane.cumulativeCalls) ||
     !matches(lane.transcriptHash, HEX32) ||
     (lane.signature !== undefined && !matches(lane.signature, SIGNATURE))
   )
@@ -265,4 +271,9 @@ export function paymentResponse(fields: {
   runner: Address;
 }) {
   return { success: true, transaction: "", ...fields };
+}
+
+/** A decimal integer string that fits in uint256, as every number of a voucher must. */
+function isUint256(value: unknown): value is string {
+  return matches(value, UINT) && BigInt(value as string) <= MAX_UINT256;
 }
