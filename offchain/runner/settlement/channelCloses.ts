@@ -35,7 +35,8 @@ export class ChannelCloses {
 
   /** Brings the deadlines of `channels` up to the chain's head. */
   async refresh(channels: Iterable<bigint>): Promise<void> {
-    const head = await this.client.getBlockNumber();
+    // Not viem's cached block number: a close in the block just mined must not wait a poll.
+    const head = await this.client.getBlockNumber({ cacheTime: 0 });
     if (this.scannedThrough !== null && head > this.scannedThrough)
       await this.scan(this.scannedThrough + 1n, head);
     // Read after the head was taken: the events of later blocks come with the next look.

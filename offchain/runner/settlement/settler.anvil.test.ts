@@ -67,7 +67,10 @@ function capturingLog() {
   return { log, warnings: () => lines.filter((line) => line.level === 40) };
 }
 
-async function newSettler(name: string, overrides: { publicClient?: PublicClient; log?: pino.Logger } = {}) {
+async function newSettler(
+  name: string,
+  overrides: { publicClient?: PublicClient; log?: pino.Logger; clock?: () => number } = {},
+) {
   const { journal, records } = await Journal.open(path.join(tmp, `${name}.journal`));
   const metrics = new RunnerMetrics();
   const settler = new Settler({
@@ -85,6 +88,7 @@ async function newSettler(name: string, overrides: { publicClient?: PublicClient
     confirmations: 0,
     proofReceipts: 10_000,
     compactJournalBytes: 2 ** 30,
+    clock: overrides.clock,
   });
   await settler.recover(records);
   return { settler, journal, metrics };
@@ -102,6 +106,57 @@ const metricValue = async (metrics: RunnerMetrics, name: string) =>
   (await metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
 
 describe("settler on anvil", () => {
+  it("settles on its policy: a closing channel's lane before its deadline, the others once the oldest call is old enough", async () => {
+    const [closing] = await channelLanes(0);
+    const [steady] = await channelLanes(1);
+    if (!closing || !steady) throw new Error("no lanes");
+    const start = Number((await p.publicClient.getBlock()).timestamp) * 1000;
+    let now = start;
+    const { settler, journal } = await newSettler("policy", { clock: () => now });
+    settler.addCall(closing.next());
+    settler.addCall(steady.next());
+    expect(await settler.tick()).toEqual([]); // young, few, and no channel closing
+
+    await p.write(p.deployer, {
+      address: p.deployment.paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "setChallengePeriod",
+      args: [600n], // the shortest allowed: its deadline comes well before the maximum age
+      account: p.deployer,
+      chain: null,
+    });
+    const consumer = consumers[0] as (typeof consumers)[number];
+    await p.write(consumer, {
+      address: p.deployment.paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "requestClose",
+      args: [closing.channelId],
+      account: consumer,
+      chain: null,
+    });
+    const { closesAt } = await p.publicClient.readContract({
+      address: p.deployment.paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "getChannel",
+      args: [closing.channelId],
+    });
+    const margin = 5 * 60_000; // the default closeMarginMs
+    now = Number(closesAt) * 1000 - margin - 1;
+    expect(await settler.tick()).toEqual([]);
+    now += 1;
+    const [deadline] = await settler.tick();
+    expect(deadline?.receipts.map((r) => r.channelId)).toEqual([closing.channelId]);
+    expect(await lanePaid(closing)).toMatchObject({ paidCalls: 1n });
+    expect(await lanePaid(steady)).toMatchObject({ paidCalls: 0n });
+
+    now = start + 6 * 3_600_000 - 1; // maxAgeMs: 6 × intervalMs
+    expect(await settler.tick()).toEqual([]);
+    now += 1;
+    expect(await settler.tick()).toHaveLength(1);
+    expect(await lanePaid(steady)).toMatchObject({ paidCalls: 1n });
+    await journal.close();
+  });
+
   it("sets aside a lane whose voucher the contract refuses, settles the others, and keeps it aside after a restart", async () => {
     const [honestA, honestB] = await channelLanes(0);
     const [poisoned] = await channelLanes(1);
