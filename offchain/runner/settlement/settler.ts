@@ -182,12 +182,16 @@ export class Settler {
   private readonly closes: ChannelCloses;
   private readonly policy: SettlePolicyOptions;
   private readonly clock: () => number;
-  /** When the policy last settled for size or age: the interval counts from there. */
-  private lastSettledAt = Number.NEGATIVE_INFINITY;
+  /**
+   * When the policy last settled for size or age: the interval counts from there, and from the
+   * start, so that a runner's first settlement also waits for company.
+   */
+  private lastSettledAt: number;
   private sizeCheckedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: SettlerOptions) {
     this.clock = options.clock ?? Date.now;
+    this.lastSettledAt = this.clock();
     this.closes = new ChannelCloses(options.publicClient, options.paymentChannels);
     const defined = <T>(value: T | undefined, fallback: T) => (value === undefined ? fallback : value);
     this.policy = {
@@ -328,6 +332,11 @@ export class Settler {
     for (let batch = await this.settleNow(only); batch; batch = await this.settleNow(only))
       settled.push(batch);
     return settled;
+  }
+
+  /** The lanes with unsettled calls as the policy sees them, but those set aside: the runner's exposure. */
+  unsettled(): UnsettledLane[] {
+    return this.unsettledLanes(this.clock());
   }
 
   /** The policy's decision on the lanes as they are now (settlePolicy.ts). */

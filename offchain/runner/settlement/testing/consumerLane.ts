@@ -3,10 +3,10 @@
  * that pays for it, signed with the consumer's key as the SDK's paying fetch signs it (EIP-712,
  * v = 27 or 28), natively so that a benchmark can sign hundreds of thousands of vouchers.
  */
-import { type Address, bytesToHex, type Hex, hexToBytes, keccak256, toHex } from "viem";
+import { type Address, bytesToHex, type Hex, hexToBytes, toHex } from "viem";
 import { EMPTY_TRANSCRIPT } from "../../../../sdk/protocol/typedData";
 import { cryptoBackend } from "../../../crypto/nativeBackend";
-import { extendTranscriptNative } from "../../../payments/nativeHashes";
+import { extendTranscriptNative, keccak256HexNative } from "../../../payments/nativeHashes";
 import { VoucherVerifier } from "../../../payments/voucherVerifier";
 import type { CallRecord } from "../batchPlan";
 
@@ -16,6 +16,7 @@ export class ConsumerLane {
   private transcript: Hex = EMPTY_TRANSCRIPT;
   private readonly key: Uint8Array;
   private readonly verifier: VoucherVerifier;
+  private readonly adapterHash: Hex;
 
   constructor(
     readonly channelId: bigint,
@@ -26,6 +27,7 @@ export class ConsumerLane {
   ) {
     this.key = hexToBytes(consumerKey);
     this.verifier = new VoucherVerifier(chain.chainId, chain.paymentChannels);
+    this.adapterHash = keccak256HexNative(toHex(`adapter ${modelId}`));
   }
 
   get paidCalls(): bigint {
@@ -40,7 +42,7 @@ export class ConsumerLane {
   next(): CallRecord {
     this.calls += 1n;
     this.amount += this.price;
-    const requestHash = keccak256(toHex(`${this.channelId}/${this.modelId}/${this.calls}`));
+    const requestHash = keccak256HexNative(toHex(`${this.channelId}/${this.modelId}/${this.calls}`));
     this.transcript = extendTranscriptNative(this.transcript, requestHash);
     const voucher = {
       channelId: this.channelId,
@@ -53,8 +55,8 @@ export class ConsumerLane {
     const receipt = {
       requestHash,
       modelId: this.modelId,
-      adapterHash: keccak256(toHex(`adapter ${this.modelId}`)),
-      outputHash: keccak256(requestHash),
+      adapterHash: this.adapterHash,
+      outputHash: keccak256HexNative(requestHash),
       channelId: this.channelId,
       callIndex: this.calls,
     };
