@@ -38,7 +38,7 @@ export interface SettlePolicyOptions {
 /** The policy's defaults (config.ts gives the runner's). */
 export const SETTLE_POLICY_DEFAULTS = {
   minIntervalMs: 10 * 60_000,
-  maxAgeMs: 60 * 60_000,
+  // maxAgeMs: 6 × minIntervalMs, unless set
   maxCalls: 100_000,
   // Under the shortest challenge period PaymentChannels allows (10 minutes).
   closeMarginMs: 5 * 60_000,
