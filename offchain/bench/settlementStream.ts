@@ -11,8 +11,8 @@
 // Reports per rate: settlement transactions, their gas, gas per paid call against the ideal's,
 // the unsettled value and age of the oldest unsettled call sampled every (virtual) second, and
 // whether any lane of the closing channel was left unsettled past its deadline.
-// `--minutes N` sets the stream's length (default 10), `--rates 10,1000` the rates, `--json` one
-// JSON object.
+// `--minutes N` sets the stream's length (default 10), `--rates 10,1000` the rates,
+// `--interval-ms` and `--max-age-ms` another policy to compare, `--json` one JSON object.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -49,8 +49,12 @@ function flag(name: string, fallback: string): string {
 }
 const MINUTES = Number(flag("--minutes", "10"));
 const RATES = flag("--rates", "10,1000").split(",").map(Number);
-if (!(MINUTES > 0) || RATES.some((rate) => !(rate > 0)))
-  throw new BenchError("--minutes and --rates take positive numbers");
+// The policy: its defaults, or another to compare (`--interval-ms 10000 --max-age-ms 10000` settles
+// every 10 s, as the runner did before it had a policy).
+const INTERVAL_MS = Number(flag("--interval-ms", String(SETTLE_POLICY_DEFAULTS.minIntervalMs)));
+const MAX_AGE_MS = Number(flag("--max-age-ms", String(6 * INTERVAL_MS)));
+if (!(MINUTES > 0) || RATES.some((rate) => !(rate > 0)) || !(INTERVAL_MS > 0) || !(MAX_AGE_MS > 0))
+  throw new BenchError("--minutes, --rates, --interval-ms and --max-age-ms take positive numbers");
 
 const CONSUMERS = 6;
 const PRICES = [1_000n, 2_500n];
@@ -114,7 +118,8 @@ async function newSettler(p: Protocol, dir: string, clock: () => number) {
     paymentChannels: p.deployment.paymentChannels,
     journal,
     log: pino({ level: "silent" }),
-    intervalMs: SETTLE_POLICY_DEFAULTS.minIntervalMs,
+    intervalMs: INTERVAL_MS,
+    maxAgeMs: MAX_AGE_MS,
     maxCalls: SETTLE_POLICY_DEFAULTS.maxCalls,
     maxLanes: 50,
     confirmations: 0,
@@ -296,7 +301,7 @@ try {
         batches[0] as (typeof batches)[number],
       );
       // Past one interval, a steady stream settles its active lanes once per interval.
-      const steadyPerCall = Number(full.gas) / (rate * (SETTLE_POLICY_DEFAULTS.minIntervalMs / 1000));
+      const steadyPerCall = Number(full.gas) / (rate * (INTERVAL_MS / 1000));
       const row = {
         "calls/s": rate,
         "paid calls": served,
@@ -327,7 +332,7 @@ report(
   `Settlement under a steady stream (${MINUTES} min, 12 lanes, one channel closing at ${CLOSE_AT_S} s)`,
   rows,
   {
-    policy: `interval ${SETTLE_POLICY_DEFAULTS.minIntervalMs / 60_000} min, max age ${(6 * SETTLE_POLICY_DEFAULTS.minIntervalMs) / 60_000} min, max calls ${SETTLE_POLICY_DEFAULTS.maxCalls}, close margin ${SETTLE_POLICY_DEFAULTS.closeMarginMs / 60_000} min`,
+    policy: `interval ${INTERVAL_MS / 60_000} min, max age ${MAX_AGE_MS / 60_000} min, max calls ${SETTLE_POLICY_DEFAULTS.maxCalls}, close margin ${SETTLE_POLICY_DEFAULTS.closeMarginMs / 60_000} min`,
     aimWithin2xOfIdeal: rows.every((row) => (row["× ideal"] as number) <= 2),
     noVoucherPastDeadline: rows.every((row) => row["lanes past deadline"] === 0),
     // A stream longer than the interval settles its active lanes about once per interval.
