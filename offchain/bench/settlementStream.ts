@@ -281,6 +281,20 @@ async function batchedIdeal(p: Protocol, lastCalls: readonly CallRecord[], dir: 
   return receipt.gasUsed;
 }
 
+/** Counts in order, runs of one count shortened: [12, 12, 12, 10] is "12 ×3, 10". */
+function runs(counts: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < counts.length; ) {
+    let j = i;
+    while (counts[j] === counts[i]) j++;
+    out.push(j - i > 1 ? `${counts[i]} ×${j - i}` : `${counts[i]}`);
+    i = j;
+  }
+  return out.join(", ");
+}
+
+const duration = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
+
 const rows: Record<string, string | number>[] = [];
 const results: Record<string, unknown>[] = [];
 const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-bench-settlement-"));
@@ -306,7 +320,7 @@ try {
         "calls/s": rate,
         "paid calls": served,
         txs: batches.length,
-        "lanes per tx": batches.map((b) => b.lanes).join("+"),
+        "lanes per tx": runs(batches.map((b) => b.lanes)),
         "total gas": Number(gas),
         "gas/paid call": Number(perCall.toFixed(2)),
         "ideal gas (1 tx)": Number(ideal),
@@ -332,7 +346,7 @@ report(
   `Settlement under a steady stream (${MINUTES} min, 12 lanes, one channel closing at ${CLOSE_AT_S} s)`,
   rows,
   {
-    policy: `interval ${INTERVAL_MS / 60_000} min, max age ${MAX_AGE_MS / 60_000} min, max calls ${SETTLE_POLICY_DEFAULTS.maxCalls}, close margin ${SETTLE_POLICY_DEFAULTS.closeMarginMs / 60_000} min`,
+    policy: `interval ${duration(INTERVAL_MS)}, max age ${duration(MAX_AGE_MS)}, max calls ${SETTLE_POLICY_DEFAULTS.maxCalls}, close margin ${duration(SETTLE_POLICY_DEFAULTS.closeMarginMs)}`,
     aimWithin2xOfIdeal: rows.every((row) => (row["× ideal"] as number) <= 2),
     noVoucherPastDeadline: rows.every((row) => row["lanes past deadline"] === 0),
     // A stream longer than the interval settles its active lanes about once per interval.

@@ -105,7 +105,8 @@ export function decideSettlement(
     for (const lane of lanes) if (worthItsGas(lane, gasPrice, options)) take(lane);
   }
   if (chosen.size === 0) return NOTHING; // big, but no lane is worth its gas yet: age will force them
-  const reason: SettleReason = closing.length > 0 ? "deadline" : aged.length > 0 ? "age" : "size";
+  // "deadline" only when nothing else is due: a settlement for age or size restarts the interval.
+  const reason: SettleReason = aged.length > 0 ? "age" : big ? "size" : "deadline";
   return { reason, lanes: [...chosen.values()].map(({ channelId, modelId }) => ({ channelId, modelId })) };
 }
 

@@ -261,8 +261,10 @@ export class Settler {
         const call = record as unknown as CallRecord;
         byRequestHash?.set(call.receipt.requestHash.toLowerCase(), call.receipt);
         this.addCall(call, typeof record.at === "number" ? record.at : undefined);
-      } else if (record.type === "quarantine") this.setAside(record as unknown as QuarantinedLane);
-      else if (record.type === "settle-signed") signed.push(record);
+      } else if (record.type === "quarantine") {
+        const { channelId, modelId, throughCall, error } = record as unknown as QuarantinedLane;
+        this.setAside({ channelId, modelId, throughCall, error });
+      } else if (record.type === "settle-signed") signed.push(record);
       else if (record.type === "batch") {
         done.add(record.txHash as string);
         // A batch's receipts are calls journaled before it and not settled by an earlier one.
@@ -304,7 +306,9 @@ export class Settler {
     this.settleQueued = true;
     setImmediate(() => {
       this.settleQueued = false;
-      void this.tick().catch(() => {});
+      void this.tick().catch((error) =>
+        this.options.log.warn({ err: error }, "settlement failed; the schedule tries again"),
+      );
     });
   }
 
