@@ -250,6 +250,7 @@ async function pastDeadline(
   closesAt: bigint,
   fromBlock: bigint,
 ): Promise<number> {
+  if (closesAt === 0n) return 0; // the stream ended before the close request
   const redeemed = await p.publicClient.getContractEvents({
     address: p.deployment.paymentChannels,
     abi: paymentChannelsAbi,
