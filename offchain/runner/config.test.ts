@@ -21,7 +21,40 @@ describe("loadRunnerConfig", () => {
     expect(config.batch).toEqual({ maxBatch: 16, maxWaitMs: 5, maxQueue: 2048 });
     expect(config.models).toEqual([1n, 2n]);
     expect(config.rpcUrl).toBe("http://127.0.0.1:8545");
-    expect(config.settlement.intervalMs).toBe(10_000);
+    expect(config.settlement.intervalMs).toBe(600_000);
+  });
+
+  it("reads the settlement policy from the environment and refuses a bad value by name", () => {
+    const env = {
+      OPENLORA_RUNNER_KEY: KEY,
+      OPENLORA_SETTLEMENT__INTERVAL_MS: "300000",
+      OPENLORA_SETTLEMENT__MAX_AGE_MS: "1800000",
+      OPENLORA_SETTLEMENT__MAX_VALUE: "5000000",
+      OPENLORA_SETTLEMENT__CLOSE_MARGIN_MS: "120000",
+      OPENLORA_SETTLEMENT__GAS_WORTH_MULTIPLE: "1.5",
+      OPENLORA_SETTLEMENT__NATIVE_TOKEN_PRICE: "3000000000",
+      OPENLORA_SETTLEMENT__POLL_MS: "1000",
+    };
+    expect(loadRunnerConfig({ env }).settlement).toMatchObject({
+      intervalMs: 300_000,
+      maxAgeMs: 1_800_000,
+      maxCalls: 100_000,
+      maxValue: 5_000_000n,
+      closeMarginMs: 120_000,
+      laneGas: 40_000n,
+      gasWorthMultiple: 1.5,
+      nativeTokenPrice: 3_000_000_000n,
+      pollMs: 1_000,
+    });
+    const defaults = loadRunnerConfig({ env: { OPENLORA_RUNNER_KEY: KEY } }).settlement;
+    expect([defaults.maxAgeMs, defaults.maxValue, defaults.nativeTokenPrice]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(() => loadRunnerConfig({ env: { ...env, OPENLORA_SETTLEMENT__MAX_VALUE: "-1" } })).toThrow(
+      /settlement\.maxValue: /,
+    );
   });
 
   it("reads megabyte settings from the environment", () => {

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { LORA_KERNELS } from "./executor/loraKernel";
+import { SETTLE_POLICY_DEFAULTS } from "./settlement/settlePolicy";
 
 const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 32-byte hex private key");
 const modelList = z.union([z.literal("all"), z.array(z.coerce.bigint()).min(1)]);
@@ -52,8 +53,26 @@ export const runnerConfigSchema = z.object({
     .prefault({}),
   settlement: z
     .object({
-      intervalMs: z.coerce.number().int().min(100).default(10_000),
-      maxCalls: z.coerce.number().int().min(1).default(5_000),
+      // The policy (settlement/settlePolicy.ts): settle on size or age, at most once per interval
+      // while calls keep coming, and a closing channel before its challenge deadline.
+      /** Settlements are at least this far apart, but for channels about to close. */
+      intervalMs: z.coerce.number().int().min(100).default(SETTLE_POLICY_DEFAULTS.minIntervalMs),
+      /** A settlement is due once the oldest unsettled call is this old; unset: 6 × intervalMs. */
+      maxAgeMs: z.coerce.number().int().min(100).optional(),
+      /** A settlement is due once this many calls are unsettled (and the interval has passed). */
+      maxCalls: z.coerce.number().int().min(1).default(SETTLE_POLICY_DEFAULTS.maxCalls),
+      /** A settlement is due once this much value is unsettled, in payment-asset base units. */
+      maxValue: z.coerce.bigint().positive().optional(),
+      /** A closing channel is settled this long before its challenge deadline. */
+      closeMarginMs: z.coerce.number().int().min(0).default(SETTLE_POLICY_DEFAULTS.closeMarginMs),
+      /** What one more lane adds to a settlement's gas. */
+      laneGas: z.coerce.bigint().positive().default(SETTLE_POLICY_DEFAULTS.laneGas),
+      /** A lane is settled once its value is this many times its gas cost (with nativeTokenPrice). */
+      gasWorthMultiple: z.coerce.number().min(0).default(SETTLE_POLICY_DEFAULTS.gasWorthMultiple),
+      /** One native token (10^18 wei) in payment-asset base units; unset: every lane is worth its gas. */
+      nativeTokenPrice: z.coerce.bigint().positive().optional(),
+      /** How often the policy is looked at, and close requests looked for; unset: 5 s or intervalMs. */
+      pollMs: z.coerce.number().int().min(10).optional(),
       maxLanes: z.coerce.number().int().min(1).max(500).default(50),
       /** Blocks on top of a settlement before it counts; unset: see settlementConfirmations. */
       confirmations: z.coerce.number().int().min(0).max(64).optional(),

@@ -52,6 +52,23 @@ export class RunnerMetrics {
     labelNames: ["model"],
     registers: [this.registry],
   });
+  readonly settlements = new Counter({
+    name: "openlora_settlements_total",
+    help: "Settlements the policy started, by reason (deadline, age, size)",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly lanesQuarantined = new Counter({
+    name: "openlora_settlement_lanes_quarantined_total",
+    help: "Lanes set aside because settlement refused their voucher, by the contract's error",
+    labelNames: ["error"],
+    registers: [this.registry],
+  });
+  readonly quarantinedLanes = new Gauge({
+    name: "openlora_settlement_quarantined_lanes",
+    help: "Lanes set aside until a newer voucher of theirs comes",
+    registers: [this.registry],
+  });
   readonly journalCompactions = new Counter({
     name: "openlora_journal_compactions_total",
     help: "Journal compactions by result (done, failed)",

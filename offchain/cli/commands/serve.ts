@@ -48,7 +48,7 @@ export function registerServe(program: Command): void {
     .option("--data-dir <dir>", "journal and adapter store")
     .option("--adapters <path...>", "adapter files or trained adapter directories to serve")
     .option("--models <ids>", "comma-separated model ids to serve, or all")
-    .option("--settle-interval-ms <ms>", "how often to settle")
+    .option("--settle-interval-ms <ms>", "settle at most this often (the settlement policy's interval)")
     .action(async (options: ServeOptions) => {
       let runner: Awaited<ReturnType<typeof startRunner>>;
       try {

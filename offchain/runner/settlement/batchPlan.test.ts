@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { receiptLeaf, verifyMerkleProof } from "../../../sdk/protocol/merkle";
 import { EMPTY_TRANSCRIPT, extendTranscript } from "../../../sdk/protocol/typedData";
 import {
+  addToLanes,
   type CallRecord,
   indexCalls,
   LaneCalls,
@@ -10,6 +11,7 @@ import {
   type LanePaid,
   laneId,
   planBatch,
+  snapshotLanes,
 } from "./batchPlan";
 
 const SIG = `0x${"11".repeat(65)}` as Hex;
@@ -66,6 +68,18 @@ describe("planBatch", () => {
     plan?.receipts.forEach((receipt, i) => {
       expect(verifyMerkleProof(receiptLeaf(receipt), plan.tree.proof(i), plan.root)).toBe(true);
     });
+  });
+
+  it("plans a snapshot's lanes through their latest call then, whatever joined the lanes since", async () => {
+    const [first, second, third] = laneCalls(1n, 1n, 3, 5n);
+    const lanes = indexCalls([first, second] as CallRecord[]);
+    const snapshot = snapshotLanes(lanes.values());
+    addToLanes(lanes, third as CallRecord); // answered while the plan read the chain
+    addToLanes(lanes, laneCalls(2n, 1n, 1, 5n)[0] as CallRecord); // a lane the plan never read
+    const plan = await planBatch(snapshot, nothingPaid);
+    expect(plan?.ranges).toEqual([{ channelId: 1n, modelId: 1n, fromCall: 1n, toCall: 2n }]);
+    expect(plan?.totals).toEqual([{ modelId: 1n, calls: 2n, amount: 10n }]);
+    expect(plan?.vouchers.map((v) => v.cumulativeCalls)).toEqual([2n]);
   });
 
   it("settles only what the chain has not paid, and nothing when all is paid", async () => {

@@ -64,6 +64,11 @@ export class LaneCalls {
     return this.calls.at(-1);
   }
 
+  /** The call with the lowest call index: the oldest not known to be settled. */
+  get first(): CallRecord | undefined {
+    return this.calls[0];
+  }
+
   add(call: CallRecord): void {
     const index = call.receipt.callIndex;
     const last = this.calls.at(-1);
@@ -128,21 +133,32 @@ export interface LaneRange extends LaneKey {
 }
 
 /**
+ * A lane as a plan sees it: its calls, and the latest of them when the plan began. Calls that
+ * arrive later (while the plan reads the chain) are past `latest`, left for the next plan.
+ */
+export interface LaneSnapshot {
+  lane: LaneCalls;
+  latest: CallRecord;
+}
+
+/** Each lane of `lanes` with its latest call as it is now. */
+export function snapshotLanes(lanes: Iterable<LaneCalls>): LaneSnapshot[] {
+  return [...lanes].flatMap((lane) => (lane.latest ? [{ lane, latest: lane.latest }] : []));
+}
+
+/**
  * Plans the next batch over at most `maxLanes` lanes (oldest model ids first), or null when
- * nothing is unpaid. `paid` gives each lane's on-chain state.
+ * nothing is unpaid. `paid` gives each lane's on-chain state. Given a snapshot, the plan pays
+ * each lane through its snapshot's latest call, whatever was added to the lanes since.
  */
 export async function planBatch(
-  lanes: LaneIndex,
+  lanes: LaneIndex | readonly LaneSnapshot[],
   paid: (lane: LaneKey) => LanePaid,
   maxLanes = 50,
 ): Promise<BatchPlan | null> {
-  const unpaid = [...lanes.values()]
-    .flatMap((lane) => {
-      const latest = lane.latest;
-      return latest && latest.voucher.cumulativeCalls > paid(latest.voucher).paidCalls
-        ? [{ lane, latest }]
-        : [];
-    })
+  const snapshot = lanes instanceof Map ? snapshotLanes(lanes.values()) : lanes;
+  const unpaid = snapshot
+    .filter(({ latest }) => latest.voucher.cumulativeCalls > paid(latest.voucher).paidCalls)
     .sort((x, y) => compare(x.latest.voucher, y.latest.voucher))
     .slice(0, maxLanes);
   if (unpaid.length === 0) return null;

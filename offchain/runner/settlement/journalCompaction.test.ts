@@ -105,6 +105,19 @@ describe("compactRecords", () => {
     expect(compactRecords(replaced, 1).some((r) => r.type === "settle-signed")).toBe(false);
   });
 
+  it("keeps a lane set aside until a dropped batch paid past it", () => {
+    const aside = (channelId: bigint, throughCall: bigint): JournalRecord => ({
+      type: "quarantine",
+      channelId,
+      modelId: 7n,
+      throughCall,
+      error: "PaymentChannels_InvalidSignature(…)",
+    });
+    // 1:7 was set aside through call 1, then batch 0 (dropped) paid it through 2; 2:7 stays aside.
+    const records = [...journal.slice(0, 3), aside(1n, 1n), aside(2n, 1n), ...journal.slice(3)];
+    expect(compactRecords(records, 1).filter((r) => r.type === "quarantine")).toEqual([aside(2n, 1n)]);
+  });
+
   it("is stable: compacting a compacted journal changes nothing", () => {
     const once = compactRecords(journal, 1);
     expect(compactRecords(once, 1)).toEqual(once);

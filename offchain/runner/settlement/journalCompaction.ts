@@ -6,7 +6,8 @@
  * Kept, in their order: every call not paid by a settled batch; the latest batch records that
  * hold at most `keepReceipts` receipts together (at least the last one), with the calls they
  * paid: the receipts whose proofs the runner still serves (see keptBatches); signed
- * settlements without a recorded outcome that could still be mined. Before them, one `lane`
+ * settlements without a recorded outcome that could still be mined; lanes set aside (`quarantine`)
+ * that no batch paid past. Before them, one `lane`
  * record per lane with its latest accepted voucher, from which the payment gate learns again
  * what each lane has accepted, so a replayed voucher stays refused after its calls are gone.
  */
@@ -116,6 +117,10 @@ function planCompaction(records: readonly JournalRecord[], keepReceipts: number)
     } else if (record.type === "call") {
       const { receipt } = record as unknown as CallRecord;
       if (journalBigint(receipt.callIndex) > (droppedThrough.get(laneOf(receipt)) ?? 0n)) kept.push(i);
+    } else if (record.type === "quarantine") {
+      // A lane set aside through a call that a batch paid past since: the lane is whole again.
+      const held = record as unknown as { channelId: unknown; modelId: unknown; throughCall: unknown };
+      if (journalBigint(held.throughCall) > (droppedThrough.get(laneOf(held)) ?? 0n)) kept.push(i);
     } else if (record.type === "settle-signed") {
       const mined = resolved.has(String(record.txHash).toLowerCase());
       if (!mined && Number(record.nonce) > lastMinedNonce) kept.push(i);

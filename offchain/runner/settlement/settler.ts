@@ -1,8 +1,12 @@
 /**
- * Submits the runner's paid calls on-chain with `Settlement.settle`, on a schedule or when
- * enough calls are waiting, and survives crashes, a dead RPC and reorgs:
- *  - each batch is planned from the journal and the lanes' on-chain state (batchPlan.ts), so
- *    whatever the chain has already paid is never submitted again;
+ * Submits the runner's paid calls on-chain with `Settlement.settle` when its policy says so
+ * (settlePolicy.ts: size, age, gas worth and closing channels' deadlines, at most once per
+ * interval), and survives crashes, a dead RPC, reorgs and lanes the contract refuses:
+ *  - each batch is planned from one snapshot of the journal's lanes and the lanes' on-chain state
+ *    (batchPlan.ts), so whatever the chain has already paid is never submitted again;
+ *  - a batch that would revert on a lane (a voucher the contract refuses, a closed channel) sets
+ *    that lane aside, journaled, with a metric and a warning, and settles the others; a revert
+ *    that names no lane is bisected to the lanes that cause it;
  *  - the signed transaction and its hash are journaled before it is sent; on start, a signed
  *    transaction without a recorded outcome is looked up, and sent again if it is still valid;
  *  - a batch counts once it has `confirmations` blocks on top and is still in the canonical
@@ -14,9 +18,7 @@ import type { Logger } from "pino";
 import {
   type Account,
   type Address,
-  BaseError,
   type ContractFunctionArgs,
-  ContractFunctionRevertedError,
   encodeFunctionData,
   type Hex,
   keccak256,
@@ -41,13 +43,29 @@ import {
   laneId,
   leafOf,
   planBatch,
+  snapshotLanes,
 } from "./batchPlan";
+import { ChannelCloses } from "./channelCloses";
 import { compactOnWorker } from "./journalCompaction";
 import type { ReceiptTree } from "./receiptTree";
+import {
+  decideSettlement,
+  SETTLE_POLICY_DEFAULTS,
+  type SettleDecision,
+  type SettlePolicyOptions,
+  type UnsettledLane,
+} from "./settlePolicy";
+import {
+  failingAlone,
+  isStaleVoucher,
+  lanesBlamed,
+  type SettleRevert,
+  settleAbi,
+  settleRevertOf,
+} from "./settleRevert";
 
-/** Settlement's ABI plus the errors that bubble up from PaymentChannels. */
-const settleAbi = [...settlementAbi, ...paymentChannelsAbi.filter((item) => item.type === "error")] as const;
 type SettleBatch = ContractFunctionArgs<typeof settleAbi, "nonpayable", "settle">[0];
+type SignedVoucher = BatchPlan["vouchers"][number];
 
 export interface SettlerOptions {
   publicClient: PublicClient;
@@ -58,8 +76,21 @@ export interface SettlerOptions {
   journal: Journal;
   log: Logger;
   metrics?: RunnerMetrics;
+  /** Settlements are at least this far apart while calls keep coming (settlePolicy.ts). */
   intervalMs: number;
+  /** A settlement is due once this many calls are unsettled. */
   maxCalls: number;
+  /** The rest of the policy (settlePolicy.ts); unset, its defaults; maxAgeMs: 6 × intervalMs. */
+  maxAgeMs?: number;
+  maxValue?: bigint;
+  closeMarginMs?: number;
+  laneGas?: bigint | number;
+  gasWorthMultiple?: number;
+  nativeTokenPrice?: bigint;
+  /** How often the policy is looked at (and close requests looked for); default 5 s or intervalMs. */
+  pollMs?: number;
+  /** The policy's clock (ms); a benchmark replays a stream on a virtual one. Default Date.now. */
+  clock?: () => number;
   maxLanes: number;
   confirmations: number;
   /**
@@ -78,6 +109,17 @@ export interface SettledBatch {
   blockNumber: bigint;
   receipts: Receipt[];
   totals: BatchPlan["totals"];
+}
+
+/**
+ * A lane whose voucher settlement refused, set aside through `throughCall`: its calls are not
+ * tried again until a newer voucher of the lane comes (a top-up, a proper signature), and they
+ * count as unsettled meanwhile.
+ */
+export interface QuarantinedLane extends LaneKey {
+  throughCall: bigint;
+  /** The decoded revert, e.g. `PaymentChannels_InvalidSignature(channelId=3, modelId=1, signer=0x…)`. */
+  error: string;
 }
 
 /** What a batch paid for, as its plan or its transaction's events give it. */
@@ -133,8 +175,36 @@ export class Settler {
   private compacting: Promise<void> | null = null;
   private compactAgain = false;
   private readonly settledSoFar = { batches: 0, receipts: 0 };
+  /** Lanes set aside because settlement refused their voucher, by lane id. */
+  private readonly quarantine = new Map<string, QuarantinedLane>();
+  /** When each call arrived, on the policy's clock (the journal's `at` for calls read back). */
+  private readonly arrivals = new WeakMap<CallRecord, number>();
+  private readonly closes: ChannelCloses;
+  private readonly policy: SettlePolicyOptions;
+  private readonly clock: () => number;
+  /**
+   * When the policy last settled for size or age: the interval counts from there, and from the
+   * start, so that a runner's first settlement also waits for company.
+   */
+  private lastSettledAt: number;
+  private sizeCheckedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly options: SettlerOptions) {}
+  constructor(private readonly options: SettlerOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.lastSettledAt = this.clock();
+    this.closes = new ChannelCloses(options.publicClient, options.paymentChannels);
+    const defined = <T>(value: T | undefined, fallback: T) => (value === undefined ? fallback : value);
+    this.policy = {
+      minIntervalMs: options.intervalMs,
+      maxAgeMs: defined(options.maxAgeMs, 6 * options.intervalMs),
+      maxCalls: options.maxCalls,
+      maxValue: options.maxValue,
+      closeMarginMs: defined(options.closeMarginMs, SETTLE_POLICY_DEFAULTS.closeMarginMs),
+      laneGas: BigInt(defined(options.laneGas, SETTLE_POLICY_DEFAULTS.laneGas)),
+      gasWorthMultiple: defined(options.gasWorthMultiple, SETTLE_POLICY_DEFAULTS.gasWorthMultiple),
+      nativeTokenPrice: options.nativeTokenPrice,
+    };
+  }
 
   get address(): Address {
     return this.options.account.address;
@@ -147,6 +217,20 @@ export class Settler {
   /** The latest settled batches (see proofReceipts), oldest first. */
   get settledBatches(): readonly SettledBatch[] {
     return this.batches;
+  }
+
+  /** Lanes set aside because settlement refused their latest voucher (see QuarantinedLane). */
+  get quarantinedLanes(): readonly QuarantinedLane[] {
+    return [...this.quarantine.values()];
+  }
+
+  /**
+   * Whether settlement refused this lane's vouchers through `calls` (a voucher of that many
+   * calls or fewer): what a payment gate would ask before serving the lane on.
+   */
+  isQuarantined(lane: LaneKey, calls?: bigint): boolean {
+    const held = this.quarantine.get(laneId(lane));
+    return held !== undefined && (calls === undefined || calls <= held.throughCall);
   }
 
   /** Batches and receipts settled since start (confirmed by this runner, or read back from its journal). */
@@ -176,7 +260,10 @@ export class Settler {
       if (record.type === "call") {
         const call = record as unknown as CallRecord;
         byRequestHash?.set(call.receipt.requestHash.toLowerCase(), call.receipt);
-        this.addCall(call);
+        this.addCall(call, typeof record.at === "number" ? record.at : undefined);
+      } else if (record.type === "quarantine") {
+        const { channelId, modelId, throughCall, error } = record as unknown as QuarantinedLane;
+        this.setAside({ channelId, modelId, throughCall, error });
       } else if (record.type === "settle-signed") signed.push(record);
       else if (record.type === "batch") {
         done.add(record.txHash as string);
@@ -197,27 +284,104 @@ export class Settler {
     }
   }
 
-  /** Tells the settler of a call that was answered (and journaled). */
-  addCall(call: CallRecord): void {
+  /** Tells the settler of a call that was answered (and journaled), and when (default: now). */
+  addCall(call: CallRecord, arrivedAt = this.clock()): void {
     leafOf(call); // hashed now (if the signature thread has not), not all at settlement
+    this.arrivals.set(call, arrivedAt);
     addToLanes(this.lanes, call);
     this.unsettledCalls++;
     this.settleIfDue();
   }
 
-  /** Starts a settlement once enough calls wait; not in the caller's turn: an answer may be waiting. */
+  /**
+   * Looks at the policy once enough calls wait and the interval has passed, at most once per
+   * poll; not in the caller's turn: an answer may be waiting.
+   */
   private settleIfDue(): void {
     if (this.recovering || this.settleQueued || this.unsettledCalls < this.options.maxCalls) return;
+    const now = this.clock();
+    if (now < this.lastSettledAt + this.policy.minIntervalMs || now < this.sizeCheckedAt + this.pollMs)
+      return;
+    this.sizeCheckedAt = now;
     this.settleQueued = true;
     setImmediate(() => {
       this.settleQueued = false;
-      void this.settleNow().catch(() => {});
+      void this.tick().catch((error) =>
+        this.options.log.warn({ err: error }, "settlement failed; the schedule tries again"),
+      );
     });
+  }
+
+  private get pollMs(): number {
+    return this.options.pollMs ?? Math.min(5_000, this.options.intervalMs);
   }
 
   start(): void {
     this.stopped = false;
-    this.schedule(this.options.intervalMs);
+    this.schedule(this.pollMs);
+  }
+
+  /**
+   * Settles what the policy says is due now, batch after batch; resolves to the batches (none
+   * when nothing is due). The schedule calls it every poll; a benchmark on a virtual clock, at will.
+   */
+  async tick(): Promise<SettledBatch[]> {
+    const decision = await this.decide();
+    if (!decision.reason) return [];
+    if (decision.reason !== "deadline") this.lastSettledAt = this.clock();
+    this.options.metrics?.settlements.inc({ reason: decision.reason });
+    this.options.log.info({ reason: decision.reason, lanes: decision.lanes.length }, "settlement due");
+    const only = new Set(decision.lanes.map(laneId));
+    const settled: SettledBatch[] = [];
+    for (let batch = await this.settleNow(only); batch; batch = await this.settleNow(only))
+      settled.push(batch);
+    return settled;
+  }
+
+  /** The lanes with unsettled calls as the policy sees them, but those set aside: the runner's exposure. */
+  unsettled(): UnsettledLane[] {
+    return this.unsettledLanes(this.clock());
+  }
+
+  /** The policy's decision on the lanes as they are now (settlePolicy.ts). */
+  private async decide(): Promise<SettleDecision> {
+    const now = this.clock();
+    const lanes = this.unsettledLanes(now);
+    if (lanes.length === 0) return { reason: null, lanes: [] };
+    await this.closes.refresh(lanes.map((lane) => lane.channelId));
+    for (const lane of lanes) {
+      const deadline = this.closes.deadline(lane.channelId);
+      if (deadline !== undefined) lane.closesAt = Number(deadline) * 1000;
+    }
+    const gasPrice =
+      this.policy.nativeTokenPrice === undefined ? 0n : await this.options.publicClient.getGasPrice();
+    return decideSettlement(now, this.lastSettledAt, lanes, gasPrice, this.policy);
+  }
+
+  /**
+   * The lanes with calls not known to be settled, but those set aside, as the policy sees them.
+   * A lane's value is exact where its paid state is known, else estimated from its oldest
+   * call's voucher at the lane's average price.
+   */
+  private unsettledLanes(now: number): UnsettledLane[] {
+    const lanes: UnsettledLane[] = [];
+    for (const lane of this.lanes.values()) {
+      const { first, latest } = lane;
+      if (!first || !latest || this.held(latest)) continue;
+      const { voucher } = latest;
+      const paid = this.paid.get(laneId(voucher));
+      if (paid && paid.paidCalls >= voucher.cumulativeCalls) continue;
+      const before =
+        first.voucher.cumulativeAmount - first.voucher.cumulativeAmount / first.voucher.cumulativeCalls;
+      lanes.push({
+        channelId: voucher.channelId,
+        modelId: voucher.modelId,
+        calls: paid ? Number(voucher.cumulativeCalls - paid.paidCalls) : lane.size,
+        value: voucher.cumulativeAmount - (paid ? paid.paidAmount : before),
+        oldestAt: this.arrivals.get(first) ?? now,
+      });
+    }
+    return lanes;
   }
 
   /** Stops the schedule; with `flush`, settles what is pending first (graceful shutdown). */
@@ -235,9 +399,9 @@ export class Settler {
     return settled;
   }
 
-  /** Plans and submits one batch; resolves to null when nothing is unpaid. */
-  settleNow(): Promise<SettledBatch | null> {
-    this.running ??= this.settleOnce().finally(() => {
+  /** Plans and submits one batch (of the lanes `only`, if given); resolves to null when nothing is unpaid. */
+  settleNow(only?: ReadonlySet<string>): Promise<SettledBatch | null> {
+    this.running ??= this.settleOnce(only).finally(() => {
       this.running = null;
     });
     return this.running;
@@ -269,9 +433,9 @@ export class Settler {
     if (this.stopped) return;
     this.timer = setTimeout(async () => {
       try {
-        await this.settleAll();
+        await this.tick();
         this.failures = 0;
-        this.schedule(this.options.intervalMs);
+        this.schedule(this.pollMs);
       } catch (error) {
         this.failures++;
         const backoff = Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6));
@@ -299,36 +463,159 @@ export class Settler {
     }
   }
 
-  private async plan(): Promise<BatchPlan | null> {
-    const known = (lane: LaneKey) => this.paid.get(laneId(lane)) ?? { paidAmount: 0n, paidCalls: 0n };
-    const candidates = [...this.lanes.values()]
-      .flatMap((lane) => (lane.latest ? [lane.latest.voucher] : []))
-      .filter((voucher) => voucher.cumulativeCalls > known(voucher).paidCalls);
-    if (candidates.length === 0) return null;
-    // The chain decides what is still unpaid.
-    await this.lanePaid(candidates.filter((voucher) => !this.paid.has(laneId(voucher))));
-    return planBatch(this.lanes, known, this.options.maxLanes);
+  /** Whether a lane's latest call is set aside (see QuarantinedLane). */
+  private held(latest: CallRecord): boolean {
+    return this.isQuarantined(latest.voucher, latest.voucher.cumulativeCalls);
   }
 
-  private async settleOnce(): Promise<SettledBatch | null> {
-    const plan = await this.plan();
-    if (!plan) {
-      this.unsettledCalls = 0;
-      return null;
-    }
-    const { publicClient, walletClient, account, settlement, journal } = this.options;
-    const batch = {
-      receiptsRoot: plan.root,
-      totals: plan.totals,
-      vouchers: plan.vouchers.map(({ signature, ...voucher }) => ({ ...voucher, signature })),
-    };
-    try {
+  /**
+   * The next batch, of the lanes `only` if given. The lanes are read once, before the chain is:
+   * a call that arrives meanwhile (a lane new to this plan, or whose paid state is not known) is
+   * left for the next plan, never planned on a paid state nobody read.
+   */
+  private async plan(only?: ReadonlySet<string>): Promise<BatchPlan | null> {
+    const known = (lane: LaneKey) => this.paid.get(laneId(lane)) ?? { paidAmount: 0n, paidCalls: 0n };
+    const snapshot = snapshotLanes(this.lanes.values()).filter(
+      ({ latest }) =>
+        (!only || only.has(laneId(latest.voucher))) &&
+        !this.held(latest) &&
+        latest.voucher.cumulativeCalls > known(latest.voucher).paidCalls,
+    );
+    if (snapshot.length === 0) return null;
+    // The chain decides what is still unpaid.
+    await this.lanePaid(
+      snapshot.map(({ latest }) => latest.voucher).filter((voucher) => !this.paid.has(laneId(voucher))),
+    );
+    return planBatch(snapshot, known, this.options.maxLanes);
+  }
+
+  private async settleOnce(only?: ReadonlySet<string>): Promise<SettledBatch | null> {
+    const replanned = new Set<string>();
+    for (;;) {
+      const plan = await this.plan(only);
+      if (!plan) {
+        if (!only) this.unsettledCalls = this.heldCalls();
+        return null;
+      }
+      const batch = this.batchOf(plan.root, plan.vouchers);
       const data = encodeFunctionData({ abi: settleAbi, functionName: "settle", args: [batch] });
+      let gas: bigint | undefined;
+      try {
+        gas = await this.gasLimitOrRevert(batch, data);
+      } catch (error) {
+        if (await this.setAsideRefused(error, plan, replanned)) continue;
+        this.paid.clear();
+        throw error;
+      }
+      const settled = await this.submit(plan, data, gas);
+      if (settled) return settled;
+    }
+  }
+
+  /** Calls in lanes set aside: unsettled, and not planned. */
+  private heldCalls(): number {
+    let calls = 0;
+    for (const lane of this.lanes.values()) if (lane.latest && this.held(lane.latest)) calls += lane.size;
+    return calls;
+  }
+
+  /** The settle call's argument for these vouchers, their totals from the lanes' paid state. */
+  private batchOf(receiptsRoot: Hex, vouchers: readonly SignedVoucher[]): SettleBatch {
+    const totals = new Map<bigint, { modelId: bigint; calls: bigint; amount: bigint }>();
+    for (const voucher of vouchers) {
+      const paid = this.paid.get(laneId(voucher)) ?? { paidAmount: 0n, paidCalls: 0n };
+      const total = totals.get(voucher.modelId) ?? { modelId: voucher.modelId, calls: 0n, amount: 0n };
+      total.calls += voucher.cumulativeCalls - paid.paidCalls;
+      total.amount += voucher.cumulativeAmount - paid.paidAmount;
+      totals.set(voucher.modelId, total);
+    }
+    return {
+      receiptsRoot,
+      totals: [...totals.values()],
+      vouchers: vouchers.map(({ signature, ...voucher }) => ({ ...voucher, signature })),
+    };
+  }
+
+  /**
+   * After a batch's execution reverted: whether to plan again, with the lanes it blames set
+   * aside. A stale voucher is first re-planned from the chain (someone settled the lane); a
+   * revert that names lanes (by channel, model or both) blames those; one that names none is
+   * bisected to the lanes that fail alone. Nothing is set aside when every lane fails alone (the
+   * runner not staked, the contracts paused): that is no lane's doing.
+   */
+  private async setAsideRefused(error: unknown, plan: BatchPlan, replanned: Set<string>): Promise<boolean> {
+    const revert = settleRevertOf(error);
+    if (!revert) return false;
+    if (isStaleVoucher(revert)) {
+      const [lane] = lanesBlamed(revert, plan.vouchers);
+      const id = lane ? laneId(lane) : "";
+      if (!replanned.has(id)) {
+        replanned.add(id);
+        this.paid.clear();
+        this.options.log.info("a lane was already settled; re-planning from the chain");
+        return true;
+      }
+    }
+    let blamed = lanesBlamed(revert, plan.vouchers);
+    if (blamed.length === 0) {
+      blamed = await failingAlone(plan.vouchers, (vouchers) => this.executes(plan.root, vouchers));
+      if (blamed.length === plan.vouchers.length) blamed = [];
+    }
+    this.paid.clear();
+    if (blamed.length === 0) return false;
+    for (const voucher of blamed) await this.quarantineLane(voucher, revert);
+    return true;
+  }
+
+  /** Whether settling these vouchers would execute; throws on anything but a revert (a dead RPC). */
+  private async executes(root: Hex, vouchers: readonly SignedVoucher[]): Promise<boolean> {
+    const { publicClient, account, settlement } = this.options;
+    try {
+      await publicClient.simulateContract({
+        address: settlement,
+        abi: settleAbi,
+        functionName: "settle",
+        args: [this.batchOf(root, vouchers)],
+        account,
+      });
+      return true;
+    } catch (error) {
+      if (settleRevertOf(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Sets a lane aside through this voucher: journaled, counted and logged. */
+  private async quarantineLane(voucher: SignedVoucher, revert: SettleRevert): Promise<void> {
+    const held: QuarantinedLane = {
+      channelId: voucher.channelId,
+      modelId: voucher.modelId,
+      throughCall: voucher.cumulativeCalls,
+      error: revert.text,
+    };
+    await this.options.journal.append({ type: "quarantine", ...held });
+    this.setAside(held);
+    this.options.metrics?.lanesQuarantined.inc({ error: revert.name ?? "unknown" });
+    this.options.log.warn(
+      { channelId: held.channelId, modelId: held.modelId, throughCall: held.throughCall, error: held.error },
+      "settlement refuses this lane; it is set aside and the other lanes settle",
+    );
+  }
+
+  private setAside(held: QuarantinedLane): void {
+    this.quarantine.set(laneId(held), held);
+    this.options.metrics?.quarantinedLanes.set(this.quarantine.size);
+  }
+
+  /** Signs, journals, sends and confirms a planned batch; null when it must be planned again. */
+  private async submit(plan: BatchPlan, data: Hex, gas: bigint | undefined): Promise<SettledBatch | null> {
+    const { publicClient, walletClient, account, settlement, journal } = this.options;
+    try {
       const prepared = await walletClient.prepareTransactionRequest({
         account,
         to: settlement,
         data,
-        gas: await this.gasLimitOrRevert(batch, data),
+        gas,
         chain: walletClient.chain,
       });
       const raw = await walletClient.signTransaction(
@@ -346,9 +633,9 @@ export class Settler {
       return settled;
     } catch (error) {
       this.paid.clear();
-      if (isAlreadySettled(error)) {
+      if (isStaleVoucher(settleRevertOf(error))) {
         this.options.log.info("a lane was already settled; re-planning from the chain");
-        return this.settleOnce();
+        return null;
       }
       throw error;
     }
@@ -539,6 +826,11 @@ export class Settler {
         if (r.callIndex > (paidThrough.get(lane) ?? 0n)) paidThrough.set(lane, r.callIndex);
       }
     for (const [id, through] of paidThrough) {
+      const held = this.quarantine.get(id);
+      if (held && through >= held.throughCall) {
+        this.quarantine.delete(id); // a newer voucher settled: the lane is whole again
+        this.options.metrics?.quarantinedLanes.set(this.quarantine.size);
+      }
       const lane = this.lanes.get(id);
       if (!lane) continue;
       this.unsettledCalls = Math.max(0, this.unsettledCalls - lane.dropThrough(through));
@@ -593,13 +885,4 @@ export class Settler {
     });
     return { ...settled, receipts };
   }
-}
-
-function isAlreadySettled(error: unknown): boolean {
-  if (!(error instanceof BaseError)) return false;
-  const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
-  return (
-    revert instanceof ContractFunctionRevertedError &&
-    revert.data?.errorName === "PaymentChannels_VoucherStale"
-  );
 }
