@@ -126,7 +126,8 @@ function payment(
     ...voucher,
   };
   let requestHash = extra.requestHash ?? `0x${"cd".repeat(32)}`;
-  if (!extra.requestHash && typeof full.channelId === "bigint" && typeof full.cumulativeCalls === "bigint")
+  const hashable = (n: unknown) => typeof n === "bigint" && n < UINT256_LIMIT;
+  if (!extra.requestHash && hashable(full.channelId) && hashable(full.cumulativeCalls))
     requestHash = requestHashNative(
       full.channelId,
       spamModel,
@@ -167,7 +168,7 @@ describe("runner HTTP surface, hostile input on anvil", () => {
       });
       const body = await json(answer);
       expect([field, answer.status, body.reason]).toEqual([field, 400, "payment_malformed"]);
-      expect(body.error).toContain(`voucher.${field} is above 2^256 - 1`);
+      expect(body.error).toContain(`payload.voucher.${field}: must fit in uint256`);
     }
     // A channel header past uint256 names no channel: the 402 simply offers no lane.
     const probe = await fetch(`${runner.url}/v2/models/${spamModel}/infer`, {

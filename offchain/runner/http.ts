@@ -8,7 +8,6 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Hex } from "viem";
 import { z } from "zod";
-import type { Voucher } from "../../sdk/protocol/typedData";
 import {
   decodePaymentPayload,
   encodeHeader,
@@ -327,7 +326,6 @@ export class RunnerHttpServer {
       if (error instanceof PaymentHeaderError) throw new HttpError(400, error.message, "payment_malformed");
       throw error;
     }
-    checkVoucherRange(payment.payload.voucher);
     try {
       const answer = await runPaidCall(this.ctx, model, payment, body, text, renderAnswer);
       const latency = performance.now() - started;
@@ -485,18 +483,6 @@ function channelHeader(req: IncomingMessage): bigint | null {
 }
 
 const UINT256_LIMIT = 1n << 256n;
-
-/**
- * A voucher's numbers are uint256 in the contract: a larger one could never be settled, and
- * must not reach a chain read either, whose encoding would fail as if the chain were down.
- */
-function checkVoucherRange(voucher: Voucher): void {
-  for (const field of ["channelId", "modelId", "cumulativeAmount", "cumulativeCalls"] as const) {
-    if (voucher[field] >= UINT256_LIMIT) {
-      throw new HttpError(400, `PAYMENT-SIGNATURE: voucher.${field} is above 2^256 - 1`, "payment_malformed");
-    }
-  }
-}
 
 /** A decimal uint256, or null. */
 function parseUint256(text: string): bigint | null {
