@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { createTestClient, type Hex, http } from "viem";
+import { createTestClient, type Hex, http, keccak256, toBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOpenLoRAClient } from "../../../sdk/client";
@@ -237,6 +237,79 @@ describe("a runner and a consumer through the CLI", () => {
     const unknown = await runCli(["channel", "show", ...chain, "999"]);
     expect(unknown.code).toBe(4);
     expect(unknown.stderr).toMatch(/PaymentChannels_UnknownChannel\(channelId=999\)/);
+  });
+
+  it("writes every paid answer to --out, one JSON line per call, appending", async () => {
+    const out = join(dir, "answers.jsonl");
+    const run = await runCli([
+      ...callSpam(runner.url, "WIN a FREE cruise now!!!"),
+      "--count",
+      "3",
+      "--out",
+      out,
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/3 answer\(s\) appended to .*answers\.jsonl/);
+    const lines = readFileSync(out, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(3);
+    expect(lines.map((l) => l.call)).toEqual([1, 2, 3]);
+    for (const line of lines) {
+      expect(line).toMatchObject({ model: "1", channel: channelId, amount: "2000", runner: address(2) });
+      expect(line.label).toMatch(/^(spam|ham)$/);
+      // The answer is kept byte for byte: its hash is the receipt's outputHash.
+      expect(keccak256(toBytes(line.answer))).toBe(line.receipt.outputHash);
+    }
+    const indexes = lines.map((l) => BigInt(l.receipt.callIndex));
+    expect(indexes[1]).toBe((indexes[0] as bigint) + 1n);
+    expect(lines[2].voucher.cumulativeCalls).toBe(lines[2].receipt.callIndex);
+
+    const again = await runCli([...callSpam(runner.url, "hello"), "--out", out]);
+    expect(again.code).toBe(0);
+    expect(readFileSync(out, "utf8").trimEnd().split("\n")).toHaveLength(4);
+  });
+
+  it("prints every paid answer without --out", async () => {
+    const run = await runCli([...callSpam(runner.url, "WIN a FREE cruise now!!!"), "--count", "2"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^1\/2 model 1: (ham|spam) {2}\(scores .*\)\n2\/2 model 1: (ham|spam) /);
+  });
+
+  it("keeps the answers paid before the channel runs dry and says how to top up", async () => {
+    const open = await runCli([
+      "--json",
+      "channel",
+      "open",
+      ...chain,
+      ...consumer,
+      "--runner",
+      address(2),
+      "--amount",
+      "0.004", // two calls at 0.002
+    ]);
+    expect(open.code).toBe(0);
+    const small = open.json().channelId as string;
+    const out = join(dir, "dry.jsonl");
+    const args = [...callSpam(runner.url, "WIN a FREE cruise now!!!"), "--count", "5", "--out", out];
+    args[args.indexOf(channelId, args.indexOf("--channel"))] = small;
+    const run = await runCli(args);
+    expect(run.code).toBe(4);
+    expect(readFileSync(out, "utf8").trimEnd().split("\n")).toHaveLength(2);
+    expect(run.stderr).toMatch(
+      /2 of 5 paid \(0\.004 tUSD at 0\.002 tUSD per call, answers in .*dry\.jsonl\)/,
+    );
+    expect(run.stderr).toMatch(/insufficient_channel_balance/);
+    const topup = /top it up with: (openlora channel topup .*)$/m.exec(run.stderr)?.[1];
+    expect(topup).toBe(`openlora channel topup ${small} --amount 0.006 ${chain.join(" ")} --dev-account 3`);
+
+    // The command printed is the one to run: after it, the 3 calls left are paid.
+    const words = (topup as string).split(" ").slice(1);
+    expect((await runCli(words)).code).toBe(0);
+    const rest = await runCli([...args.slice(0, args.indexOf("--count")), "--count", "3", "--out", out]);
+    expect(rest.code).toBe(0);
+    expect(readFileSync(out, "utf8").trimEnd().split("\n")).toHaveLength(5);
   });
 
   it("tops up with a permit, closes, and withdraws the rest after the challenge period", async () => {
