@@ -211,6 +211,85 @@ describe("a runner and a consumer through the CLI", () => {
     expect(tampered.stderr).toMatch(/openlora: the receipt is not included in that settled batch/);
   });
 
+  it("verifies the user's own receipt, and refuses an edited one naming the field", async () => {
+    const receiptFile = join(dir, "receipt.json");
+    const original = readFileSync(receiptFile, "utf8");
+    // The runner to ask is the one the receipt was bought from.
+    const untouched = await runCli(["verify-receipt", ...chain, "--receipt", receiptFile]);
+    expect(untouched.code).toBe(0);
+    expect(untouched.stdout).toMatch(/runner's +the same receipt/);
+    expect(untouched.stdout).toMatch(/signature +signed by the runner/);
+    expect(untouched.stdout).toMatch(
+      /amount +0\.002 tUSD, as the chain settled per call \(calls 1-4 of lane/,
+    );
+
+    const saved = JSON.parse(original);
+    const signature = saved.receiptSignature as string;
+    const v = Number.parseInt(signature.slice(130), 16);
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const highS = (n - BigInt(`0x${signature.slice(66, 130)}`)).toString(16).padStart(64, "0");
+    const edits: [string, (r: typeof saved) => void, RegExp][] = [
+      [
+        "amount",
+        (r) => {
+          r.amount = "3000";
+        },
+        /amount differs: your receipt 0\.003 tUSD, the chain settled 0\.002 tUSD per call/,
+      ],
+      [
+        "outputHash",
+        (r) => {
+          r.receipt.outputHash = `0x${"ab".repeat(32)}`;
+        },
+        new RegExp(`outputHash differs: your receipt 0x(ab){32}, the runner's ${saved.receipt.outputHash}`),
+      ],
+      [
+        "requestHash",
+        (r) => {
+          r.receipt.requestHash = `0x${"cd".repeat(32)}`;
+        },
+        new RegExp(`requestHash differs: your receipt 0x(cd){32}, the runner's ${saved.receipt.requestHash}`),
+      ],
+      [
+        "modelId",
+        (r) => {
+          r.receipt.modelId = "2";
+        },
+        /modelId differs: your receipt 2, the runner's 1/,
+      ],
+      [
+        "signature",
+        (r) => {
+          r.receiptSignature = `${signature.slice(0, 10)}${signature[10] === "0" ? "1" : "0"}${signature.slice(11)}`;
+        },
+        /receiptSignature is not the runner's signature of this receipt/,
+      ],
+      [
+        "signature with v of 0 or 1",
+        (r) => {
+          r.receiptSignature = `${signature.slice(0, 130)}0${v - 27}`;
+        },
+        /receiptSignature is not the runner's signature of this receipt: its v is [01], not 27 or 28/,
+      ],
+      [
+        "signature with a high s",
+        (r) => {
+          r.receiptSignature = `${signature.slice(0, 66)}${highS}${(55 - v).toString(16)}`;
+        },
+        /receiptSignature is not .*: its s is in the upper half/,
+      ],
+    ];
+    for (const [what, edit, message] of edits) {
+      const edited = JSON.parse(original);
+      edit(edited);
+      const file = join(dir, `edited-${what.replaceAll(" ", "-")}.json`);
+      writeFileSync(file, JSON.stringify(edited));
+      const run = await runCli(["verify-receipt", ...chain, "--runner-url", runner.url, "--receipt", file]);
+      expect({ what, code: run.code }).toEqual({ what, code: 4 });
+      expect(run.stderr).toMatch(message);
+    }
+  });
+
   it("claims the runner's fees from the settlement", async () => {
     const run = await runCli(["--json", "runner", "claim-fees", ...chain, "--dev-account", "2"]);
     expect(run.code).toBe(0);
