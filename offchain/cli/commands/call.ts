@@ -163,31 +163,46 @@ async function stoppedAfter(
     /** The answers paid for, when they are neither printed nor in --out (--json). */
     answers?: Record<string, unknown>[];
   },
-): Promise<unknown> {
-  const cause = asCliError(error);
-  if (!(cause instanceof CliError)) return cause;
+): Promise<CliError> {
+  const converted = asCliError(error);
+  const cause =
+    converted instanceof CliError
+      ? converted
+      : new CliError(`unexpected error: ${(error as Error)?.message ?? String(error)}`, ExitCode.failure);
   const { command, client, flags, done, paid } = run;
-  const fmt = await amountFormatter(client);
-  const price = run.price ?? (await getModel(client, flags.model)).pricePerCall;
   const left = flags.count - done;
   const dry = (error as PaymentClientError).details?.reason === "insufficient_channel_balance";
-  const topup = dry ? await topupCommand(command, client, flags.channel, price * BigInt(left)) : undefined;
-  const kept = done === 0 ? "" : flags.out ? `, answers in ${flags.out}` : ", answers above";
-  const message = [
-    `${done} of ${flags.count} paid (${fmt(paid)}${done > 0 ? ` at ${fmt(price)} per call` : ""}${kept}): ${cause.message}`,
-    ...(topup
-      ? [
-          `the channel's balance does not cover the ${left} call(s) left (${fmt(price * BigInt(left))}); top it up with: ${topup}`,
-        ]
-      : []),
-  ].join("\n");
-  return new CliError(message, cause.exitCode, {
+  const kept =
+    done === 0
+      ? ""
+      : flags.out
+        ? `answers in ${flags.out}`
+        : run.answers
+          ? "answers in details"
+          : "answers above";
+  let amounts = "";
+  const topup: { amount?: bigint; command?: string; line?: string } = {};
+  try {
+    const fmt = await amountFormatter(client);
+    const price = run.price ?? (dry ? (await getModel(client, flags.model)).pricePerCall : undefined);
+    amounts = `${fmt(paid)}${done > 0 && price !== undefined ? ` at ${fmt(price)} per call` : ""}`;
+    if (dry && price !== undefined) {
+      topup.amount = price * BigInt(left);
+      topup.command = await topupCommand(command, client, flags.channel, topup.amount);
+      topup.line = `the channel's balance does not cover the ${left} call(s) left (${fmt(topup.amount)}); top it up with: ${topup.command}`;
+    }
+  } catch {
+    // The chain did not answer: report what this run knows without it.
+  }
+  const said = [amounts, kept].filter(Boolean).join(", ");
+  const message = `${done} of ${flags.count} paid${said ? ` (${said})` : ""}: ${cause.message}`;
+  return new CliError(topup.line ? `${message}\n${topup.line}` : message, cause.exitCode, {
     ...cause.details,
     paidCalls: done,
     count: flags.count,
     paid,
-    pricePerCall: price,
-    ...(topup ? { topupAmount: price * BigInt(left), topupCommand: topup } : {}),
+    ...(run.price !== undefined ? { pricePerCall: run.price } : {}),
+    ...(topup.command ? { topupAmount: topup.amount, topupCommand: topup.command } : {}),
     ...(run.answers ? { answers: run.answers } : {}),
   });
 }

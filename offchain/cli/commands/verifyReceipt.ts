@@ -154,7 +154,7 @@ function readSavedReceipt(file: string): SavedReceipt {
  */
 async function findProof(options: VerifyFlags, saved: SavedReceipt | null): Promise<InclusionProof> {
   if (options.proof) return inclusionProofFromJson(readJson(options.proof));
-  const runnerUrl = options.runnerUrl ?? (saved?.url ? new URL(saved.url).origin : undefined);
+  const runnerUrl = options.runnerUrl ?? (saved?.url ? originOf(saved.url) : undefined);
   if (!runnerUrl)
     throw new CliError("give the proof with --proof <file> or --runner-url <url>", ExitCode.usage);
   const named = options.requestHash ?? saved?.receipt.requestHash;
@@ -173,6 +173,14 @@ async function findProof(options: VerifyFlags, saved: SavedReceipt | null): Prom
     ExitCode.rejected,
     { runnerUrl, requestHash: named },
   );
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    throw new CliError(`the receipt's url is not a URL: "${url}" (pass --runner-url)`, ExitCode.usage);
+  }
 }
 
 /** The runner's proof of a receipt, or null when it has settled no such receipt. */
