@@ -2,7 +2,8 @@
  * A consumer's whole path through the CLI against a real runner on a devnet: `channel open`,
  * paid `call`s, `settle`, `verify-receipt`, `status`, `channel topup|show|close|withdraw`.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -348,6 +349,31 @@ describe("a runner and a consumer through the CLI", () => {
     const again = await runCli([...callSpam(runner.url, "hello"), "--out", out]);
     expect(again.code).toBe(0);
     expect(readFileSync(out, "utf8").trimEnd().split("\n")).toHaveLength(4);
+  });
+
+  it("has every answer paid so far on disk when the process is killed mid-run", async () => {
+    const out = join(dir, "killed.jsonl");
+    const child = spawn(
+      "node",
+      [join(repoRoot, "bin/openlora.mjs"), ...callSpam(runner.url, "hello"), "--count", "1000", "--out", out],
+      { cwd: repoRoot, stdio: "ignore" },
+    );
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    const lines = () => (existsSync(out) ? readFileSync(out, "utf8").split("\n").length - 1 : 0);
+    for (let waited = 0; lines() < 3; waited += 50) {
+      if (waited > 60_000 || child.exitCode !== null) throw new Error("no answers written");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGKILL");
+    await exited;
+    const written = readFileSync(out, "utf8");
+    expect(written.endsWith("\n")).toBe(true);
+    const records = written
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(records.length).toBeGreaterThanOrEqual(3);
+    expect(records.map((r) => r.call)).toEqual(records.map((_, i) => i + 1));
   });
 
   it("prints every paid answer without --out", async () => {
