@@ -171,6 +171,15 @@ describe("startDevnet", () => {
       expect(existsSync(absolute)).toBe(true);
       removeDeploymentFileOf({ deploymentFile: absolute, rpcUrl: devnet.rpcUrl, deployment });
       expect(existsSync(absolute)).toBe(false);
+
+      // A file of a devnet that crashed, its port now serving a new chain without its contracts.
+      writeFileSync(absolute, JSON.stringify({ chainId: 31337, ...addresses, rpcUrl: devnet.rpcUrl }));
+      const again = await deployContracts({
+        rpcUrl: devnet.rpcUrl,
+        privateKey: devnet.deployer.privateKey,
+        deploymentFile: file,
+      });
+      expect(again.backup).toBeNull();
     } finally {
       rmSync(absolute, { force: true });
     }

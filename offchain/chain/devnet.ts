@@ -212,8 +212,8 @@ async function guardExisting(file: string, rpcUrl: string, force: boolean): Prom
 
 /**
  * live: its Settlement has code at that URL; gone: its own node on this machine no longer
- * answers or runs another chain; dead: a node of its chain answered without that code; unknown:
- * no node of its chain answered.
+ * answers, runs another chain, or has no such contract (a new chain on its port); dead: another
+ * node of its chain answered without that code; unknown: no node of its chain answered.
  */
 type Liveness = { live: string } | { gone: true } | { dead: true } | { unknown: true };
 
@@ -231,7 +231,9 @@ async function liveness(deployment: Deployment, rpcUrl: string): Promise<Livenes
       }
       const code = await client.getCode({ address: deployment.settlement });
       if (code !== undefined && code !== "0x") return { live: url };
-      if (!("gone" in verdict)) verdict = { dead: true };
+      // Its own port answering without its contracts is a new chain there: the old one is gone.
+      if (ownLocal) verdict = { gone: true };
+      else if (!("gone" in verdict)) verdict = { dead: true };
     } catch {
       if (ownLocal) verdict = { gone: true };
     }
