@@ -276,7 +276,8 @@ export function registerCall(program: Command): void {
           );
           const text = await response.text();
           if (!response.ok) throw refusal(response.status, text, url);
-          const received = arrived.pop();
+          const received = arrived.at(-1); // the receipt of this answer
+          arrived.length = 0;
           if (!received) throw new CliError("the runner answered without a receipt", ExitCode.rejected);
           last = received;
           paid += received.price;
