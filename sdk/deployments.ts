@@ -1,8 +1,10 @@
 /**
  * The deployments file `deployments/<chainId>.json` that `script/Deploy.s.sol` writes: the
- * proxy addresses of one OpenLoRA deployment. The SDK, the runner and the CLI read it.
+ * proxy addresses of one OpenLoRA deployment. The SDK, the runner and the CLI read it. A node on
+ * this machine (a devnet) has its own, `deployments/local/<chainId>-<port>.json`: several can run
+ * side by side with one chain id, and each must keep its own addresses.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { getAddress } from "viem";
 import { z } from "zod";
@@ -39,6 +41,33 @@ export class DeploymentError extends Error {
 
 export function deploymentPath(chainId: number, dir = "deployments"): string {
   return path.join(dir, `${chainId}.json`);
+}
+
+/** The port of an RPC URL on this machine (loopback), or null for any other host. */
+export function localPort(rpcUrl: string): number | null {
+  let url: URL;
+  try {
+    url = new URL(rpcUrl);
+  } catch {
+    return null;
+  }
+  if (!["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return null;
+  return Number(url.port || (url.protocol === "https:" ? 443 : 80));
+}
+
+/** Where a deployment made through `rpcUrl` is written: keyed by port for a node on this machine. */
+export function deploymentPathFor(chainId: number, rpcUrl: string, dir = "deployments"): string {
+  const port = localPort(rpcUrl);
+  return port === null ? deploymentPath(chainId, dir) : path.join(dir, "local", `${chainId}-${port}.json`);
+}
+
+/**
+ * Where to read the deployment of the node at `rpcUrl`: its own file when it is on this machine
+ * and has one, else `<dir>/<chainId>.json`.
+ */
+export function findDeploymentFile(chainId: number, rpcUrl: string, dir = "deployments"): string {
+  const own = deploymentPathFor(chainId, rpcUrl, dir);
+  return existsSync(own) ? own : deploymentPath(chainId, dir);
 }
 
 /** Reads and validates a deployments file; names every missing or malformed address. */

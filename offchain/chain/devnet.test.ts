@@ -1,17 +1,20 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { erc20Abi } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOpenLoRAClient } from "../../sdk/client";
+import { readDeployment } from "../../sdk/deployments";
 import {
   DEV_MNEMONIC,
   DeployError,
+  DeploymentExistsError,
   type Devnet,
   deployContracts,
   devAccountAt,
   devAccounts,
+  removeDeploymentFileOf,
   startDevnet,
 } from "./devnet";
 
@@ -117,6 +120,69 @@ describe("startDevnet", () => {
         deploymentFile: path.join(os.tmpdir(), "x.json"),
       }),
     ).rejects.toThrow(/must be inside deployments\//);
+  });
+
+  it("replaces a deployments file whose own devnet is gone, and removes only a devnet's own file", async () => {
+    const file = `deployments/local/.gone-${process.pid}.json`;
+    const absolute = path.resolve(file);
+    mkdirSync(path.dirname(absolute), { recursive: true });
+    const nowhere = `0x${"de".repeat(20)}`;
+    const addresses = Object.fromEntries(
+      [
+        "paymentAsset",
+        "modelRegistry",
+        "coTrainingShares",
+        "modelVaultFactory",
+        "paymentChannels",
+        "runnerRegistry",
+        "settlement",
+      ].map((k) => [k, nowhere]),
+    );
+    // Written by a devnet on port 9, long stopped: nothing answers there.
+    writeFileSync(absolute, JSON.stringify({ chainId: 31337, ...addresses, rpcUrl: "http://127.0.0.1:9" }));
+    try {
+      const { deployment, backup } = await deployContracts({
+        rpcUrl: devnet.rpcUrl,
+        privateKey: devnet.deployer.privateKey,
+        deploymentFile: file,
+      });
+      expect(backup).toBeNull();
+      expect(readDeployment(absolute)).toMatchObject({
+        settlement: deployment.settlement,
+        rpcUrl: devnet.rpcUrl,
+      });
+
+      // Its contracts are live now: replacing the file takes --force.
+      await expect(
+        deployContracts({
+          rpcUrl: devnet.rpcUrl,
+          privateKey: devnet.deployer.privateKey,
+          deploymentFile: file,
+        }),
+      ).rejects.toBeInstanceOf(DeploymentExistsError);
+
+      // A devnet whose file another deploy replaced leaves that file alone; its own it removes.
+      const other = {
+        deploymentFile: absolute,
+        rpcUrl: devnet.rpcUrl,
+        deployment: { ...deployment, settlement: nowhere },
+      };
+      removeDeploymentFileOf(other as Parameters<typeof removeDeploymentFileOf>[0]);
+      expect(existsSync(absolute)).toBe(true);
+      removeDeploymentFileOf({ deploymentFile: absolute, rpcUrl: devnet.rpcUrl, deployment });
+      expect(existsSync(absolute)).toBe(false);
+
+      // A file of a devnet that crashed, its port now serving a new chain without its contracts.
+      writeFileSync(absolute, JSON.stringify({ chainId: 31337, ...addresses, rpcUrl: devnet.rpcUrl }));
+      const again = await deployContracts({
+        rpcUrl: devnet.rpcUrl,
+        privateKey: devnet.deployer.privateKey,
+        deploymentFile: file,
+      });
+      expect(again.backup).toBeNull();
+    } finally {
+      rmSync(absolute, { force: true });
+    }
   });
 
   it("stops anvil by its process id", async () => {

@@ -5,13 +5,13 @@
  */
 import { spawn } from "node:child_process";
 import { pbkdf2Sync } from "node:crypto";
-import { existsSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Address, type Hex, toHex } from "viem";
+import { type Address, createPublicClient, type Hex, http, isAddressEqual, toHex } from "viem";
 import { type HDAccount, HDKey, hdKeyToAccount } from "viem/accounts";
 import { createOpenLoRAClient } from "../../sdk/client";
-import { type Deployment, readDeployment } from "../../sdk/deployments";
+import { type Deployment, deploymentPathFor, localPort, readDeployment } from "../../sdk/deployments";
 import { testUsdAbi } from "../../sdk/generated/abis";
 import { type Anvil, startAnvil } from "./anvil";
 import { foundryBinary } from "./foundryBinary";
@@ -37,6 +37,23 @@ export class DeployError extends Error {
   ) {
     super(message);
     this.name = "DeployError";
+  }
+}
+
+/** A deployments file still names contracts that are live on their chain: replacing it loses them. */
+export class DeploymentExistsError extends DeployError {
+  constructor(
+    readonly file: string,
+    readonly settlement: Address,
+    /** Where its Settlement has code; null when no node of its chain answered to tell. */
+    readonly liveAt: string | null,
+  ) {
+    const name = path.relative(process.cwd(), file) || file;
+    super(
+      `${liveAt ? `${name} holds a live deployment (Settlement ${settlement} has code at ${liveAt})` : `${name} may hold a live deployment (no node of its chain answered to tell)`}: not replacing it; pass --force to replace it (a backup is kept)`,
+      { file },
+    );
+    this.name = "DeploymentExistsError";
   }
 }
 
@@ -79,9 +96,12 @@ export interface DeployOptions {
   privateKey: Hex;
   /**
    * Where the script writes the addresses, relative to the repository root and inside
-   * `deployments/` (forge may write only there). Default: deployments/<chainId>.json.
+   * `deployments/` (forge may write only there). Default: deployments/<chainId>.json, or
+   * deployments/local/<chainId>-<port>.json for a node on this machine.
    */
   deploymentFile?: string;
+  /** Replace a deployments file whose contracts are still live (a backup copy is kept). */
+  force?: boolean;
   /** Extra environment for the script: PAYMENT_ASSET, ADMIN, PROFIT_UNLOCK_PERIOD, ... */
   env?: Record<string, string>;
   /** Told of forge's progress lines. */
@@ -95,19 +115,20 @@ const DEPLOY_TIMEOUT_MS = 180_000;
 /** Runs `forge script script/Deploy.s.sol --broadcast` against `rpcUrl` and reads what it wrote. */
 export async function deployContracts(
   options: DeployOptions,
-): Promise<{ deployment: Deployment; file: string }> {
-  const file = options.deploymentFile;
-  if (file !== undefined) {
-    const relative = path.relative(path.join(repoRoot, "deployments"), path.resolve(repoRoot, file));
-    if (relative.startsWith("..") || path.isAbsolute(relative)) {
-      throw new DeployError(
-        `the deployment file must be inside deployments/ (forge may write only there): ${file}`,
-        {
-          file,
-        },
-      );
-    }
+): Promise<{ deployment: Deployment; file: string; backup: string | null }> {
+  const file = options.deploymentFile ?? deploymentPathFor(await chainIdAt(options.rpcUrl), options.rpcUrl);
+  const relative = path.relative(path.join(repoRoot, "deployments"), path.resolve(repoRoot, file));
+  if (relative.startsWith("..") || path.isAbsolute(relative)) {
+    throw new DeployError(
+      `the deployment file must be inside deployments/ (forge may write only there): ${file}`,
+      {
+        file,
+      },
+    );
   }
+  const absolute = path.resolve(repoRoot, file);
+  const backup = await guardExisting(absolute, options.rpcUrl, options.force ?? false);
+  mkdirSync(path.dirname(absolute), { recursive: true });
   const args = [
     "script",
     "script/Deploy.s.sol",
@@ -121,7 +142,7 @@ export async function deployContracts(
     // (foundry-rs/foundry#10122), which hung a deploy.
     "--slow",
   ];
-  const env = { ...process.env, ...options.env, ...(file ? { DEPLOYMENT_FILE: file } : {}) };
+  const env = { ...process.env, ...options.env, DEPLOYMENT_FILE: file };
   // The key travels on forge's command line; never in our messages.
   const { code, output } = await run(
     foundryBinary("forge"),
@@ -137,21 +158,106 @@ export async function deployContracts(
       code,
     });
   }
-  let target = file;
-  if (target === undefined) {
-    const chainId = /Chain (\d+)/.exec(printable)?.[1];
-    if (!chainId)
-      throw new DeployError("could not tell which chain forge deployed to", { output: tail(printable) });
-    target = path.join("deployments", `${chainId}.json`);
-  }
-  const absolute = path.resolve(repoRoot, target);
   if (!existsSync(absolute)) {
-    throw new DeployError(`the deploy script did not write ${target}`, {
+    throw new DeployError(`the deploy script did not write ${file}`, {
       output: tail(printable),
-      file: target,
+      file,
     });
   }
-  return { deployment: readDeployment(absolute), file: absolute };
+  // A local node's URL goes into its file, so that a later deploy can tell whether the contracts
+  // it names are still live. Remote URLs are left out: they may carry an API key.
+  if (localPort(options.rpcUrl) !== null) {
+    const json = JSON.parse(readFileSync(absolute, "utf8")) as Record<string, unknown>;
+    writeFileSync(absolute, `${JSON.stringify({ ...json, rpcUrl: options.rpcUrl }, null, 2)}\n`);
+  }
+  return { deployment: readDeployment(absolute), file: absolute, backup };
+}
+
+async function chainIdAt(rpcUrl: string): Promise<number> {
+  try {
+    return await rpcClient(rpcUrl).getChainId();
+  } catch (error) {
+    throw new DeployError(`cannot reach the chain at ${rpcUrl}: ${(error as Error).message.split("\n")[0]}`);
+  }
+}
+
+function rpcClient(rpcUrl: string) {
+  return createPublicClient({ transport: http(rpcUrl, { retryCount: 0, timeout: 5_000 }) });
+}
+
+/**
+ * Before a deployments file is replaced: refuses, unless `force`, when the contracts it names are
+ * live (their Settlement has code on its chain) or when no node could tell; keeps a copy of it
+ * unless its own node (a devnet on this machine) is gone, taking its contracts with it.
+ */
+async function guardExisting(file: string, rpcUrl: string, force: boolean): Promise<string | null> {
+  if (!existsSync(file)) return null;
+  let existing: Deployment | null = null;
+  try {
+    existing = readDeployment(file);
+  } catch {
+    // not a deployments file we can read: keep a copy, it may matter to someone
+  }
+  const state: Liveness = existing ? await liveness(existing, rpcUrl) : { dead: true };
+  if (existing && !force) {
+    if ("live" in state) throw new DeploymentExistsError(file, existing.settlement, state.live);
+    if ("unknown" in state) throw new DeploymentExistsError(file, existing.settlement, null);
+  }
+  if ("gone" in state) return null;
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const backup = `${file.replace(/\.json$/, "")}.${stamp}.bak.json`;
+  copyFileSync(file, backup);
+  return backup;
+}
+
+/**
+ * live: its Settlement has code at that URL; gone: its own node on this machine no longer
+ * answers, runs another chain, or has no such contract (a new chain on its port); dead: another
+ * node of its chain answered without that code; unknown: no node of its chain answered.
+ */
+type Liveness = { live: string } | { gone: true } | { dead: true } | { unknown: true };
+
+/** Asks the node the file names (a local one), then the node being deployed to. */
+async function liveness(deployment: Deployment, rpcUrl: string): Promise<Liveness> {
+  const own = typeof deployment.rpcUrl === "string" ? deployment.rpcUrl : null;
+  let verdict: Liveness = { unknown: true };
+  for (const url of own && own !== rpcUrl ? [own, rpcUrl] : [rpcUrl]) {
+    const ownLocal = url === own && localPort(url) !== null;
+    try {
+      const client = rpcClient(url);
+      if ((await client.getChainId()) !== deployment.chainId) {
+        if (ownLocal) verdict = { gone: true };
+        continue;
+      }
+      const code = await client.getCode({ address: deployment.settlement });
+      if (code !== undefined && code !== "0x") return { live: url };
+      // Its own port answering without its contracts is a new chain there: the old one is gone.
+      if (ownLocal) verdict = { gone: true };
+      else if (!("gone" in verdict)) verdict = { dead: true };
+    } catch {
+      if (ownLocal) verdict = { gone: true };
+    }
+  }
+  return verdict;
+}
+
+/**
+ * Removes a devnet's deployments file, but only while it still names this devnet's contracts:
+ * a file that another deploy has since replaced is left alone.
+ */
+export function removeDeploymentFileOf(
+  devnet: Pick<Devnet, "deploymentFile" | "deployment" | "rpcUrl">,
+): void {
+  const file = devnet.deploymentFile;
+  if (!file || !existsSync(file)) return;
+  try {
+    const current = readDeployment(file);
+    if (!isAddressEqual(current.settlement, devnet.deployment.settlement) || current.rpcUrl !== devnet.rpcUrl)
+      return;
+  } catch {
+    return;
+  }
+  rmSync(file, { force: true });
 }
 
 function tail(text: string, lines = 30): string {
@@ -211,6 +317,10 @@ export interface DevnetOptions {
    * private file that is read and removed, so parallel devnets never clash.
    */
   deploymentFile?: string;
+  /** Keep the deployments file at this node's own path, deployments/local/<chainId>-<port>.json. */
+  keepDeploymentFile?: boolean;
+  /** Replace a kept deployments file even if the contracts it names are live elsewhere (a backup is kept). */
+  force?: boolean;
   /** Extra environment for the deploy script (PROFIT_UNLOCK_PERIOD, ...). */
   env?: Record<string, string>;
   onOutput?(line: string): void;
@@ -228,7 +338,7 @@ export interface Devnet {
   /** Account 0: deployed the contracts, holds every role, owns TestUSD. */
   deployer: DevAccount;
   funding: bigint;
-  /** Stops anvil by its process id (and removes nothing else: the kept file stays). */
+  /** Stops anvil by its process id (and removes nothing else: the kept file stays; see removeDeploymentFileOf). */
   stop(): Promise<void>;
 }
 
@@ -244,9 +354,14 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     ...(options.blockTime !== undefined ? { blockTime: options.blockTime } : {}),
     accounts: Math.max(count, 10),
   });
-  const keep = options.deploymentFile;
+  const keep = options.deploymentFile ?? options.keepDeploymentFile === true;
   const file =
-    keep ?? path.join("deployments", `.devnet-${process.pid}-${Date.now()}-${privateFiles++}.json`);
+    typeof keep === "string"
+      ? keep
+      : keep
+        ? deploymentPathFor(anvil.chainId, anvil.rpcUrl)
+        : path.join("deployments", `.devnet-${process.pid}-${Date.now()}-${privateFiles++}.json`);
+  let kept: Pick<Devnet, "deploymentFile" | "deployment" | "rpcUrl"> | null = null;
   try {
     const accounts = devAccounts(count);
     const deployer = accounts[0] as DevAccount;
@@ -254,10 +369,12 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       rpcUrl: anvil.rpcUrl,
       privateKey: deployer.privateKey,
       deploymentFile: file,
+      ...(options.force ? { force: true } : {}),
       ...(options.env ? { env: options.env } : {}),
       ...(options.onOutput ? { onOutput: options.onOutput } : {}),
     });
     if (!keep) rmSync(written, { force: true });
+    else kept = { deploymentFile: written, deployment, rpcUrl: anvil.rpcUrl };
     const funding = options.funding ?? DEFAULT_FUNDING;
     if (funding > 0n) await fund(anvil.rpcUrl, deployment, deployer, accounts, funding);
     return {
@@ -273,6 +390,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     };
   } catch (error) {
     if (!keep) rmSync(path.resolve(repoRoot, file), { force: true });
+    if (kept) removeDeploymentFileOf(kept);
     await anvil.stop();
     throw error;
   }

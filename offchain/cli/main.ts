@@ -7,9 +7,10 @@ import { registerDeploy, registerDevnet } from "./commands/devnet";
 import { registerConsent, registerRegister } from "./commands/register";
 import { registerRunnerCommands } from "./commands/runner";
 import { registerServe } from "./commands/serve";
-import { registerStatus, registerVerifyReceipt } from "./commands/status";
+import { registerStatus } from "./commands/status";
 import { registerTrain } from "./commands/train";
 import { registerClaim, registerVault } from "./commands/vault";
+import { registerVerifyReceipt } from "./commands/verifyReceipt";
 import { CliError, ExitCode } from "./errors";
 
 const program = new Command("openlora")

@@ -9,7 +9,7 @@ import path from "node:path";
 import pino, { type Logger } from "pino";
 import { createPublicClient, createWalletClient, type Hex, http, type PublicClient } from "viem";
 import { chainFor } from "../../sdk/client";
-import { type Deployment, deploymentPath, readDeployment } from "../../sdk/deployments";
+import { type Deployment, findDeploymentFile, readDeployment } from "../../sdk/deployments";
 import { modelRegistryAbi, runnerRegistryAbi } from "../../sdk/generated/abis";
 import { nativeSigningAccount } from "../crypto/nativeAccount";
 import { cryptoBackend } from "../crypto/nativeBackend";
@@ -128,7 +128,7 @@ async function startLocked(
   httpOptions: Pick<HttpOptions, "freeOfCharge">,
 ): Promise<Runner> {
   const { chainId, publicClient, servingReads, walletClient, account } = await connect(config, log);
-  const deployment = readDeployment(config.deployments ?? deploymentPath(chainId));
+  const deployment = readDeployment(config.deployments ?? findDeploymentFile(chainId, config.rpcUrl));
   if (deployment.chainId !== chainId) {
     throw new RunnerStartError(
       `the deployments file is for chain ${deployment.chainId}, the RPC serves chain ${chainId}`,

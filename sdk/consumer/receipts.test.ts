@@ -3,9 +3,17 @@
  * settles a batch (Merkle root + vouchers) itself, and the SDK verifies each receipt's signature
  * and inclusion. The settlement's revenue split is checked against sdk/math/revenueSplit.ts.
  */
-import { type Hex, keccak256, parseEventLogs, toBytes } from "viem";
+import {
+  type BaseError,
+  ContractFunctionRevertedError,
+  type Hex,
+  keccak256,
+  parseEventLogs,
+  toBytes,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { creationBytecode } from "../../offchain/chain/artifacts";
 import { type Devnet, startDevnet } from "../../offchain/chain/devnet";
 import { createOpenLoRAClient, type OpenLoRAClient, sendTx, withAccount } from "../client";
 import { InvalidArgumentError } from "../errors";
@@ -19,8 +27,11 @@ import { registerRunner } from "../runners";
 import { getChannel, getLane, openChannel } from "./channels";
 import { ChannelLanes, type SignedCall } from "./lanes";
 import {
+  checkReceiptSignature,
   inclusionProofFromJson,
+  receiptDifferences,
   runnerBatches,
+  settledVoucherOf,
   verifyReceiptInclusion,
   verifyReceiptSignature,
 } from "./receipts";
@@ -184,6 +195,159 @@ describe("receipts", () => {
     expect(() => inclusionProofFromJson({ ...json, runner: undefined })).toThrow(/runner/);
   });
 });
+
+/** Mutations of a valid 65-byte signature, each a form some library produces or an attacker tries. */
+function mutations(signature: Hex): [string, Hex][] {
+  const r = signature.slice(2, 66);
+  const s = BigInt(`0x${signature.slice(66, 130)}`);
+  const v = Number.parseInt(signature.slice(130), 16);
+  const byte = (n: number) => n.toString(16).padStart(2, "0");
+  const word = (n: bigint) => n.toString(16).padStart(64, "0");
+  const yParity = BigInt(v - 27) << 255n;
+  return [
+    ["valid", signature],
+    ["v = 0 or 1", `0x${r}${word(s)}${byte(v - 27)}`],
+    ["v flipped", `0x${r}${word(s)}${byte(55 - v)}`],
+    ["v = 29", `0x${r}${word(s)}${byte(29)}`],
+    ["v = 37 (EIP-155 style)", `0x${r}${word(s)}${byte(v + 10)}`],
+    ["high s, v flipped", `0x${r}${word(SECP256K1_N - s)}${byte(55 - v)}`],
+    ["64-byte EIP-2098", `0x${r}${word(s | yParity)}`],
+    ["66 bytes", `${signature}00`],
+    ["empty", "0x"],
+    ["r = 0", `0x${word(0n)}${word(s)}${byte(v)}`],
+    ["s = 0", `0x${r}${word(0n)}${byte(v)}`],
+  ];
+}
+
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/** Whether Settlement's SignatureChecker accepts `signatureB` of `b` for `runner` (reportEquivocation, simulated). */
+async function settlementAccepts(
+  runnerAddress: Hex,
+  a: Served,
+  b: Receipt,
+  signatureB: Hex,
+): Promise<boolean> {
+  try {
+    await runner.publicClient.simulateContract({
+      account: address(3),
+      address: devnet.deployment.settlement,
+      abi: settlementAbi,
+      functionName: "reportEquivocation",
+      args: [runnerAddress, a.receipt, a.signature, b, signatureB],
+    });
+    return true;
+  } catch (error) {
+    const reverted = (error as BaseError).walk((e) => e instanceof ContractFunctionRevertedError) as
+      | ContractFunctionRevertedError
+      | undefined;
+    // Reverting later (the slash itself) means both signatures passed.
+    return reverted?.data?.errorName !== "Settlement_InvalidReceiptSignature";
+  }
+}
+
+describe("receipt signatures, checked as Settlement's SignatureChecker checks them", () => {
+  const signReceipt = (signer: Hex, receipt: Receipt) =>
+    privateKeyToAccount(signer).signTypedData({
+      domain: settlementDomain(devnet.chainId, devnet.deployment.settlement),
+      types: receiptTypes,
+      primaryType: "Receipt",
+      message: receipt,
+    });
+
+  /** Two receipts of one request with different outputs, both signed: what reportEquivocation takes. */
+  async function equivocation(signer: Hex) {
+    const base = (served[0] as Served).receipt;
+    const a = { ...base, outputHash: hash("output a") };
+    const b = { ...base, outputHash: hash("output b") };
+    return {
+      a: { receipt: a, signature: await signReceipt(signer, a) },
+      b,
+      signatureB: await signReceipt(signer, b),
+    };
+  }
+
+  it("agrees with the contract on every mutated signature of an EOA runner", async () => {
+    const { a, b, signatureB } = await equivocation(key(1));
+    const verdicts = [];
+    for (const [form, signature] of [
+      ...mutations(signatureB),
+      ["another signer", await signReceipt(key(4), b)] as [string, Hex],
+    ]) {
+      const contract = await settlementAccepts(address(1), a, b, signature);
+      const check = await checkReceiptSignature(runner, b, signature, address(1));
+      verdicts.push({ form, contract, sdk: check.valid });
+    }
+    expect(verdicts.filter((v) => v.contract !== v.sdk)).toEqual([]);
+    expect(verdicts.filter((v) => v.sdk).map((v) => v.form)).toEqual(["valid"]);
+  });
+
+  it("asks an ERC-1271 runner contract, and agrees with the contract there too", async () => {
+    const owner = privateKeyToAccount(key(5));
+    const deployer = runner.walletClient;
+    if (!deployer) throw new Error("the runner client has an account");
+    const deployHash = await deployer.deployContract({
+      abi: walletAbi,
+      bytecode: creationBytecode("MockERC1271Wallet"),
+      args: [owner.address],
+    });
+    const wallet = (await runner.publicClient.waitForTransactionReceipt({ hash: deployHash }))
+      .contractAddress as Hex;
+    const { a, b, signatureB } = await equivocation(key(5));
+    const verdicts = [];
+    for (const [form, signature] of [
+      ...mutations(signatureB),
+      ["another signer", await signReceipt(key(4), b)] as [string, Hex],
+    ]) {
+      const contract = await settlementAccepts(wallet, a, b, signature);
+      const check = await checkReceiptSignature(runner, b, signature, wallet);
+      verdicts.push({ form, contract, sdk: check.valid });
+    }
+    expect(verdicts.filter((v) => v.contract !== v.sdk)).toEqual([]);
+    expect(verdicts.filter((v) => v.sdk).map((v) => v.form)).toEqual(["valid"]);
+    // The wallet's own key is not the runner: its signature recovers to the key, not the wallet.
+    expect(await checkReceiptSignature(runner, b, signatureB, owner.address)).toEqual({ valid: true });
+    expect(await checkReceiptSignature(runner, b, signatureB, address(1))).toMatchObject({
+      valid: false,
+      reason: expect.stringMatching(/signed by 0x[0-9a-fA-F]{40}, not by the runner/),
+    });
+  });
+
+  it("names the fields in which two copies of a receipt differ", () => {
+    const mine = (served[0] as Served).receipt;
+    expect(receiptDifferences(mine, { ...mine, outputHash: mine.outputHash.toUpperCase() as Hex })).toEqual(
+      [],
+    );
+    expect(receiptDifferences({ ...mine, modelId: 9n, outputHash: hash("x") }, mine)).toEqual([
+      { field: "modelId", yours: 9n, theirs: mine.modelId },
+      { field: "outputHash", yours: hash("x"), theirs: mine.outputHash },
+    ]);
+  });
+
+  it("finds the settled voucher that paid for a call", async () => {
+    const [a] = models;
+    const lane = {
+      runner: address(1),
+      channelId: (served[0] as Served).receipt.channelId,
+      modelId: a?.modelId as bigint,
+    };
+    expect(await settledVoucherOf(runner, lane, 3n)).toMatchObject({
+      firstCall: 1n,
+      lastCall: 7n,
+      amount: 7_000n,
+      cumulativeAmount: 7_000n,
+    });
+    expect(await settledVoucherOf(runner, lane, 8n)).toBeNull();
+  });
+});
+
+const walletAbi = [
+  {
+    type: "constructor",
+    stateMutability: "nonpayable",
+    inputs: [{ name: "owner_", type: "address" }],
+  },
+] as const;
 
 describe("revenue split vs Settlement", () => {
   it("splits each model's settled amount exactly as sdk/math/revenueSplit does", async () => {

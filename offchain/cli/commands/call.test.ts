@@ -2,11 +2,12 @@
  * A consumer's whole path through the CLI against a real runner on a devnet: `channel open`,
  * paid `call`s, `settle`, `verify-receipt`, `status`, `channel topup|show|close|withdraw`.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { createTestClient, type Hex, http } from "viem";
+import { createTestClient, type Hex, http, keccak256, toBytes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOpenLoRAClient } from "../../../sdk/client";
@@ -211,6 +212,85 @@ describe("a runner and a consumer through the CLI", () => {
     expect(tampered.stderr).toMatch(/openlora: the receipt is not included in that settled batch/);
   });
 
+  it("verifies the user's own receipt, and refuses an edited one naming the field", async () => {
+    const receiptFile = join(dir, "receipt.json");
+    const original = readFileSync(receiptFile, "utf8");
+    // The runner to ask is the one the receipt was bought from.
+    const untouched = await runCli(["verify-receipt", ...chain, "--receipt", receiptFile]);
+    expect(untouched.code).toBe(0);
+    expect(untouched.stdout).toMatch(/runner's +the same receipt/);
+    expect(untouched.stdout).toMatch(/signature +signed by the runner/);
+    expect(untouched.stdout).toMatch(
+      /amount +0\.002 tUSD, as the chain settled per call \(calls 1-4 of lane/,
+    );
+
+    const saved = JSON.parse(original);
+    const signature = saved.receiptSignature as string;
+    const v = Number.parseInt(signature.slice(130), 16);
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const highS = (n - BigInt(`0x${signature.slice(66, 130)}`)).toString(16).padStart(64, "0");
+    const edits: [string, (r: typeof saved) => void, RegExp][] = [
+      [
+        "amount",
+        (r) => {
+          r.amount = "3000";
+        },
+        /amount differs: your receipt 0\.003 tUSD, the chain settled 0\.002 tUSD per call/,
+      ],
+      [
+        "outputHash",
+        (r) => {
+          r.receipt.outputHash = `0x${"ab".repeat(32)}`;
+        },
+        new RegExp(`outputHash differs: your receipt 0x(ab){32}, the runner's ${saved.receipt.outputHash}`),
+      ],
+      [
+        "requestHash",
+        (r) => {
+          r.receipt.requestHash = `0x${"cd".repeat(32)}`;
+        },
+        new RegExp(`requestHash differs: your receipt 0x(cd){32}, the runner's ${saved.receipt.requestHash}`),
+      ],
+      [
+        "modelId",
+        (r) => {
+          r.receipt.modelId = "2";
+        },
+        /modelId differs: your receipt 2, the runner's 1/,
+      ],
+      [
+        "signature",
+        (r) => {
+          r.receiptSignature = `${signature.slice(0, 10)}${signature[10] === "0" ? "1" : "0"}${signature.slice(11)}`;
+        },
+        /receiptSignature is not the runner's signature of this receipt/,
+      ],
+      [
+        "signature with v of 0 or 1",
+        (r) => {
+          r.receiptSignature = `${signature.slice(0, 130)}0${v - 27}`;
+        },
+        /receiptSignature is not the runner's signature of this receipt: its v is [01], not 27 or 28/,
+      ],
+      [
+        "signature with a high s",
+        (r) => {
+          r.receiptSignature = `${signature.slice(0, 66)}${highS}${(55 - v).toString(16)}`;
+        },
+        /receiptSignature is not .*: its s is in the upper half/,
+      ],
+    ];
+    for (const [what, edit, message] of edits) {
+      const edited = JSON.parse(original);
+      edit(edited);
+      const file = join(dir, `edited-${what.replaceAll(" ", "-")}.json`);
+      writeFileSync(file, JSON.stringify(edited));
+      const run = await runCli(["verify-receipt", ...chain, "--runner-url", runner.url, "--receipt", file]);
+      expect({ what, code: run.code }).toEqual({ what, code: 4 });
+      expect(run.stderr).toMatch(message);
+    }
+  });
+
   it("claims the runner's fees from the settlement", async () => {
     const run = await runCli(["--json", "runner", "claim-fees", ...chain, "--dev-account", "2"]);
     expect(run.code).toBe(0);
@@ -237,6 +317,104 @@ describe("a runner and a consumer through the CLI", () => {
     const unknown = await runCli(["channel", "show", ...chain, "999"]);
     expect(unknown.code).toBe(4);
     expect(unknown.stderr).toMatch(/PaymentChannels_UnknownChannel\(channelId=999\)/);
+  });
+
+  it("writes every paid answer to --out, one JSON line per call, appending", async () => {
+    const out = join(dir, "answers.jsonl");
+    const run = await runCli([
+      ...callSpam(runner.url, "WIN a FREE cruise now!!!"),
+      "--count",
+      "3",
+      "--out",
+      out,
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/3 answer\(s\) appended to .*answers\.jsonl/);
+    const lines = readFileSync(out, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(3);
+    expect(lines.map((l) => l.call)).toEqual([1, 2, 3]);
+    for (const line of lines) {
+      expect(line).toMatchObject({ model: "1", channel: channelId, amount: "2000", runner: address(2) });
+      expect(line.label).toMatch(/^(spam|ham)$/);
+      // The answer is kept byte for byte: its hash is the receipt's outputHash.
+      expect(keccak256(toBytes(line.answer))).toBe(line.receipt.outputHash);
+    }
+    const indexes = lines.map((l) => BigInt(l.receipt.callIndex));
+    expect(indexes[1]).toBe((indexes[0] as bigint) + 1n);
+    expect(lines[2].voucher.cumulativeCalls).toBe(lines[2].receipt.callIndex);
+
+    const again = await runCli([...callSpam(runner.url, "hello"), "--out", out]);
+    expect(again.code).toBe(0);
+    expect(readFileSync(out, "utf8").trimEnd().split("\n")).toHaveLength(4);
+  });
+
+  it("has every answer paid so far on disk when the process is killed mid-run", async () => {
+    const out = join(dir, "killed.jsonl");
+    const child = spawn(
+      "node",
+      [join(repoRoot, "bin/openlora.mjs"), ...callSpam(runner.url, "hello"), "--count", "1000", "--out", out],
+      { cwd: repoRoot, stdio: "ignore" },
+    );
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    const lines = () => (existsSync(out) ? readFileSync(out, "utf8").split("\n").length - 1 : 0);
+    for (let waited = 0; lines() < 3; waited += 50) {
+      if (waited > 60_000 || child.exitCode !== null) throw new Error("no answers written");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill("SIGKILL");
+    await exited;
+    const written = readFileSync(out, "utf8");
+    expect(written.endsWith("\n")).toBe(true);
+    const records = written
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(records.length).toBeGreaterThanOrEqual(3);
+    expect(records.map((r) => r.call)).toEqual(records.map((_, i) => i + 1));
+  });
+
+  it("prints every paid answer without --out", async () => {
+    const run = await runCli([...callSpam(runner.url, "WIN a FREE cruise now!!!"), "--count", "2"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^1\/2 model 1: (ham|spam) {2}\(scores .*\)\n2\/2 model 1: (ham|spam) /);
+  });
+
+  it("keeps the answers paid before the channel runs dry and says how to top up", async () => {
+    const open = await runCli([
+      "--json",
+      "channel",
+      "open",
+      ...chain,
+      ...consumer,
+      "--runner",
+      address(2),
+      "--amount",
+      "0.004", // two calls at 0.002
+    ]);
+    expect(open.code).toBe(0);
+    const small = open.json().channelId as string;
+    const out = join(dir, "dry.jsonl");
+    const args = [...callSpam(runner.url, "WIN a FREE cruise now!!!"), "--count", "5", "--out", out];
+    args[args.indexOf(channelId, args.indexOf("--channel"))] = small;
+    const run = await runCli(args);
+    expect(run.code).toBe(4);
+    expect(readFileSync(out, "utf8").trimEnd().split("\n")).toHaveLength(2);
+    expect(run.stderr).toMatch(
+      /2 of 5 paid \(0\.004 tUSD at 0\.002 tUSD per call, answers in .*dry\.jsonl\)/,
+    );
+    expect(run.stderr).toMatch(/insufficient_channel_balance/);
+    const topup = /top it up with: (openlora channel topup .*)$/m.exec(run.stderr)?.[1];
+    expect(topup).toBe(`openlora channel topup ${small} --amount 0.006 ${chain.join(" ")} --dev-account 3`);
+
+    // The command printed is the one to run: after it, the 3 calls left are paid.
+    const words = (topup as string).split(" ").slice(1);
+    expect((await runCli(words)).code).toBe(0);
+    const rest = await runCli([...args.slice(0, args.indexOf("--count")), "--count", "3", "--out", out]);
+    expect(rest.code).toBe(0);
+    expect(readFileSync(out, "utf8").trimEnd().split("\n")).toHaveLength(5);
   });
 
   it("tops up with a permit, closes, and withdraws the rest after the challenge period", async () => {

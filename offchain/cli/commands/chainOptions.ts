@@ -16,7 +16,7 @@ import {
   type OpenLoRAClient,
 } from "../../../sdk/client";
 import { PaymentClientError } from "../../../sdk/consumer/payingFetch";
-import { DeploymentError, readDeployment } from "../../../sdk/deployments";
+import { DeploymentError, findDeploymentFile, readDeployment } from "../../../sdk/deployments";
 import {
   ContractRevertError,
   InvalidArgumentError,
@@ -27,7 +27,7 @@ import {
 } from "../../../sdk/errors";
 import { formatAmount, parseAmount, tokenInfo } from "../../../sdk/token";
 import { AnvilStartError } from "../../chain/anvil";
-import { DeployError, devAccounts } from "../../chain/devnet";
+import { DeployError, DeploymentExistsError, devAccounts } from "../../chain/devnet";
 import { CliError, ExitCode } from "../errors";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -52,7 +52,7 @@ export function withChainOptions(command: Command): Command {
     .option("--rpc <url>", `JSON-RPC endpoint (default: $${RPC_ENV} or ${DEFAULT_RPC}, the devnet)`)
     .option(
       "--deployment <file>",
-      `deployments file (default: $${DEPLOYMENT_ENV} or deployments/<chainId>.json of the node's chain)`,
+      `deployments file (default: $${DEPLOYMENT_ENV}, or the node's own deployments/local/<chainId>-<port>.json for a node on this machine, or deployments/<chainId>.json)`,
     )
     .option(
       "--dev-account <n>",
@@ -98,7 +98,9 @@ export async function connect(command: Command, options: { account: boolean }): 
     );
   }
   const deploymentFile = path.resolve(
-    flags.deployment ?? process.env[DEPLOYMENT_ENV] ?? path.join(repoRoot, "deployments", `${chainId}.json`),
+    flags.deployment ??
+      process.env[DEPLOYMENT_ENV] ??
+      findDeploymentFile(chainId, rpcUrl, path.join(repoRoot, "deployments")),
   );
   if (!existsSync(deploymentFile)) {
     throw new CliError(
@@ -223,6 +225,7 @@ export function asCliError(error: unknown): unknown {
       ExitCode.failure,
     );
   }
+  if (error instanceof DeploymentExistsError) return make(error, ExitCode.rejected);
   if (error instanceof DeployError) return make(error, ExitCode.failure);
   if (error instanceof OpenLoRAError) return make(error, ExitCode.failure);
   return error;

@@ -2,7 +2,7 @@
  * `openlora devnet` and `openlora deploy`: the real CLI in a child process.
  */
 import { spawn } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createPublicClient, http } from "viem";
 import { afterAll, describe, expect, it } from "vitest";
@@ -114,7 +114,100 @@ describe("openlora devnet", () => {
   });
 });
 
+/** Starts `openlora devnet` in the background and waits until it serves; returns how to stop it. */
+async function backgroundDevnet(): Promise<{ rpcUrl: string; file: string; stop(): Promise<number | null> }> {
+  const child = spawn(
+    "node",
+    [join(repoRoot, "bin/openlora.mjs"), "devnet", "--port", "0", "--accounts", "1"],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  for (let waited = 0; !/Press Ctrl-C/.test(stdout); waited += 100) {
+    if (waited > 120_000 || child.exitCode !== null) throw new Error(`devnet did not come up:\n${stdout}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const rpcUrl = /OpenLoRA devnet at (\S+) /.exec(stdout)?.[1] as string;
+  const file = /contracts \((\S+)\)/.exec(stdout)?.[1] as string;
+  files.push(join(repoRoot, file));
+  return {
+    rpcUrl,
+    file: join(repoRoot, file),
+    stop: () => {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+describe("devnets side by side", () => {
+  it("keeps each devnet's deployments file: a second one stopping removes only its own", async () => {
+    const first = await backgroundDevnet();
+    try {
+      const before = readFileSync(first.file, "utf8");
+
+      const second = await runCli(["--json", "devnet", "--port", "0", "--accounts", "1", "--no-wait"]);
+      expect(second.code).toBe(0);
+      const secondFile = second.json().deploymentFile as string;
+      files.push(secondFile);
+
+      // The first devnet's file survived, unchanged, and commands find it from the RPC alone.
+      expect(readFileSync(first.file, "utf8")).toBe(before);
+      const status = await runCli(["--json", "status", "--rpc", first.rpcUrl]);
+      expect(status.code).toBe(0);
+      expect(status.json()).toMatchObject({ modelCount: 0 });
+      const port = new URL(first.rpcUrl).port;
+      expect(first.file).toBe(join(repoRoot, "deployments", "local", `31337-${port}.json`));
+      expect(secondFile).not.toBe(first.file);
+      expect(existsSync(secondFile)).toBe(false);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+    expect(existsSync(first.file)).toBe(false);
+  });
+});
+
 describe("openlora deploy", () => {
+  it("refuses to replace a deployments file whose contracts are live, unless --force, keeping a backup", async () => {
+    const node = await startAnvil();
+    const key = devAccounts(1)[0]?.privateKey as string;
+    const deploy = (...flags: string[]) =>
+      runCli(["--json", "deploy", "--rpc", node.rpcUrl, ...flags], { OPENLORA_PRIVATE_KEY: key });
+    const port = new URL(node.rpcUrl).port;
+    const local = join(repoRoot, "deployments", "local");
+    const mine = (f: string) => f.startsWith(`31337-${port}.`);
+    try {
+      const first = await deploy();
+      expect(first.code).toBe(0);
+      const file = first.json().deploymentFile as string;
+      files.push(file);
+      const original = readFileSync(file, "utf8");
+
+      const second = await deploy();
+      expect(second.code).toBe(4);
+      expect(second.json().error).toMatch(
+        new RegExp(
+          `31337-${port}\\.json holds a live deployment \\(Settlement 0x[0-9a-fA-F]{40} has code at ${node.rpcUrl.replaceAll(".", "\\.")}\\): not replacing it; pass --force`,
+        ),
+      );
+      expect(readFileSync(file, "utf8")).toBe(original);
+      expect(file).toBe(join(local, `31337-${port}.json`));
+
+      const forced = await deploy("--force");
+      expect(forced.code).toBe(0);
+      const backup = forced.json().backup as string;
+      files.push(backup);
+      expect(readFileSync(backup, "utf8")).toBe(original);
+      expect(JSON.parse(readFileSync(file, "utf8")).settlement).not.toBe(JSON.parse(original).settlement);
+      expect(readdirSync(local).filter(mine)).toHaveLength(2);
+    } finally {
+      await node.stop();
+    }
+  });
+
   it("deploys every contract to a running chain with the key from the environment", async () => {
     anvil = await startAnvil();
     const file = privateFile("deploy");

@@ -1,15 +1,15 @@
 /**
  * `openlora devnet`: a local chain with every OpenLoRA contract deployed and the dev accounts
- * funded; runs until interrupted, then stops anvil and removes its deployments file.
- * `openlora deploy`: runs the deploy script against any chain.
+ * funded, its addresses in its own deployments file (keyed by its port); runs until interrupted,
+ * then stops anvil and removes that file. `openlora deploy`: runs the deploy script against any
+ * chain. Neither replaces a deployments file whose contracts are live without --force.
  */
-import { rmSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { formatEther } from "viem";
 import { accountFromKey } from "../../../sdk/client";
 import { formatAmount } from "../../../sdk/token";
-import { deployContracts, startDevnet } from "../../chain/devnet";
+import { deployContracts, removeDeploymentFileOf, startDevnet } from "../../chain/devnet";
 import { CliError, ExitCode } from "../errors";
 import { action, DEFAULT_RPC, KEY_ENV, output, progress, RPC_ENV, repoRoot } from "./chainOptions";
 
@@ -46,6 +46,7 @@ interface DevnetFlags {
   profitUnlockPeriod?: number;
   challengePeriod?: number;
   wait: boolean;
+  force?: boolean;
 }
 
 export function registerDevnet(program: Command): void {
@@ -59,8 +60,9 @@ export function registerDevnet(program: Command): void {
     .option("--funding <tUSD>", "TestUSD minted to every dev account", tokens, 1_000_000_000_000n)
     .option(
       "--deployment-file <file>",
-      "where to write the addresses, inside deployments/ (default: deployments/<chainId>.json)",
+      "where to write the addresses, inside deployments/ (default: deployments/local/31337-<port>.json)",
     )
+    .option("--force", "replace a deployments file whose contracts are live (a backup is kept)")
     .option(
       "--profit-unlock-period <seconds>",
       "vault revenue unlocking period (default: the deploy script's, 7 days)",
@@ -79,7 +81,10 @@ export function registerDevnet(program: Command): void {
           port: options.port,
           accounts: options.accounts,
           funding: options.funding,
-          deploymentFile: options.deploymentFile ?? path.join("deployments", "31337.json"),
+          ...(options.deploymentFile
+            ? { deploymentFile: options.deploymentFile }
+            : { keepDeploymentFile: true }),
+          ...(options.force ? { force: true } : {}),
           env: {
             ...(options.profitUnlockPeriod
               ? { PROFIT_UNLOCK_PERIOD: String(options.profitUnlockPeriod) }
@@ -90,7 +95,7 @@ export function registerDevnet(program: Command): void {
         const file = devnet.deploymentFile as string;
         const stop = async () => {
           await devnet.stop();
-          rmSync(file, { force: true });
+          removeDeploymentFileOf(devnet);
         };
         try {
           const relative = path.relative(repoRoot, file);
@@ -153,6 +158,7 @@ interface DeployFlags {
   protocolFeeBps?: number;
   set: string[];
   deploymentFile?: string;
+  force?: boolean;
 }
 
 /** The deploy script's settings (its header lists them) that `--set` may pass. */
@@ -201,8 +207,9 @@ export function registerDeploy(program: Command): void {
     )
     .option(
       "--deployment-file <file>",
-      "where to write the addresses, inside deployments/ (default: deployments/<chainId>.json)",
+      "where to write the addresses, inside deployments/ (default: deployments/<chainId>.json, or deployments/local/<chainId>-<port>.json for a node on this machine)",
     )
+    .option("--force", "replace a deployments file whose contracts are live (a backup is kept)")
     .action(
       action(async (options: DeployFlags, command: Command) => {
         const rpcUrl = options.rpc ?? process.env[RPC_ENV] ?? DEFAULT_RPC;
@@ -247,15 +254,17 @@ export function registerDeploy(program: Command): void {
         if (options.challengePeriod) env.CHALLENGE_PERIOD = String(options.challengePeriod);
         await assertReachable(rpcUrl);
         progress(command, `deploying to ${rpcUrl} with script/Deploy.s.sol…`);
-        const { deployment, file } = await deployContracts({
+        const { deployment, file, backup } = await deployContracts({
           rpcUrl,
           privateKey,
           env,
           ...(options.deploymentFile ? { deploymentFile: options.deploymentFile } : {}),
+          ...(options.force ? { force: true } : {}),
         });
-        output(command, { rpcUrl, deploymentFile: file, deployment }, () => [
+        output(command, { rpcUrl, deploymentFile: file, backup, deployment }, () => [
           `deployed OpenLoRA to chain ${deployment.chainId} at ${rpcUrl}`,
           `addresses written to ${path.relative(process.cwd(), file)}`,
+          ...(backup ? [`the file it replaced is kept as ${path.relative(process.cwd(), backup)}`] : []),
           ...ADDRESS_KEYS.map((k) => `  ${k.padEnd(18)} ${deployment[k]}`),
         ]);
       }),

@@ -1,15 +1,12 @@
 /**
  * `openlora status`: what an account has in OpenLoRA — balance, models it owns (usage, vault),
  * share units and claimable rewards, vault positions, channels, and its runner record — plus the
- * registered models. `openlora verify-receipt`: checks a receipt's signature and its inclusion in a
- * settled batch on-chain.
+ * registered models.
  */
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { type Address, getAddress, type Hex } from "viem";
+import { type Address, getAddress } from "viem";
 import { call } from "../../../sdk/client";
 import { channelsOf, getChannel } from "../../../sdk/consumer/channels";
-import { inclusionProofFromJson, verifyReceiptInclusion } from "../../../sdk/consumer/receipts";
 import { settlementAbi } from "../../../sdk/generated/abis";
 import {
   getModel,
@@ -23,7 +20,7 @@ import { getVaultState, vaultPositions } from "../../../sdk/investor/vaults";
 import { getRunner } from "../../../sdk/runners";
 import { balanceOf, formatAmount } from "../../../sdk/token";
 import { CliError, ExitCode } from "../errors";
-import { action, amountFormatter, connect, flagsOf, output, toJson, withChainOptions } from "./chainOptions";
+import { action, amountFormatter, connect, output, withChainOptions } from "./chainOptions";
 
 const MAX_MODELS = 200;
 
@@ -143,108 +140,4 @@ export function registerStatus(program: Command): void {
       );
     }),
   );
-}
-
-interface VerifyFlags {
-  proof?: string;
-  receipt?: string;
-  runnerUrl?: string;
-  requestHash?: string;
-}
-
-export function registerVerifyReceipt(program: Command): void {
-  withChainOptions(
-    program
-      .command("verify-receipt")
-      .description(
-        "check a receipt's runner signature and its inclusion in a batch settled on-chain (Merkle proof)",
-      )
-      .option("--proof <file>", "the receipt's inclusion proof as JSON (runner, sequence, receipt, proof)")
-      .option("--runner-url <url>", "fetch the proof from this runner (GET /v2/receipts/{requestHash}/proof)")
-      .option(
-        "--request-hash <hash>",
-        "the receipt's request hash (with --runner-url; default: from --receipt)",
-      )
-      .option(
-        "--receipt <file>",
-        "a receipt saved by `openlora call --receipt-out`, to check its signature too",
-      ),
-  ).action(
-    action(async (options: VerifyFlags, command: Command) => {
-      const saved = options.receipt ? readJson(options.receipt) : null;
-      const requestHash =
-        options.requestHash ?? (saved?.receipt as { requestHash?: string } | undefined)?.requestHash;
-      let proofJson: unknown;
-      if (options.proof) proofJson = readJson(options.proof);
-      else if (options.runnerUrl) {
-        if (!requestHash || !/^0x[0-9a-fA-F]{64}$/.test(requestHash)) {
-          throw new CliError("name the receipt with --request-hash or --receipt", ExitCode.usage);
-        }
-        proofJson = await fetchProof(options.runnerUrl, requestHash as Hex);
-      } else throw new CliError("give the proof with --proof <file> or --runner-url <url>", ExitCode.usage);
-      const proof = inclusionProofFromJson(proofJson);
-      const signature = saved?.receiptSignature as Hex | undefined;
-      if (saved && signature === undefined)
-        throw new CliError(`${options.receipt} holds no receiptSignature`, ExitCode.usage);
-      const { client } = await connect(command, { account: false });
-      const result = await verifyReceiptInclusion(client, proof, signature);
-      const ok = result.included && result.signatureValid !== false;
-      const summary = {
-        ...result,
-        runner: proof.runner,
-        sequence: proof.sequence,
-        receipt: proof.receipt,
-        valid: ok,
-      };
-      const failure = () =>
-        new CliError(
-          result.included
-            ? "the receipt is not signed by the runner"
-            : "the receipt is not included in that settled batch",
-          ExitCode.rejected,
-          JSON.parse(toJson(summary)),
-        );
-      // --json prints one object: the error with the findings as details.
-      if (!ok && flagsOf(command).json) throw failure();
-      output(command, summary, () => [
-        `receipt of call ${proof.receipt.callIndex} on channel ${proof.receipt.channelId}, model ${proof.receipt.modelId}`,
-        `  leaf       ${result.leaf}`,
-        `  batch      ${proof.sequence} of runner ${proof.runner}, root ${result.root}`,
-        `  on-chain   ${result.included ? "included (Settlement.verifyReceipt)" : "NOT included"}`,
-        `  local      ${result.locallyVerified ? "proof reaches the stored root" : "proof does not reach the stored root"}`,
-        ...(result.signatureValid === undefined
-          ? []
-          : [`  signature  ${result.signatureValid ? "signed by the runner" : "NOT signed by the runner"}`]),
-      ]);
-      if (!ok) throw failure();
-    }),
-  );
-}
-
-function readJson(file: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  } catch (error) {
-    throw new CliError(`cannot read ${file}: ${(error as Error).message}`, ExitCode.usage, { file });
-  }
-}
-
-async function fetchProof(runnerUrl: string, requestHash: Hex): Promise<unknown> {
-  const url = `${runnerUrl.replace(/\/+$/, "")}/v2/receipts/${requestHash}/proof`;
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch {
-    throw new CliError(`cannot reach the runner at ${runnerUrl}`, ExitCode.unreachable, { url });
-  }
-  if (response.status === 404) {
-    throw new CliError(
-      "the runner has not settled this receipt yet (try `openlora settle` first)",
-      ExitCode.rejected,
-      { url },
-    );
-  }
-  if (!response.ok)
-    throw new CliError(`the runner answered ${response.status} for ${url}`, ExitCode.rejected, { url });
-  return response.json();
 }
