@@ -13,7 +13,12 @@ const modelList = z.union([z.literal("all"), z.array(z.coerce.bigint()).min(1)])
 
 export const runnerConfigSchema = z.object({
   rpcUrl: z.url({ message: "must be an http(s) URL" }).default("http://127.0.0.1:8545"),
-  deployments: z.string().optional().describe("deployments file; default deployments/<chainId>.json"),
+  deployments: z
+    .string()
+    .optional()
+    .describe(
+      "deployments file; default the local node's deployments/local/<chainId>-<port>.json, else deployments/<chainId>.json",
+    ),
   privateKey: hexKey.describe("the runner's key (OPENLORA_RUNNER_KEY)"),
   host: z.string().default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65_535).default(8080),

@@ -204,6 +204,27 @@ describe("runner HTTP API", () => {
     expect(journaled.map((r) => (r.receipt as { callIndex: bigint }).callIndex)).toEqual([1n, 1n, 2n]);
   });
 
+  it("makes the paying fetch refuse a receipt whose signature Settlement would refuse (v of 0/1)", async () => {
+    // A runner signing receipts in a form Settlement refuses could never be slashed for them.
+    const lowV: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const header = res.headers.get(HEADERS.response);
+      if (res.status !== 200 || !header) return res;
+      const paid = decodePaymentResponse(header);
+      const signature = paid.receiptSignature as string;
+      const v = Number.parseInt(signature.slice(-2), 16) - 27;
+      const headers = new Headers(res.headers);
+      const edited = { ...paid, receiptSignature: `${signature.slice(0, -2)}0${v}` };
+      headers.set(HEADERS.response, encodeHeader(edited));
+      return new Response(await res.arrayBuffer(), { status: res.status, headers });
+    };
+    const lanes = new ChannelLanes(consumer, CHAIN_ID, CHANNELS, channel.channelId);
+    const pay = createPayingFetch({ lanes, fetch: lowV, onReceipt: () => {} }); // receipts are checked for onReceipt
+    await expect(
+      pay(`${url}/v2/models/2/infer`, { method: "POST", body: inferBody("sign it right") }),
+    ).rejects.toThrow(/signature is not one Settlement accepts: its v is [01], not 27 or 28/);
+  });
+
   it("refuses a replay of a voucher older than its lane's latest with 402 voucher_stale and serves nothing", async () => {
     const captured: string[] = [];
     const recordingFetch: typeof fetch = async (input, init) => {

@@ -19,6 +19,7 @@ import {
   SCHEME,
 } from "../protocol/x402";
 import type { ChannelLanes } from "./lanes";
+import { ecdsaShapeProblem } from "./receipts";
 
 export class PaymentClientError extends Error {
   constructor(
@@ -88,6 +89,17 @@ export function createPayingFetch(options: PayingFetchOptions) {
     return terms;
   }
 
+  async function signedBy(terms: PaymentTerms, receipt: PaidReceipt["receipt"], signature: Hex) {
+    const signer = await recoverTypedDataAddress({
+      domain: settlementDomain(lanes.chainId, terms.extra.settlement),
+      types: receiptTypes,
+      primaryType: "Receipt",
+      message: receipt,
+      signature,
+    }).catch(() => null);
+    return signer?.toLowerCase() === terms.payTo.toLowerCase();
+  }
+
   async function verifyReceipt(terms: PaymentTerms, requestHash: Hex, response: Response, body: Uint8Array) {
     const paid = decodePaymentResponse(response.headers.get(HEADERS.response));
     const { receipt, receiptSignature, runner } = paid;
@@ -97,14 +109,10 @@ export function createPayingFetch(options: PayingFetchOptions) {
     if (receipt.requestHash !== requestHash) problems.push("it is for another request");
     if (receipt.outputHash !== keccak256(body)) problems.push("its output hash does not match the answer");
     if (receipt.modelId !== terms.extra.modelId) problems.push("it names another model");
-    const signer = await recoverTypedDataAddress({
-      domain: settlementDomain(lanes.chainId, terms.extra.settlement),
-      types: receiptTypes,
-      primaryType: "Receipt",
-      message: receipt,
-      signature: receiptSignature,
-    });
-    if (signer.toLowerCase() !== terms.payTo.toLowerCase())
+    // A signature Settlement would refuse is no evidence against the runner (equivocation).
+    const shape = ecdsaShapeProblem(receiptSignature);
+    if (shape) problems.push(`its signature is not one Settlement accepts: ${shape}`);
+    else if (!(await signedBy(terms, receipt, receiptSignature)))
       problems.push("it is not signed by the runner paid");
     if (problems.length > 0)
       throw new PaymentClientError(`invalid receipt: ${problems.join(", ")}`, { receipt });

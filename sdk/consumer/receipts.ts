@@ -98,7 +98,7 @@ export async function checkReceiptSignature(
 }
 
 /** Why OpenZeppelin's `ECDSA.tryRecover(hash, bytes)` would refuse this signature, or null. */
-function ecdsaShapeProblem(signature: Hex): string | null {
+export function ecdsaShapeProblem(signature: Hex): string | null {
   if (!/^0x[0-9a-fA-F]*$/.test(signature) || signature.length % 2 !== 0) return "it is not hex bytes";
   if (size(signature) !== 65) return `it is ${size(signature)} bytes long, not 65 (r, s, v)`;
   const s = BigInt(sliceHex(signature, 32, 64));

@@ -42,7 +42,10 @@ export function registerServe(program: Command): void {
     .description("serve registered adapters over HTTP, paid per call, and settle on-chain")
     .option("--config <file>", "JSON configuration file")
     .option("--rpc <url>", "JSON-RPC endpoint of the chain")
-    .option("--deployments <file>", "deployments file (default deployments/<chainId>.json)")
+    .option(
+      "--deployments <file>",
+      "deployments file (default: the local node's deployments/local/<chainId>-<port>.json, else deployments/<chainId>.json)",
+    )
     .option("--host <host>", "address to listen on")
     .option("--port <port>", "port to listen on (0: any free port)")
     .option("--data-dir <dir>", "journal and adapter store")
