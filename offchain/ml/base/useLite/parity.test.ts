@@ -4,10 +4,13 @@
 // token here). Embeddings are compared on one padded batch, as serving runs them.
 import { beforeAll, describe, expect, it } from "vitest";
 import { createSession } from "../../onnx/session";
+import { Rng } from "../../random";
 import { USE_LITE } from "./modules";
+import type { VocabEntry } from "./source";
 import { runReference } from "./testing/reference";
 import { PARITY_SENTENCES } from "./testing/sentences";
 import { loadTfjsReference, tfjsEmbed } from "./testing/tfjsReference";
+import { UseLiteTokenizer } from "./tokenizer";
 import { buildUseLiteBase, denseBatch, runUseLite, type UseLiteBase } from "./useLiteBase";
 
 const D = USE_LITE.outputDim;
@@ -78,5 +81,45 @@ describe("USE-lite parity with the reference implementation", () => {
     }
     console.log(`max abs diff vs TF.js cpu: ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(1e-5);
+  });
+});
+
+/**
+ * A vocabulary built to exercise the rules real text rarely reaches: integer scores (ties
+ * everywhere), null and 0 scores, repeated pieces, "▁" inside pieces, short unknown runs.
+ */
+function syntheticVocabulary(rng: Rng): VocabEntry[] {
+  const control: VocabEntry[] = ["\uFFFD", "<s>", "</s>", "x1", "x2", "x3"].map((p) => [p, 0]);
+  const alphabet = ["a", "b", "c", "\u2581"];
+  let strings = [""];
+  const pieces: string[] = [];
+  for (let length = 1; length <= 5; length++) {
+    strings = strings.flatMap((s) => alphabet.map((c) => s + c));
+    pieces.push(...strings);
+  }
+  const chosen = rng.shuffle(pieces).slice(0, 1_000);
+  const entries: VocabEntry[] = [...chosen, ...chosen.slice(0, 50)].map((piece) => {
+    const u = rng.next();
+    return [piece, u < 0.1 ? null : u < 0.15 ? 0 : -1 - rng.int(4)];
+  });
+  while (control.length + entries.length < USE_LITE.vocabSize) entries.push([`q${entries.length}`, -9]);
+  return [...control, ...entries];
+}
+
+describe("USE-lite tokenizer against the reference on a synthetic vocabulary", () => {
+  it("gives the reference's ids on 400 random texts (ties, 0 and null scores, repeats, unknowns)", async () => {
+    const rng = new Rng(22);
+    const vocabulary = syntheticVocabulary(rng);
+    const chars = ["a", "b", "c", " ", " ", "d", "\t", "😀", "ａ"];
+    const texts = Array.from({ length: 400 }, () =>
+      Array.from({ length: rng.int(30) }, () => chars[rng.int(chars.length)]).join(""),
+    );
+    const expected = await runReference(texts, false, vocabulary);
+    const tokenizer = new UseLiteTokenizer(vocabulary);
+    texts.forEach((text, i) => {
+      expect(tokenizer.encode(text), JSON.stringify(text)).toEqual(
+        expected.ids[i]?.slice(0, USE_LITE.maxTokens),
+      );
+    });
   });
 });

@@ -98,12 +98,8 @@ function decodeWeights(specs: WeightSpec[], data: Buffer): Map<string, SourceTen
   return tensors;
 }
 
-let cached: UseLiteSource | undefined;
-
-/** The package's weights and vocabulary (read once per process unless `fresh`). */
-export function loadUseLiteSource(fresh = false): UseLiteSource {
-  if (cached && !fresh) return cached;
-  const dir = useLiteDirectory();
+/** Reads and checks the model files in `dir` (the package's dist folder). */
+export function readUseLiteSource(dir: string): UseLiteSource {
   const model = JSON.parse(readChecked(dir, "model.json").toString("utf8")) as ModelJson;
   const vocabulary = JSON.parse(readChecked(dir, "vocab.json").toString("utf8")) as VocabEntry[];
   const group = model.weightsManifest[0];
@@ -114,7 +110,14 @@ export function loadUseLiteSource(fresh = false): UseLiteSource {
   }
   const shards = group.paths.map((path) => readFileSync(join(dir, path)));
   const pkg = JSON.parse(readFileSync(join(dir, "..", "package.json"), "utf8")) as { version: string };
-  cached = { version: pkg.version, tensors: decodeWeights(group.weights, Buffer.concat(shards)), vocabulary };
+  return { version: pkg.version, tensors: decodeWeights(group.weights, Buffer.concat(shards)), vocabulary };
+}
+
+let cached: UseLiteSource | undefined;
+
+/** The installed package's weights and vocabulary (read once per process unless `fresh`). */
+export function loadUseLiteSource(fresh = false): UseLiteSource {
+  if (!cached || fresh) cached = readUseLiteSource(useLiteDirectory());
   return cached;
 }
 
