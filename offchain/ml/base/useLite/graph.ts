@@ -23,7 +23,8 @@
  * 1×1 Conv2Ds become MatMuls (same weights, [in, out]); layer norms use LayerNormalization.
  *
  * `loraModules` adds, for each named module, graph inputs `<module>.lora_a` [in, rank] and
- * `<module>.lora_b` [rank, out] and adds x·A·B to that module's output x·W + b (scale folded into B).
+ * `<module>.lora_b` [rank, out] (one rank for all) and adds x·A·B to that module's output x·W + b
+ * (scale folded into B).
  */
 import { GraphBuilder } from "../../onnx/graphBuilder";
 import {
