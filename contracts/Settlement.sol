@@ -403,7 +403,12 @@ contract Settlement is
         // Reverts for an unknown model; any registered status is accepted (see ISettlement).
         IModelRegistry.ModelTerms memory terms = registry.getModelTerms(p.modelId);
         registry.recordUsage(p.modelId, p.calls, p.amount);
-        parts = RevenueSplit.split(p.amount, protocolFeeBps_, runnerFeeBps, terms.vaultShareBps);
+        uint256 vaultShareBps = terms.vaultShareBps;
+        // An empty vault takes nothing: its share goes to the holders (see IModelVault).
+        if (vaultShareBps != 0) {
+            vaultShareBps = RevenueSplit.effectiveVaultShareBps(vaultShareBps, IERC20(terms.vault).totalSupply());
+        }
+        parts = RevenueSplit.split(p.amount, protocolFeeBps_, runnerFeeBps, vaultShareBps);
         if (parts.vault != 0) {
             $.asset.safeTransfer(terms.vault, parts.vault);
             IModelVault(terms.vault).receiveRevenue(parts.vault);

@@ -124,6 +124,16 @@ export const coTrainingSharesAbi = [
   },
   {
     type: "function",
+    inputs: [
+      { name: "modelId", internalType: "uint256", type: "uint256" },
+      { name: "amount", internalType: "uint256", type: "uint256" },
+    ],
+    name: "creditVaultRevenue",
+    outputs: [],
+    stateMutability: "nonpayable",
+  },
+  {
+    type: "function",
     inputs: [],
     name: "eip712Domain",
     outputs: [
@@ -755,6 +765,14 @@ export const coTrainingSharesAbi = [
     type: "error",
     inputs: [{ name: "caller", internalType: "address", type: "address" }],
     name: "Shares_CallerNotRegistry",
+  },
+  {
+    type: "error",
+    inputs: [
+      { name: "modelId", internalType: "uint256", type: "uint256" },
+      { name: "caller", internalType: "address", type: "address" },
+    ],
+    name: "Shares_CallerNotVault",
   },
   {
     type: "error",
@@ -1982,6 +2000,13 @@ export const modelVaultAbi = [
   },
   {
     type: "function",
+    inputs: [],
+    name: "releasedRevenue",
+    outputs: [{ name: "", internalType: "uint256", type: "uint256" }],
+    stateMutability: "view",
+  },
+  {
+    type: "function",
     inputs: [{ name: "to", internalType: "address", type: "address" }],
     name: "sweepSurplus",
     outputs: [{ name: "amount", internalType: "uint256", type: "uint256" }],
@@ -2122,6 +2147,31 @@ export const modelVaultAbi = [
       },
     ],
     name: "Initialized",
+  },
+  {
+    type: "event",
+    anonymous: false,
+    inputs: [
+      {
+        name: "modelId",
+        internalType: "uint256",
+        type: "uint256",
+        indexed: true,
+      },
+      {
+        name: "amount",
+        internalType: "uint256",
+        type: "uint256",
+        indexed: false,
+      },
+      {
+        name: "totalReleased",
+        internalType: "uint256",
+        type: "uint256",
+        indexed: false,
+      },
+    ],
+    name: "LockedRevenueReleased",
   },
   {
     type: "event",
@@ -2311,6 +2361,7 @@ export const modelVaultAbi = [
     inputs: [{ name: "caller", internalType: "address", type: "address" }],
     name: "ModelVault_CallerNotSettlement",
   },
+  { type: "error", inputs: [], name: "ModelVault_NoShares" },
   {
     type: "error",
     inputs: [

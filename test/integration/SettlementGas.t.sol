@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {ModelVault} from "../../contracts/ModelVault.sol";
 import {Batch, ModelTotal, SignedVoucher} from "../../contracts/types/PaymentTypes.sol";
 import {PaymentsFixture} from "./PaymentsFixture.sol";
 import {Vm, console} from "forge-std/Test.sol";
@@ -30,6 +31,8 @@ contract SettlementGasBench is PaymentsFixture {
         _registerRunner(runner, RUNNER_FEE_BPS, MIN_BOND);
         for (uint256 i; i < MODELS; ++i) {
             models.push(_registerSolo(creator, keccak256(abi.encode("bench adapter", i)), 100));
+            // Backed vaults, so that every settlement pays each model's vault (an empty one takes nothing).
+            _deposit(ModelVault(registry.getModelTerms(models[i]).vault), creator, 1e6);
         }
         // Channel 0 warms every model up (first revenue of a vault, of the holders, of the runner).
         for (uint256 c; c < CHANNELS + 3; ++c) {

@@ -24,6 +24,7 @@ contract SettlementTest is PaymentsFixture {
     Signer internal alice;
     Signer internal bob;
     address internal reporter = makeAddr("reporter");
+    address internal backer = makeAddr("backer");
     uint256 internal constant DEPOSIT = 1000e6;
     uint256 internal modelA; // creator 1 unit, alice 3 units (sorted), vault share 20%
     uint256 internal modelB; // creator only
@@ -52,6 +53,9 @@ contract SettlementTest is PaymentsFixture {
         modelB = _registerSolo(creator, keccak256("adapter B"), 10);
         vaultB = ModelVault(registry.getModelTerms(modelB).vault);
         channelId = _open(consumer.addr, runner, DEPOSIT, address(0));
+        // Both vaults are backed, so that they take their share (an empty vault takes none).
+        _deposit(vaultA, backer, 1e6);
+        _deposit(vaultB, backer, 1e6);
     }
 
     function _settleAs(address who, Batch memory batch) internal returns (uint256 sequence) {
@@ -160,7 +164,7 @@ contract SettlementTest is PaymentsFixture {
         // The vault's share arrives locked, to unlock linearly.
         assertEq(vaultA.totalRevenue(), toVault);
         assertEq(vaultA.lockedRevenue(), toVault);
-        assertEq(usd.balanceOf(address(vaultA)), toVault);
+        assertEq(usd.balanceOf(address(vaultA)), 1e6 + toVault);
         // Holders by units: alice 3/4, creator 1/4.
         assertEq(shares.totalCredited(modelA), toHolders);
         assertEq(shares.claimable(modelA, alice.addr), toHolders * 3 / 4);
@@ -345,6 +349,33 @@ contract SettlementTest is PaymentsFixture {
         _settleAs(runner, _lanebatch(_voucher(consumer.key, channelId, modelB, 10e6, 1), 0, 0));
         assertEq(vaultB.totalRevenue(), 0);
         assertEq(shares.totalCredited(modelB), 10e6 - 10e6 * 1500 / 10_000);
+    }
+
+    /// @dev Issue 21 item 10: revenue settled while a vault has no shares used to wait there, locked,
+    ///      for whoever deposited first, even 1 unit, to collect as it unlocked. It goes to the
+    ///      holders at settlement instead, and the first depositor collects none of it.
+    function test_Settle_EmptyVaultShareGoesToHolders_FirstDepositorCollectsNone() public {
+        uint256 modelC = _registerSolo(creator, keccak256("adapter C"), 1);
+        ModelVault vaultC = ModelVault(registry.getModelTerms(modelC).vault);
+        uint256 amount = 100e6;
+        uint256 net = amount - amount * PROTOCOL_FEE_BPS / 10_000 - amount * RUNNER_FEE_BPS / 10_000;
+        vm.expectEmit(address(settler));
+        emit ISettlement.RevenueDistributed(
+            modelC, runner, 1, 5, amount, amount * PROTOCOL_FEE_BPS / 10_000, amount * RUNNER_FEE_BPS / 10_000, 0, net
+        );
+        _settleAs(runner, _lanebatch(_voucher(consumer.key, channelId, modelC, amount, 5), 0, 0));
+        assertEq(vaultC.totalRevenue(), 0);
+        assertEq(vaultC.lockedRevenue(), 0);
+        assertEq(shares.totalCredited(modelC), net, "the vault's share went to the holders");
+
+        address eve = makeAddr("eve");
+        uint256 minted = _deposit(vaultC, eve, 1);
+        vm.warp(block.timestamp + 30 days);
+        vm.prank(eve);
+        assertLe(vaultC.redeem(minted, eve, eve), 1, "eve collects nothing settled before her deposit");
+        address[] memory vaults = new address[](3);
+        (vaults[0], vaults[1], vaults[2]) = (address(vaultA), address(vaultB), address(vaultC));
+        assertEq(_held(vaults), _owed(vaults));
     }
 
     function test_Settle_RunnerFeeIsCappedByGovernance() public {
