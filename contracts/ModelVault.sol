@@ -45,7 +45,6 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     uint8 private constant DECIMALS_OFFSET = 6;
 
     /// @dev The factory's role ids (the same keccak256 of the role name in every OpenLoRA contract).
-    bytes32 private constant SETTLEMENT_ROLE = keccak256("SETTLEMENT_ROLE");
     bytes32 private constant DEFAULT_ADMIN_ROLE = 0x00;
 
     function _getModelVaultStorage() private pure returns (ModelVaultStorage storage $) {
@@ -82,10 +81,9 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     /// @inheritdoc IModelVault
     function receiveRevenue(uint256 amount) external {
         ModelVaultStorage storage $ = _getModelVaultStorage();
-        IModelVaultFactory factory_ = IModelVaultFactory($.factory);
-        if (!factory_.hasRole(SETTLEMENT_ROLE, msg.sender)) {
-            revert ModelVault_CallerNotSettlement(msg.sender);
-        }
+        // One call to the factory: the caller's role and the unlock period.
+        (bool isSettlement, uint256 period) = IModelVaultFactory($.factory).revenueTerms(msg.sender);
+        if (!isSettlement) revert ModelVault_CallerNotSettlement(msg.sender);
         if (amount == 0) return;
         if (totalSupply() == 0) revert ModelVault_NoShares();
         _checkpoint($);
@@ -99,7 +97,7 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
         // few seconds of timestamp leeway only shift the unlocking line by as much.
         // forge-lint: disable-next-line(block-timestamp)
         uint256 remainingTime = end > block.timestamp ? end - block.timestamp : 0;
-        uint256 duration = ProfitUnlock.mergedDuration(remaining, remainingTime, amount, factory_.profitUnlockPeriod());
+        uint256 duration = ProfitUnlock.mergedDuration(remaining, remainingTime, amount, period);
         uint256 locked_ = remaining + amount;
         uint256 newEnd = block.timestamp + duration;
         $.locked = locked_;

@@ -363,19 +363,34 @@ contract Settlement is
         }
     }
 
+    /// @dev What splitting one batch needs, read from storage once.
+    struct SplitContext {
+        IERC20 asset;
+        IModelRegistry registry;
+        uint256 protocolFeeBps;
+        uint256 runnerFeeBps;
+        uint256 sequence;
+    }
+
     /// @dev Records usage and splits each model's amount: vault shares pushed to the vaults, holder
     ///      shares pushed to the shares contract in one transfer and credited per model, protocol
-    ///      Returns the batch's calls and the fees, which the caller accrues here.
+    ///      and runner fees left here. Returns the batch's calls and the fees, which the caller accrues.
     function _distribute(SettlementStorage storage $, ModelTotal[] memory paid, uint256 runnerFeeBps, uint256 sequence)
         private
         returns (uint256 calls, uint256 protocolFees, uint256 runnerFees)
     {
+        SplitContext memory ctx = SplitContext({
+            asset: $.asset,
+            registry: $.modelRegistry,
+            protocolFeeBps: $.protocolFeeBps,
+            runnerFeeBps: runnerFeeBps,
+            sequence: sequence
+        });
         uint256 models = paid.length;
-        uint256 protocolFeeBps_ = $.protocolFeeBps;
         uint256[] memory holders = new uint256[](models);
         uint256 holdersTotal;
         for (uint256 i; i < models; ++i) {
-            RevenueSplit.Parts memory parts = _splitModel($, paid[i], protocolFeeBps_, runnerFeeBps, sequence);
+            RevenueSplit.Parts memory parts = _splitModel(ctx, paid[i]);
             holders[i] = parts.holders;
             calls += paid[i].calls;
             protocolFees += parts.protocolFee;
@@ -384,7 +399,7 @@ contract Settlement is
         }
         if (holdersTotal != 0) {
             ICoTrainingShares shares_ = $.shares;
-            $.asset.safeTransfer(address(shares_), holdersTotal);
+            ctx.asset.safeTransfer(address(shares_), holdersTotal);
             for (uint256 i; i < models; ++i) {
                 if (holders[i] != 0) shares_.creditRevenue(paid[i].modelId, holders[i]);
             }
@@ -392,31 +407,26 @@ contract Settlement is
     }
 
     /// @dev One model: usage recorded, amount split, vault share pushed and notified.
-    function _splitModel(
-        SettlementStorage storage $,
-        ModelTotal memory p,
-        uint256 protocolFeeBps_,
-        uint256 runnerFeeBps,
-        uint256 sequence
-    ) private returns (RevenueSplit.Parts memory parts) {
-        IModelRegistry registry = $.modelRegistry;
-        // Reverts for an unknown model; any registered status is accepted (see ISettlement).
-        IModelRegistry.ModelTerms memory terms = registry.getModelTerms(p.modelId);
-        registry.recordUsage(p.modelId, p.calls, p.amount);
-        uint256 vaultShareBps = terms.vaultShareBps;
+    function _splitModel(SplitContext memory ctx, ModelTotal memory p)
+        private
+        returns (RevenueSplit.Parts memory parts)
+    {
+        // One registry call records usage and returns the split terms. Reverts for an unknown
+        // model; any registered status is accepted (see ISettlement).
+        (address vault, uint256 vaultShareBps) = ctx.registry.recordUsage(p.modelId, p.calls, p.amount);
         // An empty vault takes nothing: its share goes to the holders (see IModelVault).
         if (vaultShareBps != 0) {
-            vaultShareBps = RevenueSplit.effectiveVaultShareBps(vaultShareBps, IERC20(terms.vault).totalSupply());
+            vaultShareBps = RevenueSplit.effectiveVaultShareBps(vaultShareBps, IERC20(vault).totalSupply());
         }
-        parts = RevenueSplit.split(p.amount, protocolFeeBps_, runnerFeeBps, vaultShareBps);
+        parts = RevenueSplit.split(p.amount, ctx.protocolFeeBps, ctx.runnerFeeBps, vaultShareBps);
         if (parts.vault != 0) {
-            $.asset.safeTransfer(terms.vault, parts.vault);
-            IModelVault(terms.vault).receiveRevenue(parts.vault);
+            ctx.asset.safeTransfer(vault, parts.vault);
+            IModelVault(vault).receiveRevenue(parts.vault);
         }
         emit RevenueDistributed(
             p.modelId,
             msg.sender,
-            sequence,
+            ctx.sequence,
             p.calls,
             p.amount,
             parts.protocolFee,

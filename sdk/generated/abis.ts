@@ -1102,7 +1102,10 @@ export const modelRegistryAbi = [
       { name: "revenue", internalType: "uint256", type: "uint256" },
     ],
     name: "recordUsage",
-    outputs: [],
+    outputs: [
+      { name: "vault", internalType: "address", type: "address" },
+      { name: "vaultShareBps", internalType: "uint16", type: "uint16" },
+    ],
     stateMutability: "nonpayable",
   },
   {
@@ -2550,6 +2553,16 @@ export const modelVaultFactoryAbi = [
     name: "renounceRole",
     outputs: [],
     stateMutability: "nonpayable",
+  },
+  {
+    type: "function",
+    inputs: [{ name: "caller", internalType: "address", type: "address" }],
+    name: "revenueTerms",
+    outputs: [
+      { name: "isSettlement", internalType: "bool", type: "bool" },
+      { name: "unlockPeriod", internalType: "uint256", type: "uint256" },
+    ],
+    stateMutability: "view",
   },
   {
     type: "function",
