@@ -91,8 +91,30 @@ contract Settlement is
         ICoTrainingShares shares;
     }
 
+    /// @dev The modules, fixed in the implementation: settle reads them on every call, and an
+    ///      immutable costs nothing where a storage slot costs 2,100 cold (five per settle). The
+    ///      storage fields keep the same values for the record; an upgrade passes the same modules.
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IERC20 private immutable ASSET;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IPaymentChannels private immutable PAYMENT_CHANNELS;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IRunnerRegistry private immutable RUNNER_REGISTRY;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IModelRegistry private immutable MODEL_REGISTRY;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    ICoTrainingShares private immutable SHARES;
+
+    /// @param modules the payment asset and the contracts this implementation works with; the
+    ///        proxy's {initialize} must name the same.
     /// @custom:oz-upgrades-unsafe-allow constructor
-    constructor() {
+    constructor(Modules memory modules) {
+        _checkModules(modules);
+        ASSET = modules.asset;
+        PAYMENT_CHANNELS = modules.paymentChannels;
+        RUNNER_REGISTRY = modules.runnerRegistry;
+        MODEL_REGISTRY = modules.modelRegistry;
+        SHARES = modules.shares;
         _disableInitializers();
     }
 
@@ -105,11 +127,14 @@ contract Settlement is
         external
         initializer
     {
+        if (admin == address(0)) revert Settlement_ZeroAddress();
+        _checkModules(modules);
         if (
-            admin == address(0) || address(modules.asset) == address(0)
-                || address(modules.paymentChannels) == address(0) || address(modules.runnerRegistry) == address(0)
-                || address(modules.modelRegistry) == address(0) || address(modules.shares) == address(0)
-        ) revert Settlement_ZeroAddress();
+            address(modules.asset) != address(ASSET) || address(modules.paymentChannels) != address(PAYMENT_CHANNELS)
+                || address(modules.runnerRegistry) != address(RUNNER_REGISTRY)
+                || address(modules.modelRegistry) != address(MODEL_REGISTRY)
+                || address(modules.shares) != address(SHARES)
+        ) revert Settlement_ModulesMismatch();
         __AccessControl_init();
         __Pausable_init();
         __EIP712_init("OpenLoRA Settlement", "1");
@@ -133,13 +158,13 @@ contract Settlement is
     /// @inheritdoc ISettlement
     function settle(Batch calldata batch) external whenNotPaused nonReentrant returns (uint256 sequence) {
         SettlementStorage storage $ = _getSettlementStorage();
-        (bool active, uint16 runnerFeeBps) = $.runnerRegistry.runnerTerms(msg.sender);
+        (bool active, uint16 runnerFeeBps) = RUNNER_REGISTRY.runnerTerms(msg.sender);
         if (!active) revert Settlement_RunnerNotActive(msg.sender);
         if (batch.vouchers.length == 0) revert Settlement_EmptyBatch();
         if (batch.receiptsRoot == bytes32(0)) revert Settlement_ZeroRoot();
 
         // Pays every lane (signatures, monotonicity, balances checked there) and sends us the total.
-        (ModelTotal[] memory paid, uint256 amount) = $.paymentChannels.settleVouchers(msg.sender, batch.vouchers);
+        (ModelTotal[] memory paid, uint256 amount) = PAYMENT_CHANNELS.settleVouchers(msg.sender, batch.vouchers);
         _checkTotals(batch.totals, paid);
 
         RunnerAccount storage account = $.runners[msg.sender];
@@ -170,7 +195,7 @@ contract Settlement is
         uint256 claimed = account.feesClaimed + amount;
         account.feesClaimed = claimed;
         emit RunnerFeesClaimed(msg.sender, to, amount, claimed);
-        $.asset.safeTransfer(to, amount);
+        ASSET.safeTransfer(to, amount);
     }
 
     // ------------------------------------------------------------------ anyone
@@ -185,7 +210,7 @@ contract Settlement is
         $.protocolFeesWithdrawn = withdrawn;
         address treasury_ = $.treasury;
         emit ProtocolFeesWithdrawn(treasury_, amount, withdrawn);
-        $.asset.safeTransfer(treasury_, amount);
+        ASSET.safeTransfer(treasury_, amount);
     }
 
     /// @inheritdoc ISettlement
@@ -209,7 +234,7 @@ contract Settlement is
             revert Settlement_InvalidReceiptSignature(runner);
         }
         SettlementStorage storage $ = _getSettlementStorage();
-        slashed = $.runnerRegistry.slash(runner, a.requestHash, msg.sender, $.treasury);
+        slashed = RUNNER_REGISTRY.slash(runner, a.requestHash, msg.sender, $.treasury);
         emit EquivocationReported(runner, a.requestHash, msg.sender, a.outputHash, b.outputHash, slashed);
     }
 
@@ -319,27 +344,27 @@ contract Settlement is
 
     /// @inheritdoc ISettlement
     function asset() external view returns (IERC20) {
-        return _getSettlementStorage().asset;
+        return ASSET;
     }
 
     /// @inheritdoc ISettlement
     function paymentChannels() external view returns (IPaymentChannels) {
-        return _getSettlementStorage().paymentChannels;
+        return PAYMENT_CHANNELS;
     }
 
     /// @inheritdoc ISettlement
     function runnerRegistry() external view returns (IRunnerRegistry) {
-        return _getSettlementStorage().runnerRegistry;
+        return RUNNER_REGISTRY;
     }
 
     /// @inheritdoc ISettlement
     function modelRegistry() external view returns (IModelRegistry) {
-        return _getSettlementStorage().modelRegistry;
+        return MODEL_REGISTRY;
     }
 
     /// @inheritdoc ISettlement
     function shares() external view returns (ICoTrainingShares) {
-        return _getSettlementStorage().shares;
+        return SHARES;
     }
 
     /// @inheritdoc ISettlement
@@ -349,6 +374,14 @@ contract Settlement is
     }
 
     // ------------------------------------------------------------------ internals
+
+    function _checkModules(Modules memory modules) private pure {
+        if (
+            address(modules.asset) == address(0) || address(modules.paymentChannels) == address(0)
+                || address(modules.runnerRegistry) == address(0) || address(modules.modelRegistry) == address(0)
+                || address(modules.shares) == address(0)
+        ) revert Settlement_ZeroAddress();
+    }
 
     /// @dev The batch's listed totals must equal what its vouchers paid, model by model.
     function _checkTotals(ModelTotal[] calldata listed, ModelTotal[] memory paid) private pure {
@@ -380,8 +413,8 @@ contract Settlement is
         returns (uint256 calls, uint256 protocolFees, uint256 runnerFees)
     {
         SplitContext memory ctx = SplitContext({
-            asset: $.asset,
-            registry: $.modelRegistry,
+            asset: ASSET,
+            registry: MODEL_REGISTRY,
             protocolFeeBps: $.protocolFeeBps,
             runnerFeeBps: runnerFeeBps,
             sequence: sequence
@@ -398,7 +431,7 @@ contract Settlement is
             holdersTotal += parts.holders;
         }
         if (holdersTotal != 0) {
-            ICoTrainingShares shares_ = $.shares;
+            ICoTrainingShares shares_ = SHARES;
             ctx.asset.safeTransfer(address(shares_), holdersTotal);
             for (uint256 i; i < models; ++i) {
                 if (holders[i] != 0) shares_.creditRevenue(paid[i].modelId, holders[i]);

@@ -87,6 +87,8 @@ interface ISettlement {
 
     /// @notice A zero address was passed.
     error Settlement_ZeroAddress();
+    /// @notice {initialize} named other modules than the implementation was built with.
+    error Settlement_ModulesMismatch();
     /// @notice The caller is not an active runner (registered with at least the minimum bond).
     error Settlement_RunnerNotActive(address runner);
     /// @notice A batch without vouchers.

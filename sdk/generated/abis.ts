@@ -4770,7 +4770,40 @@ export const runnerRegistryAbi = [
 //////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////
 
 export const settlementAbi = [
-  { type: "constructor", inputs: [], stateMutability: "nonpayable" },
+  {
+    type: "constructor",
+    inputs: [
+      {
+        name: "modules",
+        internalType: "struct Settlement.Modules",
+        type: "tuple",
+        components: [
+          { name: "asset", internalType: "contract IERC20", type: "address" },
+          {
+            name: "paymentChannels",
+            internalType: "contract IPaymentChannels",
+            type: "address",
+          },
+          {
+            name: "runnerRegistry",
+            internalType: "contract IRunnerRegistry",
+            type: "address",
+          },
+          {
+            name: "modelRegistry",
+            internalType: "contract IModelRegistry",
+            type: "address",
+          },
+          {
+            name: "shares",
+            internalType: "contract ICoTrainingShares",
+            type: "address",
+          },
+        ],
+      },
+    ],
+    stateMutability: "nonpayable",
+  },
   {
     type: "function",
     inputs: [],
@@ -5696,6 +5729,7 @@ export const settlementAbi = [
     inputs: [{ name: "runner", internalType: "address", type: "address" }],
     name: "Settlement_InvalidReceiptSignature",
   },
+  { type: "error", inputs: [], name: "Settlement_ModulesMismatch" },
   {
     type: "error",
     inputs: [

@@ -3,6 +3,7 @@ pragma solidity ^0.8.30;
 
 import {ModelVault} from "../../contracts/ModelVault.sol";
 import {Settlement} from "../../contracts/Settlement.sol";
+import {ICoTrainingShares} from "../../contracts/interfaces/ICoTrainingShares.sol";
 import {IModelRegistry} from "../../contracts/interfaces/IModelRegistry.sol";
 import {IPaymentChannels} from "../../contracts/interfaces/IPaymentChannels.sol";
 import {IRunnerRegistry} from "../../contracts/interfaces/IRunnerRegistry.sol";
@@ -102,25 +103,41 @@ contract SettlementTest is PaymentsFixture {
         assertEq(settler.DOMAIN_SEPARATOR(), domain);
     }
 
-    function test_Initialize_RevertWhen_CalledOnImplementation() public {
-        Settlement impl = new Settlement();
-        Settlement.Modules memory modules;
-        vm.expectRevert(Initializable.InvalidInitialization.selector);
-        impl.initialize(admin, modules, treasury, 0);
-    }
-
-    function test_Initialize_RevertWhen_ZeroModuleOrFeeTooHigh() public {
-        address impl = address(new Settlement());
-        Settlement.Modules memory modules = Settlement.Modules({
+    function _modules() internal view returns (Settlement.Modules memory) {
+        return Settlement.Modules({
             asset: IERC20(address(usd)),
             paymentChannels: channels,
             runnerRegistry: runners,
             modelRegistry: registry,
             shares: shares
         });
-        modules.shares = shares;
+    }
+
+    function test_Initialize_RevertWhen_CalledOnImplementation() public {
+        Settlement impl = new Settlement(_modules());
+        Settlement.Modules memory modules;
+        vm.expectRevert(Initializable.InvalidInitialization.selector);
+        impl.initialize(admin, modules, treasury, 0);
+    }
+
+    function test_Initialize_RevertWhen_ModulesDifferFromImplementation() public {
+        address impl = address(new Settlement(_modules()));
+        Settlement.Modules memory other = _modules();
+        other.shares = ICoTrainingShares(makeAddr("other shares"));
+        vm.expectRevert(ISettlement.Settlement_ModulesMismatch.selector);
+        new ERC1967Proxy(impl, abi.encodeCall(Settlement.initialize, (admin, other, treasury, 0)));
+        // The implementation's modules are what the views report.
+        assertEq(address(settler.shares()), address(shares));
+        assertEq(address(settler.asset()), address(usd));
+    }
+
+    function test_Initialize_RevertWhen_ZeroModuleOrFeeTooHigh() public {
+        Settlement.Modules memory modules = _modules();
+        address impl = address(new Settlement(modules));
         Settlement.Modules memory missing = modules;
         missing.runnerRegistry = IRunnerRegistry(address(0));
+        vm.expectRevert(ISettlement.Settlement_ZeroAddress.selector);
+        new Settlement(missing);
         vm.expectRevert(ISettlement.Settlement_ZeroAddress.selector);
         new ERC1967Proxy(impl, abi.encodeCall(Settlement.initialize, (admin, missing, treasury, 0)));
         missing.runnerRegistry = runners;
@@ -629,7 +646,7 @@ contract SettlementTest is PaymentsFixture {
 
     function test_Upgrade_OnlyUpgraderKeepsState() public {
         _settleAs(runner, _lanebatch(_voucher(consumer.key, channelId, modelA, 1e6, 1), 0, 0));
-        address impl = address(new Settlement());
+        address impl = address(new Settlement(_modules()));
         vm.expectRevert(_missingRole(stranger, settler.UPGRADER_ROLE()));
         vm.prank(stranger);
         settler.upgradeToAndCall(impl, "");
