@@ -120,7 +120,7 @@ contract SettlementGasBench is PaymentsFixture {
     }
 
     /// @dev `SLOTS <contract> <distinct slots> <changed slots> <scenario>` for each protocol contract.
-    function _logSlotsByContract(string memory name, Vm.AccountAccess[] memory accesses) internal {
+    function _logSlotsByContract(string memory name, Vm.AccountAccess[] memory accesses) internal view {
         address vault = registry.getModelTerms(models[0]).vault;
         address[9] memory targets = [
             address(settler),
