@@ -184,6 +184,31 @@ contract ModelVaultTest is ProtocolFixture {
         assertGe(usd.balanceOf(address(vault)), vault.accountedAssets());
     }
 
+    /// @dev A vault that an older implementation left empty with revenue locked (it used to wait
+    ///      there for the next depositor): the next deposit first sends it to the holders.
+    function test_Deposit_IntoVaultLeftEmptyWithLockedRevenue_ReleasesItFirst() public {
+        // keccak256(abi.encode(uint256(keccak256("openlora.storage.ModelVault")) - 1)) & ~0xff, field 4: locked
+        bytes32 lockedSlot = bytes32(uint256(0xec8439ae1b39e776b332fcf3f269f9a8f6d70fd4d3e915e6531c77acb16f2b00) + 4);
+        usd.mint(address(vault), 700 * USD);
+        vm.store(address(vault), lockedSlot, bytes32(uint256(700 * USD)));
+        assertEq(vault.totalSupply(), 0);
+        assertEq(vault.lockedRevenue(), 700 * USD);
+        assertEq(vault.totalAssets(), 0, "nothing counts as unlocked in an empty vault");
+
+        usd.mint(eve, 1);
+        vm.startPrank(eve);
+        usd.approve(address(vault), 1);
+        vm.expectEmit(address(vault));
+        emit IModelVault.LockedRevenueReleased(modelId, 700 * USD, 700 * USD);
+        uint256 minted = vault.deposit(1, eve);
+        vm.stopPrank();
+        assertEq(vault.lockedRevenue(), 0);
+        assertEq(shares.claimable(modelId, alice), 700 * USD);
+        vm.warp(block.timestamp + 30 days);
+        vm.prank(eve);
+        assertLe(vault.redeem(minted, eve, eve), 1);
+    }
+
     function test_ReceiveRevenue_ZeroDoesNothing() public {
         _deposit(vault, bob, 10 * USD);
         vm.recordLogs();
