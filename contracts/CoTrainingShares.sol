@@ -230,21 +230,16 @@ contract CoTrainingShares is
 
     /// @inheritdoc ICoTrainingShares
     function creditRevenue(uint256 modelId, uint256 amount) external onlyRole(SETTLEMENT_ROLE) {
+        _creditRevenue(_getCoTrainingSharesStorage(), modelId, amount);
+    }
+
+    /// @inheritdoc ICoTrainingShares
+    function creditVaultRevenue(uint256 modelId, uint256 amount) external {
         CoTrainingSharesStorage storage $ = _getCoTrainingSharesStorage();
-        ModelShares storage m = $.models[modelId];
-        uint256 units = m.totalUnits;
-        if (units == 0) revert Shares_UnknownModel(modelId);
-        uint256 owed = $.totalOwed + amount;
-        uint256 balance = $.asset.balanceOf(address(this));
-        if (balance < owed) revert Shares_RevenueNotReceived(balance, owed);
-        (uint256 delta, uint256 carry) = RewardMath.credit(amount, units, m.carry);
-        uint256 rewardPerUnit_ = m.rewardPerUnit + delta;
-        m.rewardPerUnit = rewardPerUnit_;
-        m.carry = carry;
-        uint256 credited = m.totalCredited + amount;
-        m.totalCredited = credited;
-        $.totalOwed = owed;
-        emit RevenueCredited(modelId, amount, credited, rewardPerUnit_);
+        if (IModelRegistry($.registry).getModelTerms(modelId).vault != msg.sender) {
+            revert Shares_CallerNotVault(modelId, msg.sender);
+        }
+        _creditRevenue($, modelId, amount);
     }
 
     // ------------------------------------------------------------------ admin
@@ -424,6 +419,23 @@ contract CoTrainingShares is
     }
 
     /// @dev Moves what `h` earned since its last checkpoint into `accrued`.
+    function _creditRevenue(CoTrainingSharesStorage storage $, uint256 modelId, uint256 amount) private {
+        ModelShares storage m = $.models[modelId];
+        uint256 units = m.totalUnits;
+        if (units == 0) revert Shares_UnknownModel(modelId);
+        uint256 owed = $.totalOwed + amount;
+        uint256 balance = $.asset.balanceOf(address(this));
+        if (balance < owed) revert Shares_RevenueNotReceived(balance, owed);
+        (uint256 delta, uint256 carry) = RewardMath.credit(amount, units, m.carry);
+        uint256 rewardPerUnit_ = m.rewardPerUnit + delta;
+        m.rewardPerUnit = rewardPerUnit_;
+        m.carry = carry;
+        uint256 credited = m.totalCredited + amount;
+        m.totalCredited = credited;
+        $.totalOwed = owed;
+        emit RevenueCredited(modelId, amount, credited, rewardPerUnit_);
+    }
+
     function _checkpoint(ModelShares storage m, Holder storage h) private {
         uint256 rewardPerUnit_ = m.rewardPerUnit;
         uint256 paid = h.rewardPerUnitPaid;

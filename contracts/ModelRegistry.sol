@@ -208,10 +208,16 @@ contract ModelRegistry is
     // ------------------------------------------------------------------ settlement
 
     /// @inheritdoc IModelRegistry
-    function recordUsage(uint256 modelId, uint256 calls, uint256 revenue) external onlyRole(SETTLEMENT_ROLE) {
+    function recordUsage(uint256 modelId, uint256 calls, uint256 revenue)
+        external
+        onlyRole(SETTLEMENT_ROLE)
+        returns (address vault, uint16 vaultShareBps)
+    {
         ModelRegistryStorage storage $ = _getModelRegistryStorage();
         _checkModelExists($, modelId);
         Model storage m = $.models[modelId];
+        vault = m.vault;
+        vaultShareBps = m.vaultShareBps;
         uint256 totalCalls = m.totalCalls + calls;
         uint256 totalRevenue = m.totalRevenue + revenue;
         m.totalCalls = totalCalls;

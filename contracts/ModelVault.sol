@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {ICoTrainingShares} from "./interfaces/ICoTrainingShares.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IModelVault} from "./interfaces/IModelVault.sol";
 import {IModelVaultFactory} from "./interfaces/IModelVaultFactory.sol";
 import {ProfitUnlock} from "./libraries/ProfitUnlock.sol";
@@ -15,8 +17,10 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 /// @dev See {IModelVault}. Deployed as a beacon proxy by {ModelVaultFactory}; ERC-7201 storage.
 ///      {totalAssets} is `storedAssets + unlocked(lockedRevenue)`; every deposit, withdrawal and
 ///      revenue arrival first moves what has unlocked into `storedAssets` (a checkpoint, which does
-///      not change {totalAssets}), so previews made in the same block are exact. Nothing unlocks
-///      while the vault has no shares.
+///      not change {totalAssets}), so previews made in the same block are exact. An empty vault
+///      holds no revenue: it refuses new revenue while it has no shares (Settlement routes that
+///      share to the model's holders), and revenue still locked when the last shares leave goes to
+///      the holders at once.
 contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     using SafeERC20 for IERC20;
 
@@ -29,6 +33,7 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
         uint256 storedAssets; // deposits - withdrawals + revenue unlocked up to lockStart
         uint256 locked; // revenue not yet unlocked at lockStart
         uint256 totalRevenue;
+        uint256 releasedRevenue; // locked revenue sent to the model's holders when the vault emptied
     }
 
     // keccak256(abi.encode(uint256(keccak256("openlora.storage.ModelVault")) - 1)) & ~bytes32(uint256(0xff))
@@ -40,7 +45,6 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     uint8 private constant DECIMALS_OFFSET = 6;
 
     /// @dev The factory's role ids (the same keccak256 of the role name in every OpenLoRA contract).
-    bytes32 private constant SETTLEMENT_ROLE = keccak256("SETTLEMENT_ROLE");
     bytes32 private constant DEFAULT_ADMIN_ROLE = 0x00;
 
     function _getModelVaultStorage() private pure returns (ModelVaultStorage storage $) {
@@ -77,11 +81,11 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     /// @inheritdoc IModelVault
     function receiveRevenue(uint256 amount) external {
         ModelVaultStorage storage $ = _getModelVaultStorage();
-        IModelVaultFactory factory_ = IModelVaultFactory($.factory);
-        if (!factory_.hasRole(SETTLEMENT_ROLE, msg.sender)) {
-            revert ModelVault_CallerNotSettlement(msg.sender);
-        }
+        // One call to the factory: the caller's role and the unlock period.
+        (bool isSettlement, uint256 period) = IModelVaultFactory($.factory).revenueTerms(msg.sender);
+        if (!isSettlement) revert ModelVault_CallerNotSettlement(msg.sender);
         if (amount == 0) return;
+        if (totalSupply() == 0) revert ModelVault_NoShares();
         _checkpoint($);
         uint256 remaining = $.locked;
         uint256 required = $.storedAssets + remaining + amount;
@@ -93,7 +97,7 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
         // few seconds of timestamp leeway only shift the unlocking line by as much.
         // forge-lint: disable-next-line(block-timestamp)
         uint256 remainingTime = end > block.timestamp ? end - block.timestamp : 0;
-        uint256 duration = ProfitUnlock.mergedDuration(remaining, remainingTime, amount, factory_.profitUnlockPeriod());
+        uint256 duration = ProfitUnlock.mergedDuration(remaining, remainingTime, amount, period);
         uint256 locked_ = remaining + amount;
         uint256 newEnd = block.timestamp + duration;
         $.locked = locked_;
@@ -122,9 +126,8 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     // ------------------------------------------------------------------ ERC-4626
 
     /// @inheritdoc ERC4626Upgradeable
-    /// @dev Revenue unlocks only while the vault has shares: with none, the unlocking is suspended
-    ///      (see {_checkpoint}), so a first depositor cannot take revenue that unlocked while no one
-    ///      was backing the model.
+    /// @dev Counts no unlocking while the vault has no shares: an empty vault holds no locked
+    ///      revenue (see {_releaseIfEmpty}), and this keeps the previews of a first deposit exact.
     function totalAssets() public view override(ERC4626Upgradeable, IERC4626) returns (uint256) {
         ModelVaultStorage storage $ = _getModelVaultStorage();
         return $.storedAssets + _unlockedSinceCheckpoint($);
@@ -171,6 +174,11 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     }
 
     /// @inheritdoc IModelVault
+    function releasedRevenue() external view returns (uint256) {
+        return _getModelVaultStorage().releasedRevenue;
+    }
+
+    /// @inheritdoc IModelVault
     function accountedAssets() external view returns (uint256) {
         ModelVaultStorage storage $ = _getModelVaultStorage();
         return $.storedAssets + $.locked;
@@ -189,30 +197,42 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
     }
 
     /// @dev Moves what has unlocked since `lockStart` into `storedAssets` ({totalAssets} is unchanged)
-    ///      and restarts the line from now. While there are no shares nothing unlocks: the remaining
-    ///      duration is carried over whole, so the unlocking resumes where it stopped once someone
-    ///      deposits. Whenever `locked > 0`, `lockEnd > lockStart`.
+    ///      and restarts the line from now. Called only while the vault has shares (an empty vault
+    ///      holds nothing locked). Whenever `locked > 0`, `lockEnd > lockStart`.
     function _checkpoint(ModelVaultStorage storage $) private {
         uint256 locked_ = $.locked;
         if (locked_ != 0) {
-            if (totalSupply() == 0) {
-                // casting to 'uint64' is safe because the duration left is at most MAX_UNLOCK_PERIOD.
-                // forge-lint: disable-next-line(unsafe-typecast)
-                $.lockEnd = uint64(block.timestamp + ($.lockEnd - $.lockStart));
-            } else {
-                uint256 released = ProfitUnlock.unlocked(locked_, $.lockStart, $.lockEnd, block.timestamp);
-                $.storedAssets += released;
-                // Cannot underflow: `unlocked` never returns more than `locked_`.
-                unchecked {
-                    $.locked = locked_ - released;
-                }
+            uint256 released = ProfitUnlock.unlocked(locked_, $.lockStart, $.lockEnd, block.timestamp);
+            $.storedAssets += released;
+            // Cannot underflow: `unlocked` never returns more than `locked_`.
+            unchecked {
+                $.locked = locked_ - released;
             }
         }
         $.lockStart = uint64(block.timestamp);
     }
 
+    /// @dev With no shares left, revenue still locked belongs to no backer: it goes to the model's
+    ///      holders now, so that whoever deposits next cannot collect it as it unlocks.
+    function _releaseIfEmpty(ModelVaultStorage storage $) private {
+        uint256 amount = $.locked;
+        if (amount == 0 || totalSupply() != 0) return;
+        $.locked = 0;
+        $.lockStart = uint64(block.timestamp);
+        $.lockEnd = uint64(block.timestamp);
+        uint256 released = $.releasedRevenue + amount;
+        $.releasedRevenue = released;
+        uint256 modelId_ = $.modelId;
+        ICoTrainingShares shares_ = IModelRegistry(IModelVaultFactory($.factory).registry()).shares();
+        emit LockedRevenueReleased(modelId_, amount, released);
+        IERC20(asset()).safeTransfer(address(shares_), amount);
+        shares_.creditVaultRevenue(modelId_, amount);
+    }
+
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
         ModelVaultStorage storage $ = _getModelVaultStorage();
+        // Only a vault emptied before this rule (an older implementation) can still hold revenue here.
+        _releaseIfEmpty($);
         _checkpoint($);
         $.storedAssets += assets;
         super._deposit(caller, receiver, assets, shares);
@@ -228,5 +248,6 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
         // assets of all shares never exceed totalAssets, which the checkpoint just moved into storedAssets.
         $.storedAssets -= assets;
         super._withdraw(caller, receiver, owner, assets, shares);
+        _releaseIfEmpty($);
     }
 }

@@ -157,6 +157,11 @@ contract ModelVaultFactory is
     }
 
     /// @inheritdoc IModelVaultFactory
+    function revenueTerms(address caller) external view returns (bool isSettlement, uint256 unlockPeriod) {
+        return (hasRole(SETTLEMENT_ROLE, caller), _getModelVaultFactoryStorage().profitUnlockPeriod);
+    }
+
+    /// @inheritdoc IModelVaultFactory
     function vaultOf(uint256 modelId) external view returns (address) {
         return _getModelVaultFactoryStorage().vaults[modelId];
     }

@@ -525,5 +525,16 @@ contract PaymentChannels is
         $.challengePeriod = uint64(period);
     }
 
+    /// @dev The EIP-712 name as a constant (the same string {initialize} stores), so that the domain
+    ///      separator costs no storage reads: every settlement computes it.
+    function _EIP712Name() internal pure override returns (string memory) {
+        return "OpenLoRA PaymentChannels";
+    }
+
+    /// @dev The EIP-712 version as a constant (see {_EIP712Name}).
+    function _EIP712Version() internal pure override returns (string memory) {
+        return "1";
+    }
+
     function _authorizeUpgrade(address) internal override onlyRole(UPGRADER_ROLE) {}
 }

@@ -91,8 +91,30 @@ contract Settlement is
         ICoTrainingShares shares;
     }
 
+    /// @dev The modules, fixed in the implementation: settle reads them on every call, and an
+    ///      immutable costs nothing where a storage slot costs 2,100 cold (five per settle). The
+    ///      storage fields keep the same values for the record; an upgrade passes the same modules.
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IERC20 private immutable ASSET;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IPaymentChannels private immutable PAYMENT_CHANNELS;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IRunnerRegistry private immutable RUNNER_REGISTRY;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IModelRegistry private immutable MODEL_REGISTRY;
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    ICoTrainingShares private immutable SHARES;
+
+    /// @param modules the payment asset and the contracts this implementation works with; the
+    ///        proxy's {initialize} must name the same.
     /// @custom:oz-upgrades-unsafe-allow constructor
-    constructor() {
+    constructor(Modules memory modules) {
+        _checkModules(modules);
+        ASSET = modules.asset;
+        PAYMENT_CHANNELS = modules.paymentChannels;
+        RUNNER_REGISTRY = modules.runnerRegistry;
+        MODEL_REGISTRY = modules.modelRegistry;
+        SHARES = modules.shares;
         _disableInitializers();
     }
 
@@ -105,11 +127,14 @@ contract Settlement is
         external
         initializer
     {
+        if (admin == address(0)) revert Settlement_ZeroAddress();
+        _checkModules(modules);
         if (
-            admin == address(0) || address(modules.asset) == address(0)
-                || address(modules.paymentChannels) == address(0) || address(modules.runnerRegistry) == address(0)
-                || address(modules.modelRegistry) == address(0) || address(modules.shares) == address(0)
-        ) revert Settlement_ZeroAddress();
+            address(modules.asset) != address(ASSET) || address(modules.paymentChannels) != address(PAYMENT_CHANNELS)
+                || address(modules.runnerRegistry) != address(RUNNER_REGISTRY)
+                || address(modules.modelRegistry) != address(MODEL_REGISTRY)
+                || address(modules.shares) != address(SHARES)
+        ) revert Settlement_ModulesMismatch();
         __AccessControl_init();
         __Pausable_init();
         __EIP712_init("OpenLoRA Settlement", "1");
@@ -133,13 +158,13 @@ contract Settlement is
     /// @inheritdoc ISettlement
     function settle(Batch calldata batch) external whenNotPaused nonReentrant returns (uint256 sequence) {
         SettlementStorage storage $ = _getSettlementStorage();
-        (bool active, uint16 runnerFeeBps) = $.runnerRegistry.runnerTerms(msg.sender);
+        (bool active, uint16 runnerFeeBps) = RUNNER_REGISTRY.runnerTerms(msg.sender);
         if (!active) revert Settlement_RunnerNotActive(msg.sender);
         if (batch.vouchers.length == 0) revert Settlement_EmptyBatch();
         if (batch.receiptsRoot == bytes32(0)) revert Settlement_ZeroRoot();
 
         // Pays every lane (signatures, monotonicity, balances checked there) and sends us the total.
-        (ModelTotal[] memory paid, uint256 amount) = $.paymentChannels.settleVouchers(msg.sender, batch.vouchers);
+        (ModelTotal[] memory paid, uint256 amount) = PAYMENT_CHANNELS.settleVouchers(msg.sender, batch.vouchers);
         _checkTotals(batch.totals, paid);
 
         RunnerAccount storage account = $.runners[msg.sender];
@@ -170,7 +195,7 @@ contract Settlement is
         uint256 claimed = account.feesClaimed + amount;
         account.feesClaimed = claimed;
         emit RunnerFeesClaimed(msg.sender, to, amount, claimed);
-        $.asset.safeTransfer(to, amount);
+        ASSET.safeTransfer(to, amount);
     }
 
     // ------------------------------------------------------------------ anyone
@@ -185,7 +210,7 @@ contract Settlement is
         $.protocolFeesWithdrawn = withdrawn;
         address treasury_ = $.treasury;
         emit ProtocolFeesWithdrawn(treasury_, amount, withdrawn);
-        $.asset.safeTransfer(treasury_, amount);
+        ASSET.safeTransfer(treasury_, amount);
     }
 
     /// @inheritdoc ISettlement
@@ -209,7 +234,7 @@ contract Settlement is
             revert Settlement_InvalidReceiptSignature(runner);
         }
         SettlementStorage storage $ = _getSettlementStorage();
-        slashed = $.runnerRegistry.slash(runner, a.requestHash, msg.sender, $.treasury);
+        slashed = RUNNER_REGISTRY.slash(runner, a.requestHash, msg.sender, $.treasury);
         emit EquivocationReported(runner, a.requestHash, msg.sender, a.outputHash, b.outputHash, slashed);
     }
 
@@ -319,27 +344,27 @@ contract Settlement is
 
     /// @inheritdoc ISettlement
     function asset() external view returns (IERC20) {
-        return _getSettlementStorage().asset;
+        return ASSET;
     }
 
     /// @inheritdoc ISettlement
     function paymentChannels() external view returns (IPaymentChannels) {
-        return _getSettlementStorage().paymentChannels;
+        return PAYMENT_CHANNELS;
     }
 
     /// @inheritdoc ISettlement
     function runnerRegistry() external view returns (IRunnerRegistry) {
-        return _getSettlementStorage().runnerRegistry;
+        return RUNNER_REGISTRY;
     }
 
     /// @inheritdoc ISettlement
     function modelRegistry() external view returns (IModelRegistry) {
-        return _getSettlementStorage().modelRegistry;
+        return MODEL_REGISTRY;
     }
 
     /// @inheritdoc ISettlement
     function shares() external view returns (ICoTrainingShares) {
-        return _getSettlementStorage().shares;
+        return SHARES;
     }
 
     /// @inheritdoc ISettlement
@@ -349,6 +374,14 @@ contract Settlement is
     }
 
     // ------------------------------------------------------------------ internals
+
+    function _checkModules(Modules memory modules) private pure {
+        if (
+            address(modules.asset) == address(0) || address(modules.paymentChannels) == address(0)
+                || address(modules.runnerRegistry) == address(0) || address(modules.modelRegistry) == address(0)
+                || address(modules.shares) == address(0)
+        ) revert Settlement_ZeroAddress();
+    }
 
     /// @dev The batch's listed totals must equal what its vouchers paid, model by model.
     function _checkTotals(ModelTotal[] calldata listed, ModelTotal[] memory paid) private pure {
@@ -363,19 +396,34 @@ contract Settlement is
         }
     }
 
+    /// @dev What splitting one batch needs, read from storage once.
+    struct SplitContext {
+        IERC20 asset;
+        IModelRegistry registry;
+        uint256 protocolFeeBps;
+        uint256 runnerFeeBps;
+        uint256 sequence;
+    }
+
     /// @dev Records usage and splits each model's amount: vault shares pushed to the vaults, holder
     ///      shares pushed to the shares contract in one transfer and credited per model, protocol
-    ///      Returns the batch's calls and the fees, which the caller accrues here.
+    ///      and runner fees left here. Returns the batch's calls and the fees, which the caller accrues.
     function _distribute(SettlementStorage storage $, ModelTotal[] memory paid, uint256 runnerFeeBps, uint256 sequence)
         private
         returns (uint256 calls, uint256 protocolFees, uint256 runnerFees)
     {
+        SplitContext memory ctx = SplitContext({
+            asset: ASSET,
+            registry: MODEL_REGISTRY,
+            protocolFeeBps: $.protocolFeeBps,
+            runnerFeeBps: runnerFeeBps,
+            sequence: sequence
+        });
         uint256 models = paid.length;
-        uint256 protocolFeeBps_ = $.protocolFeeBps;
         uint256[] memory holders = new uint256[](models);
         uint256 holdersTotal;
         for (uint256 i; i < models; ++i) {
-            RevenueSplit.Parts memory parts = _splitModel($, paid[i], protocolFeeBps_, runnerFeeBps, sequence);
+            RevenueSplit.Parts memory parts = _splitModel(ctx, paid[i]);
             holders[i] = parts.holders;
             calls += paid[i].calls;
             protocolFees += parts.protocolFee;
@@ -383,8 +431,8 @@ contract Settlement is
             holdersTotal += parts.holders;
         }
         if (holdersTotal != 0) {
-            ICoTrainingShares shares_ = $.shares;
-            $.asset.safeTransfer(address(shares_), holdersTotal);
+            ICoTrainingShares shares_ = SHARES;
+            ctx.asset.safeTransfer(address(shares_), holdersTotal);
             for (uint256 i; i < models; ++i) {
                 if (holders[i] != 0) shares_.creditRevenue(paid[i].modelId, holders[i]);
             }
@@ -392,26 +440,26 @@ contract Settlement is
     }
 
     /// @dev One model: usage recorded, amount split, vault share pushed and notified.
-    function _splitModel(
-        SettlementStorage storage $,
-        ModelTotal memory p,
-        uint256 protocolFeeBps_,
-        uint256 runnerFeeBps,
-        uint256 sequence
-    ) private returns (RevenueSplit.Parts memory parts) {
-        IModelRegistry registry = $.modelRegistry;
-        // Reverts for an unknown model; any registered status is accepted (see ISettlement).
-        IModelRegistry.ModelTerms memory terms = registry.getModelTerms(p.modelId);
-        registry.recordUsage(p.modelId, p.calls, p.amount);
-        parts = RevenueSplit.split(p.amount, protocolFeeBps_, runnerFeeBps, terms.vaultShareBps);
+    function _splitModel(SplitContext memory ctx, ModelTotal memory p)
+        private
+        returns (RevenueSplit.Parts memory parts)
+    {
+        // One registry call records usage and returns the split terms. Reverts for an unknown
+        // model; any registered status is accepted (see ISettlement).
+        (address vault, uint256 vaultShareBps) = ctx.registry.recordUsage(p.modelId, p.calls, p.amount);
+        // An empty vault takes nothing: its share goes to the holders (see IModelVault).
+        if (vaultShareBps != 0) {
+            vaultShareBps = RevenueSplit.effectiveVaultShareBps(vaultShareBps, IERC20(vault).totalSupply());
+        }
+        parts = RevenueSplit.split(p.amount, ctx.protocolFeeBps, ctx.runnerFeeBps, vaultShareBps);
         if (parts.vault != 0) {
-            $.asset.safeTransfer(terms.vault, parts.vault);
-            IModelVault(terms.vault).receiveRevenue(parts.vault);
+            ctx.asset.safeTransfer(vault, parts.vault);
+            IModelVault(vault).receiveRevenue(parts.vault);
         }
         emit RevenueDistributed(
             p.modelId,
             msg.sender,
-            sequence,
+            ctx.sequence,
             p.calls,
             p.amount,
             parts.protocolFee,

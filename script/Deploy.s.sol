@@ -218,7 +218,7 @@ contract Deploy is Script {
             modelRegistry: ModelRegistry(d.modelRegistry),
             shares: CoTrainingShares(d.coTrainingShares)
         });
-        d.settlementImplementation = address(new Settlement());
+        d.settlementImplementation = address(new Settlement(modules));
         d.settlement = address(
             new ERC1967Proxy(
                 d.settlementImplementation,

@@ -108,6 +108,8 @@ interface ICoTrainingShares {
     error Shares_InvalidTransfer(uint256 modelId, address from, address to, uint256 units);
     /// @notice {creditRevenue}: the asset balance does not cover what is owed plus the new amount.
     error Shares_RevenueNotReceived(uint256 balance, uint256 required);
+    /// @notice {creditVaultRevenue}: the caller is not the model's vault.
+    error Shares_CallerNotVault(uint256 modelId, address caller);
 
     // ------------------------------------------------------------------ roles and constants
 
@@ -171,6 +173,11 @@ interface ICoTrainingShares {
     ///         with {Shares_RevenueNotReceived} unless the balance covers {totalOwed} + `amount`.
     ///         Works while paused.
     function creditRevenue(uint256 modelId, uint256 amount) external;
+
+    /// @notice Credits `amount` to the holders of `modelId` as {creditRevenue} does, called by the
+    ///         model's own vault (the registry's record) when its last shares leave with revenue
+    ///         still locked. Same balance check; works while paused.
+    function creditVaultRevenue(uint256 modelId, uint256 amount) external;
 
     // ------------------------------------------------------------------ admin
 

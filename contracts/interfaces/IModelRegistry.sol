@@ -226,7 +226,11 @@ interface IModelRegistry {
     /// @param modelId the model (must exist).
     /// @param calls number of calls settled.
     /// @param revenue gross amount settled for those calls, in payment-asset units.
-    function recordUsage(uint256 modelId, uint256 calls, uint256 revenue) external;
+    /// @return vault the model's vault and `vaultShareBps` its vault share: what Settlement needs to
+    ///         split the revenue, returned here so that settling a model takes one registry call.
+    function recordUsage(uint256 modelId, uint256 calls, uint256 revenue)
+        external
+        returns (address vault, uint16 vaultShareBps);
 
     // ------------------------------------------------------------------ views
 

@@ -12,9 +12,12 @@ import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 /// @dev Accounting: {totalAssets} = deposits − withdrawals + revenue unlocked so far. It is tracked
 ///      internally, never read from the token balance, so tokens sent directly to the vault
 ///      ("donations") do not move the share price; the factory admin may sweep them with
-///      {sweepSurplus}. Revenue unlocks only while the vault has shares: in an empty vault it stays
-///      locked and its unlocking resumes when someone deposits, so a first depositor cannot take
-///      revenue that arrived or unlocked while no one backed the model. Shares carry 6 more decimals than the asset (virtual-share offset against the
+///      {sweepSurplus}. An empty vault holds no revenue, so no depositor can collect revenue that
+///      arrived before anyone backed the model: while the vault has no shares, Settlement sends
+///      its vault share to the model's holders ({ICoTrainingShares}) instead, and {receiveRevenue}
+///      reverts; revenue still locked when the last shares leave goes to the holders at once
+///      ({LockedRevenueReleased}). Revenue that unlocks while shares exist is shared by them pro
+///      rata, the 10^6 virtual shares included. Shares carry 6 more decimals than the asset (virtual-share offset against the
 ///      first-depositor inflation attack). Deposits and mints stop while the factory is paused
 ///      ({maxDeposit}/{maxMint} return 0); withdrawals and redeems never stop.
 ///      Revenue arrives push-then-notify: Settlement transfers the amount, then calls
@@ -29,6 +32,10 @@ interface IModelVault is IERC4626 {
         uint256 indexed modelId, uint256 amount, uint256 lockedRevenue, uint256 unlockEnd, uint256 totalRevenue
     );
 
+    /// @notice The last shares left while `amount` of revenue was still locked: it went to the
+    ///         model's holders. `totalReleased` is the cumulative amount released so.
+    event LockedRevenueReleased(uint256 indexed modelId, uint256 amount, uint256 totalReleased);
+
     /// @notice Tokens held beyond what the vault accounts for were swept.
     event SurplusSwept(address indexed to, uint256 amount);
 
@@ -40,6 +47,8 @@ interface IModelVault is IERC4626 {
     error ModelVault_RevenueNotReceived(uint256 balance, uint256 required);
     /// @notice A zero address was passed.
     error ModelVault_ZeroAddress();
+    /// @notice {receiveRevenue} while the vault has no shares: that revenue belongs to the holders.
+    error ModelVault_NoShares();
 
     /// @notice Initializes a new vault proxy. Called once by the factory.
     function initialize(
@@ -52,7 +61,7 @@ interface IModelVault is IERC4626 {
 
     /// @notice Notifies the vault of `amount` of revenue already transferred to it; it starts
     ///         unlocking now. Only the factory's `SETTLEMENT_ROLE`. An amount of 0 does nothing.
-    ///         Works while paused.
+    ///         Reverts with {ModelVault_NoShares} while the vault has no shares. Works while paused.
     function receiveRevenue(uint256 amount) external;
 
     /// @notice Sends tokens held beyond what the vault accounts for to `to`. Only the factory's
@@ -75,6 +84,9 @@ interface IModelVault is IERC4626 {
 
     /// @notice Cumulative revenue received.
     function totalRevenue() external view returns (uint256);
+
+    /// @notice Cumulative revenue that was still locked when the vault emptied, sent to the holders.
+    function releasedRevenue() external view returns (uint256);
 
     /// @notice {totalAssets} + {lockedRevenue}: everything the vault owes to its holders now and later.
     function accountedAssets() external view returns (uint256);

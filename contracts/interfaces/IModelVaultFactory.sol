@@ -69,6 +69,10 @@ interface IModelVaultFactory {
     /// @notice The profit-unlock period in seconds.
     function profitUnlockPeriod() external view returns (uint256);
 
+    /// @notice What a vault asks when revenue arrives, in one call: whether `caller` holds
+    ///         `SETTLEMENT_ROLE`, and the current {profitUnlockPeriod}.
+    function revenueTerms(address caller) external view returns (bool isSettlement, uint256 unlockPeriod);
+
     /// @notice The vault of `modelId`, zero if none.
     function vaultOf(uint256 modelId) external view returns (address);
 

@@ -15,8 +15,9 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 ///         vouchers paid per model, raises each model's usage counters in the model registry, stores
 ///         the root under the runner's next batch sequence number, and splits each model's amount
 ///         ({RevenueSplit}): protocol fee and runner fee off the gross, the model's vault share of the
-///         rest to its ERC-4626 vault (unlocked linearly there), the remainder to its co-training share
-///         holders by units. Any receipt can then be proven with {verifyReceipt}. A runner that signs
+///         rest to its ERC-4626 vault (unlocked linearly there) if the vault has shares, and otherwise
+///         to the holders too (an empty vault takes no revenue: no first depositor can collect it), the
+///         remainder to its co-training share holders by units. Any receipt can then be proven with {verifyReceipt}. A runner that signs
 ///         two receipts for one request with different outputs is slashed by whoever shows both
 ///         ({reportEquivocation}).
 /// @dev Fees are pull-based: the protocol fee accrues here until {withdrawProtocolFees} sends it to
@@ -86,6 +87,8 @@ interface ISettlement {
 
     /// @notice A zero address was passed.
     error Settlement_ZeroAddress();
+    /// @notice {initialize} named other modules than the implementation was built with.
+    error Settlement_ModulesMismatch();
     /// @notice The caller is not an active runner (registered with at least the minimum bond).
     error Settlement_RunnerNotActive(address runner);
     /// @notice A batch without vouchers.

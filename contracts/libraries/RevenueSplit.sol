@@ -6,7 +6,8 @@ pragma solidity ^0.8.30;
 ///         (sdk/math/revenueSplit.ts) and a differential test keeps the two equal.
 /// @dev Fees are taken from the gross amount; the vault share applies to what remains after
 ///      fees; the holders get the rest, so the four parts always add up to the amount exactly
-///      and every rounding remainder goes to the holders.
+///      and every rounding remainder goes to the holders. A vault with no shares takes no revenue
+///      ({effectiveVaultShareBps}): its share goes to the holders, decided at settlement.
 library RevenueSplit {
     uint256 internal constant BPS = 10_000;
 
@@ -20,6 +21,13 @@ library RevenueSplit {
         uint256 runnerFee;
         uint256 vault;
         uint256 holders;
+    }
+
+    /// @notice The vault share that applies to a settlement: the model's `vaultShareBps` while its
+    ///         vault has shares (`vaultSupply` > 0), none otherwise, so that revenue never waits in
+    ///         an empty vault for whoever deposits first.
+    function effectiveVaultShareBps(uint256 vaultShareBps, uint256 vaultSupply) internal pure returns (uint256) {
+        return vaultSupply == 0 ? 0 : vaultShareBps;
     }
 
     /// @notice Splits `amount` into protocol fee, runner fee, vault share and holders' share.

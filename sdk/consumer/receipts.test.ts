@@ -20,7 +20,7 @@ import { InvalidArgumentError } from "../errors";
 import { coTrainingSharesAbi, modelVaultAbi, runnerRegistryAbi, settlementAbi } from "../generated/abis";
 import { ensureBaseModel, getUsage, registerModelWithSigners } from "../integrator/models";
 import { depositToVault, getVaultState } from "../investor/vaults";
-import { splitRevenue } from "../math/revenueSplit";
+import { effectiveVaultShareBps, splitRevenue } from "../math/revenueSplit";
 import { MerkleTree, receiptLeaf } from "../protocol/merkle";
 import { type Receipt, receiptTypes, settlementDomain } from "../protocol/typedData";
 import { registerRunner } from "../runners";
@@ -372,12 +372,15 @@ describe("revenue split vs Settlement", () => {
     for (const m of models) {
       const event = events.find((e) => e.args.modelId === m.modelId);
       const usage = await getUsage(runner, m.modelId);
+      // Only model A's vault is backed; model B's takes nothing and its share goes to the holders.
+      const { totalSupply } = await getVaultState(runner, { vault: m.vault });
       const parts = splitRevenue(
         usage.totalRevenue,
         BigInt(protocolFeeBps),
         BigInt(runnerFeeBps),
-        BigInt(m.vaultShareBps),
+        effectiveVaultShareBps(BigInt(m.vaultShareBps), totalSupply),
       );
+      expect(parts.vault === 0n).toBe(m === models[1]);
       expect(event?.args).toMatchObject({
         amount: usage.totalRevenue,
         protocolFee: parts.protocolFee,

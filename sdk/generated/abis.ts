@@ -124,6 +124,16 @@ export const coTrainingSharesAbi = [
   },
   {
     type: "function",
+    inputs: [
+      { name: "modelId", internalType: "uint256", type: "uint256" },
+      { name: "amount", internalType: "uint256", type: "uint256" },
+    ],
+    name: "creditVaultRevenue",
+    outputs: [],
+    stateMutability: "nonpayable",
+  },
+  {
+    type: "function",
     inputs: [],
     name: "eip712Domain",
     outputs: [
@@ -760,6 +770,14 @@ export const coTrainingSharesAbi = [
     type: "error",
     inputs: [
       { name: "modelId", internalType: "uint256", type: "uint256" },
+      { name: "caller", internalType: "address", type: "address" },
+    ],
+    name: "Shares_CallerNotVault",
+  },
+  {
+    type: "error",
+    inputs: [
+      { name: "modelId", internalType: "uint256", type: "uint256" },
       { name: "account", internalType: "address", type: "address" },
       { name: "held", internalType: "uint256", type: "uint256" },
       { name: "wanted", internalType: "uint256", type: "uint256" },
@@ -1084,7 +1102,10 @@ export const modelRegistryAbi = [
       { name: "revenue", internalType: "uint256", type: "uint256" },
     ],
     name: "recordUsage",
-    outputs: [],
+    outputs: [
+      { name: "vault", internalType: "address", type: "address" },
+      { name: "vaultShareBps", internalType: "uint16", type: "uint16" },
+    ],
     stateMutability: "nonpayable",
   },
   {
@@ -1982,6 +2003,13 @@ export const modelVaultAbi = [
   },
   {
     type: "function",
+    inputs: [],
+    name: "releasedRevenue",
+    outputs: [{ name: "", internalType: "uint256", type: "uint256" }],
+    stateMutability: "view",
+  },
+  {
+    type: "function",
     inputs: [{ name: "to", internalType: "address", type: "address" }],
     name: "sweepSurplus",
     outputs: [{ name: "amount", internalType: "uint256", type: "uint256" }],
@@ -2122,6 +2150,31 @@ export const modelVaultAbi = [
       },
     ],
     name: "Initialized",
+  },
+  {
+    type: "event",
+    anonymous: false,
+    inputs: [
+      {
+        name: "modelId",
+        internalType: "uint256",
+        type: "uint256",
+        indexed: true,
+      },
+      {
+        name: "amount",
+        internalType: "uint256",
+        type: "uint256",
+        indexed: false,
+      },
+      {
+        name: "totalReleased",
+        internalType: "uint256",
+        type: "uint256",
+        indexed: false,
+      },
+    ],
+    name: "LockedRevenueReleased",
   },
   {
     type: "event",
@@ -2311,6 +2364,7 @@ export const modelVaultAbi = [
     inputs: [{ name: "caller", internalType: "address", type: "address" }],
     name: "ModelVault_CallerNotSettlement",
   },
+  { type: "error", inputs: [], name: "ModelVault_NoShares" },
   {
     type: "error",
     inputs: [
@@ -2499,6 +2553,16 @@ export const modelVaultFactoryAbi = [
     name: "renounceRole",
     outputs: [],
     stateMutability: "nonpayable",
+  },
+  {
+    type: "function",
+    inputs: [{ name: "caller", internalType: "address", type: "address" }],
+    name: "revenueTerms",
+    outputs: [
+      { name: "isSettlement", internalType: "bool", type: "bool" },
+      { name: "unlockPeriod", internalType: "uint256", type: "uint256" },
+    ],
+    stateMutability: "view",
   },
   {
     type: "function",
@@ -4706,7 +4770,40 @@ export const runnerRegistryAbi = [
 //////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////
 
 export const settlementAbi = [
-  { type: "constructor", inputs: [], stateMutability: "nonpayable" },
+  {
+    type: "constructor",
+    inputs: [
+      {
+        name: "modules",
+        internalType: "struct Settlement.Modules",
+        type: "tuple",
+        components: [
+          { name: "asset", internalType: "contract IERC20", type: "address" },
+          {
+            name: "paymentChannels",
+            internalType: "contract IPaymentChannels",
+            type: "address",
+          },
+          {
+            name: "runnerRegistry",
+            internalType: "contract IRunnerRegistry",
+            type: "address",
+          },
+          {
+            name: "modelRegistry",
+            internalType: "contract IModelRegistry",
+            type: "address",
+          },
+          {
+            name: "shares",
+            internalType: "contract ICoTrainingShares",
+            type: "address",
+          },
+        ],
+      },
+    ],
+    stateMutability: "nonpayable",
+  },
   {
     type: "function",
     inputs: [],
@@ -5632,6 +5729,7 @@ export const settlementAbi = [
     inputs: [{ name: "runner", internalType: "address", type: "address" }],
     name: "Settlement_InvalidReceiptSignature",
   },
+  { type: "error", inputs: [], name: "Settlement_ModulesMismatch" },
   {
     type: "error",
     inputs: [

@@ -121,6 +121,12 @@ describe("vaults", () => {
     expect(redeemed.shares).toBe(shares - withdrawn.shares);
     expect(await balanceOf(admin, address(1))).toBe(before - 2_000_000n + 1_000_000n + redeemed.assets);
     expect(redeemed.assets + 1_000_000n).toBeGreaterThan(2_069_000n);
+    // The vault is empty again: the half still locked went to the model's holders, not to whoever
+    // deposits next (see docs/contracts/ModelVault.md).
+    expect((await getVaultState(admin, { vault })).lockedRevenue).toBe(0n);
+    const [released] = await claimableRewards(admin, address(0), [modelId]);
+    expect(released?.claimable).toBe(70_000n);
+    expect((await claimRewards(admin, [modelId])).amount).toBe(70_000n);
   });
 
   it("refuses what cannot work, with the contract's reason", async () => {

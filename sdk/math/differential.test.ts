@@ -145,9 +145,10 @@ describe("unlocking and share conversion vs ModelVault", () => {
       }
     };
 
-    // Revenue arrives before anyone backs the model: it stays locked until the first deposit.
-    await pushVaultRevenue(vault, 70_000n, t0);
-    mirror = unlock.receiveRevenue(mirror, 70_000n, t0, PERIOD);
+    // Revenue for a vault nobody backs is refused (Settlement gives that share to the holders):
+    // the contract and the mirror agree, and nothing waits there for a first depositor.
+    await expect(pushVaultRevenue(vault, 70_000n, t0)).rejects.toThrow(/ModelVault_NoShares|reverted/);
+    expect(() => unlock.receiveRevenue(mirror, 70_000n, t0, PERIOD)).toThrow(unlock.EmptyVaultRevenueError);
     await at(t0 + 86_400n);
     await test.mine({ blocks: 1 });
     await check("no shares yet");
@@ -166,6 +167,10 @@ describe("unlocking and share conversion vs ModelVault", () => {
     expect(deposited.shares).toBe(aliceShares);
     mirror = unlock.deposit(mirror, 1_000_003n, aliceShares, t1);
     await check("after the first deposit");
+
+    await pushVaultRevenue(vault, 70_000n, t1 + 100n);
+    mirror = unlock.receiveRevenue(mirror, 70_000n, t1 + 100n, PERIOD);
+    await check("first revenue");
 
     await at(t1 + 12_345n);
     await test.mine({ blocks: 1 });
@@ -202,10 +207,27 @@ describe("unlocking and share conversion vs ModelVault", () => {
     mirror = unlock.withdraw(mirror, assets, half, t4);
     await check("partial redemption");
 
-    await at(t4 + PERIOD * 2n);
+    // Everyone leaves while revenue is still locked: it goes to the holders, none stays behind.
+    const t5 = t4 + 3_600n;
+    const last = [
+      [alice, aliceShares - half],
+      [bob, bobShares],
+    ] as const;
+    for (const [i, [who, sharesLeft]] of last.entries()) {
+      const t = t5 + BigInt(i);
+      totals = { totalAssets: unlock.totalAssetsAt(mirror, t), totalSupply: mirror.totalSupply };
+      const out = previewRedeem(sharesLeft, totals);
+      await at(t);
+      expect((await redeemFromVault(who, { vault }, sharesLeft)).assets).toBe(out);
+      mirror = unlock.withdraw(mirror, out, sharesLeft, t);
+    }
+    expect(mirror.locked).toBe(0n);
+    await check("everyone left");
+
+    await at(t5 + PERIOD * 2n);
     await test.mine({ blocks: 1 });
-    await check("everything unlocked");
-    expect(unlock.lockedRevenueAt(mirror, t4 + PERIOD * 2n)).toBe(0n);
+    await check("nothing left to unlock");
+    expect(unlock.lockedRevenueAt(mirror, t5 + PERIOD * 2n)).toBe(0n);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * Off-chain mirror of contracts/libraries/RevenueSplit.sol: how a model's settled revenue is
- * divided between the treasury, the runner, the model's vault and its share holders.
+ * divided between the treasury, the runner, the model's vault and its share holders. Pass the
+ * vault share through effectiveVaultShareBps: a vault with no shares takes nothing.
  */
 export const BPS = 10_000n;
 
@@ -19,6 +20,14 @@ export class RevenueSplitError extends Error {
     super(message);
     this.name = "RevenueSplitError";
   }
+}
+
+/**
+ * RevenueSplit.effectiveVaultShareBps: the vault share that applies to a settlement, none while the
+ * model's vault has no shares (its part then goes to the holders, decided at settlement).
+ */
+export function effectiveVaultShareBps(vaultShareBps: bigint, vaultTotalSupply: bigint): bigint {
+  return vaultTotalSupply === 0n ? 0n : vaultShareBps;
 }
 
 /** Fees come off the gross amount, the vault share off what remains; holders get the rest. */

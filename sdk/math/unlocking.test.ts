@@ -2,9 +2,11 @@ import { describe, expect, it } from "vitest";
 import {
   checkpoint,
   deposit,
+  EmptyVaultRevenueError,
   lockedRevenueAt,
   mergedDuration,
   receiveRevenue,
+  releaseIfEmpty,
   totalAssetsAt,
   type UnlockState,
   unlocked,
@@ -49,13 +51,20 @@ describe("unlocking", () => {
     expect(totalAssetsAt(s, 2_000n + 8n * DAY)).toBe(570_000n);
   });
 
-  it("suspends unlocking while the vault has no shares", () => {
-    let s = receiveRevenue(empty, 70_000n, 2_000n, 7n * DAY);
-    expect(totalAssetsAt(s, 2_000n + 3n * DAY)).toBe(0n);
-    expect(lockedRevenueAt(s, 2_000n + 3n * DAY)).toBe(70_000n);
-    // The first deposit, 3 days later, restarts the line with the whole 7 days still to go.
-    s = deposit(s, 1_000n, 1_000_000_000n, 2_000n + 3n * DAY);
-    expect(s.lockEnd).toBe(2_000n + 10n * DAY);
-    expect(totalAssetsAt(s, 2_000n + 10n * DAY)).toBe(71_000n);
+  it("refuses revenue while the vault has no shares", () => {
+    expect(() => receiveRevenue(empty, 70_000n, 2_000n, 7n * DAY)).toThrow(EmptyVaultRevenueError);
+    expect(receiveRevenue(empty, 0n, 2_000n, 7n * DAY)).toEqual(empty);
+  });
+
+  it("sends what is still locked to the holders when the last shares leave", () => {
+    let s = deposit(empty, 1_000_000n, 1_000_000_000_000n, 1_000n);
+    s = receiveRevenue(s, 70_000n, 1_000n, 7n * DAY);
+    const exit = 1_000n + DAY;
+    expect(releaseIfEmpty(s, exit).released).toBe(0n); // still backed
+    s = withdraw(s, 1_010_000n, 1_000_000_000_000n, exit);
+    expect(s).toEqual({ storedAssets: 0n, locked: 0n, lockStart: exit, lockEnd: exit, totalSupply: 0n });
+    // The next depositor finds nothing locked to collect.
+    s = deposit(s, 1n, 1_000_000n, exit + 1n);
+    expect(totalAssetsAt(s, exit + 30n * DAY)).toBe(1n);
   });
 });

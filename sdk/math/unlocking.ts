@@ -33,7 +33,7 @@ export interface UnlockState {
   locked: bigint;
   lockStart: bigint;
   lockEnd: bigint;
-  /** Vault shares outstanding: nothing unlocks while there are none. */
+  /** Vault shares outstanding: with none, the vault holds nothing locked. */
   totalSupply: bigint;
 }
 
@@ -52,27 +52,41 @@ function unlockedSince(state: UnlockState, t: bigint): bigint {
   return unlocked(state.locked, state.lockStart, state.lockEnd, t);
 }
 
+/** ModelVault.receiveRevenue into a vault with no shares: it reverts (ModelVault_NoShares). */
+export class EmptyVaultRevenueError extends Error {
+  constructor(readonly details: { amount: bigint }) {
+    super("a vault with no shares takes no revenue (it goes to the model's holders)");
+    this.name = "EmptyVaultRevenueError";
+  }
+}
+
 /**
  * ModelVault._checkpoint at `now`: moves what has unlocked into `storedAssets` and restarts the
- * line from now. With no shares nothing has unlocked, and the remaining duration is carried over.
+ * line from now. The vault checkpoints only while it has shares (an empty vault holds nothing locked).
  */
 export function checkpoint(state: UnlockState, now: bigint): UnlockState {
-  let { storedAssets, locked, lockEnd } = state;
+  let { storedAssets, locked } = state;
   if (locked !== 0n) {
-    if (state.totalSupply === 0n) {
-      lockEnd = now + (state.lockEnd - state.lockStart);
-    } else {
-      const released = unlocked(locked, state.lockStart, state.lockEnd, now);
-      storedAssets += released;
-      locked -= released;
-    }
+    const released = unlocked(locked, state.lockStart, state.lockEnd, now);
+    storedAssets += released;
+    locked -= released;
   }
-  return { ...state, storedAssets, locked, lockStart: now, lockEnd };
+  return { ...state, storedAssets, locked, lockStart: now };
+}
+
+/**
+ * ModelVault._releaseIfEmpty at `now`: with no shares left, what is still locked goes to the
+ * model's holders (`released`), and the line is reset to now.
+ */
+export function releaseIfEmpty(state: UnlockState, now: bigint): { state: UnlockState; released: bigint } {
+  if (state.locked === 0n || state.totalSupply !== 0n) return { state, released: 0n };
+  return { state: { ...state, locked: 0n, lockStart: now, lockEnd: now }, released: state.locked };
 }
 
 /** ModelVault.receiveRevenue(amount) at `now` with the factory's `period`. */
 export function receiveRevenue(state: UnlockState, amount: bigint, now: bigint, period: bigint): UnlockState {
   if (amount === 0n) return state;
+  if (state.totalSupply === 0n) throw new EmptyVaultRevenueError({ amount });
   const s = checkpoint(state, now);
   const remainingTime = s.lockEnd > now ? s.lockEnd - now : 0n;
   const duration = mergedDuration(s.locked, remainingTime, amount, period);
@@ -81,12 +95,16 @@ export function receiveRevenue(state: UnlockState, amount: bigint, now: bigint, 
 
 /** A deposit of `assets` for `shares` at `now`. */
 export function deposit(state: UnlockState, assets: bigint, shares: bigint, now: bigint): UnlockState {
-  const s = checkpoint(state, now);
+  const s = checkpoint(releaseIfEmpty(state, now).state, now);
   return { ...s, storedAssets: s.storedAssets + assets, totalSupply: s.totalSupply + shares };
 }
 
-/** A withdrawal or redemption paying `assets` and burning `shares` at `now`. */
+/**
+ * A withdrawal or redemption paying `assets` and burning `shares` at `now`; when it burns the last
+ * shares, what is still locked goes to the holders (see releaseIfEmpty).
+ */
 export function withdraw(state: UnlockState, assets: bigint, shares: bigint, now: bigint): UnlockState {
   const s = checkpoint(state, now);
-  return { ...s, storedAssets: s.storedAssets - assets, totalSupply: s.totalSupply - shares };
+  const after = { ...s, storedAssets: s.storedAssets - assets, totalSupply: s.totalSupply - shares };
+  return releaseIfEmpty(after, now).state;
 }

@@ -73,7 +73,7 @@ abstract contract PaymentsFixture is ProtocolFixture {
         settler = Settlement(
             address(
                 new ERC1967Proxy(
-                    address(new Settlement()),
+                    address(new Settlement(modules)),
                     abi.encodeCall(Settlement.initialize, (admin, modules, treasury, PROTOCOL_FEE_BPS))
                 )
             )

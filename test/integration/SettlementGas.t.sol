@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {ModelVault} from "../../contracts/ModelVault.sol";
 import {Batch, ModelTotal, SignedVoucher} from "../../contracts/types/PaymentTypes.sol";
 import {PaymentsFixture} from "./PaymentsFixture.sol";
 import {Vm, console} from "forge-std/Test.sol";
+import {VmSafe} from "forge-std/Vm.sol";
 
 /// @notice The settlement gas benchmark behind `npm run bench:gas` (offchain/bench/gas.ts), which runs
 ///         it with `forge test --isolate` so that every call is its own transaction: the figures are
@@ -30,6 +32,8 @@ contract SettlementGasBench is PaymentsFixture {
         _registerRunner(runner, RUNNER_FEE_BPS, MIN_BOND);
         for (uint256 i; i < MODELS; ++i) {
             models.push(_registerSolo(creator, keccak256(abi.encode("bench adapter", i)), 100));
+            // Backed vaults, so that every settlement pays each model's vault (an empty one takes nothing).
+            _deposit(ModelVault(registry.getModelTerms(models[i]).vault), creator, 1e6);
         }
         // Channel 0 warms every model up (first revenue of a vault, of the holders, of the runner).
         for (uint256 c; c < CHANNELS + 3; ++c) {
@@ -60,6 +64,177 @@ contract SettlementGasBench is PaymentsFixture {
             "50 lanes over 10 models, new lanes", _lanes(_range(channelIds[3], CHANNELS), MODELS, 0, 100), 50, 10, 100
         );
         _measure("50 lanes over 10 models", _lanes(_range(channelIds[3], CHANNELS), MODELS, 100, 100), 50, 10, 100);
+    }
+
+    /// @dev Where the gas of a settle goes: the accounts, storage slots and logs the transaction
+    ///      touches, counted from forge's state-diff recording (each first touch is cold in a real
+    ///      transaction). Logs one `BREAKDOWN` line per scenario; gas.ts prices them (EIP-2929).
+    function test_Bench_Breakdown() public {
+        _breakdown("1 lane, new lane", _lanes(_range(channelIds[1], 1), 1, 0, 1));
+        _breakdown("1 lane, settled before", _lanes(_range(channelIds[1], 1), 1, 1, 1));
+        _breakdown("50 lanes over 10 models, new lanes", _lanes(_range(channelIds[3], CHANNELS), MODELS, 0, 100));
+        _breakdown("50 lanes over 10 models, settled before", _lanes(_range(channelIds[3], CHANNELS), MODELS, 100, 100));
+    }
+
+    struct Counts {
+        uint256 calls; // CALL and STATICCALL into other contracts
+        uint256 proxyHops; // DELEGATECALL: a proxy (ERC-1967 or beacon) entering its implementation
+        uint256 implementations; // distinct implementations entered: the cold proxy hops
+        uint256 coldAccounts; // distinct accounts touched, besides the runner, Settlement's proxy and precompiles
+        uint256 coldSlots; // distinct storage slots read or written
+        uint256 changedSlots; // distinct slots whose value the transaction changed
+        uint256 newSlots; // of those, slots that were zero before
+        uint256 logs;
+        uint256 logTopics;
+        uint256 logBytes;
+    }
+
+    function _breakdown(string memory name, Batch memory batch) internal {
+        vm.recordLogs();
+        vm.startStateDiffRecording();
+        vm.prank(runner);
+        settler.settle(batch);
+        Vm.AccountAccess[] memory accesses = vm.stopAndReturnStateDiff();
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        Counts memory c = _count(accesses);
+        _logSlotsByContract(name, accesses);
+        c.logs = logs.length;
+        for (uint256 i; i < logs.length; ++i) {
+            c.logTopics += logs[i].topics.length;
+            c.logBytes += logs[i].data.length;
+        }
+        console.log(
+            string.concat(
+                "BREAKDOWN ",
+                string.concat(
+                    vm.toString(c.calls), " ", vm.toString(c.proxyHops), " ", vm.toString(c.implementations), " "
+                ),
+                string.concat(vm.toString(c.coldAccounts), " "),
+                string.concat(
+                    vm.toString(c.coldSlots), " ", vm.toString(c.changedSlots), " ", vm.toString(c.newSlots), " "
+                ),
+                string.concat(vm.toString(c.logs), " ", vm.toString(c.logTopics), " ", vm.toString(c.logBytes), " "),
+                name
+            )
+        );
+    }
+
+    /// @dev `SLOTS <contract> <distinct slots> <changed slots> <scenario>` for each protocol contract.
+    function _logSlotsByContract(string memory name, Vm.AccountAccess[] memory accesses) internal view {
+        address vault = registry.getModelTerms(models[0]).vault;
+        address[9] memory targets = [
+            address(settler),
+            address(channels),
+            address(runners),
+            address(registry),
+            vault,
+            factory.beacon(),
+            address(factory),
+            address(shares),
+            address(usd)
+        ];
+        string[9] memory labels = [
+            "Settlement",
+            "PaymentChannels",
+            "RunnerRegistry",
+            "ModelRegistry",
+            "ModelVault",
+            "UpgradeableBeacon",
+            "ModelVaultFactory",
+            "CoTrainingShares",
+            "TestUSD"
+        ];
+        for (uint256 t; t < targets.length; ++t) {
+            (uint256 distinct, uint256 changed) = _slotsOf(accesses, targets[t]);
+            console.log(
+                string.concat("SLOTS ", labels[t], " ", vm.toString(distinct), " ", vm.toString(changed), " ", name)
+            );
+        }
+    }
+
+    /// @dev Distinct storage slots of `target` the accesses touch, and how many of them changed.
+    function _slotsOf(Vm.AccountAccess[] memory accesses, address target)
+        internal
+        pure
+        returns (uint256 distinct, uint256 changed)
+    {
+        uint256 total;
+        for (uint256 i; i < accesses.length; ++i) {
+            total += accesses[i].storageAccesses.length;
+        }
+        bytes32[] memory slots = new bytes32[](total);
+        bytes32[] memory first = new bytes32[](total);
+        bytes32[] memory last = new bytes32[](total);
+        for (uint256 i; i < accesses.length; ++i) {
+            for (uint256 j; j < accesses[i].storageAccesses.length; ++j) {
+                Vm.StorageAccess memory st = accesses[i].storageAccesses[j];
+                if (st.account != target) continue;
+                uint256 k;
+                while (k < distinct && slots[k] != st.slot) ++k;
+                if (k == distinct) {
+                    (slots[k], first[k], last[k]) = (st.slot, st.previousValue, st.previousValue);
+                    distinct++;
+                }
+                if (st.isWrite) last[k] = st.newValue;
+            }
+        }
+        for (uint256 k; k < distinct; ++k) {
+            if (last[k] != first[k]) changed++;
+        }
+    }
+
+    function _count(Vm.AccountAccess[] memory accesses) internal view returns (Counts memory c) {
+        address[] memory accounts = new address[](accesses.length);
+        address[] memory implementations = new address[](accesses.length);
+        uint256 n;
+        uint256 total;
+        for (uint256 i; i < accesses.length; ++i) {
+            total += accesses[i].storageAccesses.length;
+        }
+        bytes32[] memory slots = new bytes32[](total);
+        bytes32[] memory first = new bytes32[](total);
+        bytes32[] memory last = new bytes32[](total);
+        for (uint256 i; i < accesses.length; ++i) {
+            Vm.AccountAccess memory a = accesses[i];
+            if (a.kind == VmSafe.AccountAccessKind.DelegateCall) {
+                c.proxyHops++;
+                c.implementations = _addAccount(implementations, c.implementations, a.account);
+            } else if (a.kind == VmSafe.AccountAccessKind.Call || a.kind == VmSafe.AccountAccessKind.StaticCall) {
+                c.calls++;
+            }
+            if (a.kind != VmSafe.AccountAccessKind.Resume && a.account != address(settler) && uint160(a.account) > 0xff)
+            {
+                n = _addAccount(accounts, n, a.account);
+            }
+            for (uint256 j; j < a.storageAccesses.length; ++j) {
+                Vm.StorageAccess memory s = a.storageAccesses[j];
+                bytes32 key = keccak256(abi.encode(s.account, s.slot));
+                uint256 k;
+                while (k < c.coldSlots && slots[k] != key) ++k;
+                if (k == c.coldSlots) {
+                    slots[k] = key;
+                    first[k] = s.previousValue;
+                    last[k] = s.previousValue;
+                    c.coldSlots++;
+                }
+                if (s.isWrite) last[k] = s.newValue;
+            }
+        }
+        c.coldAccounts = n;
+        for (uint256 k; k < c.coldSlots; ++k) {
+            if (last[k] != first[k]) {
+                c.changedSlots++;
+                if (first[k] == bytes32(0)) c.newSlots++;
+            }
+        }
+    }
+
+    function _addAccount(address[] memory accounts, uint256 n, address account) internal pure returns (uint256) {
+        for (uint256 i; i < n; ++i) {
+            if (accounts[i] == account) return n;
+        }
+        accounts[n] = account;
+        return n + 1;
     }
 
     function _range(uint256 first, uint256 count) internal pure returns (uint256[] memory ids) {

@@ -101,4 +101,12 @@ contract SharesAndVaultsInvariantTest is ProtocolFixture {
     function invariant_E_WithdrawalsNeverBlocked() public view {
         assertFalse(handler.withdrawalBlocked());
     }
+
+    /// (f) A vault with no shares holds no locked revenue: nothing waits there for a first depositor.
+    function invariant_F_EmptyVaultHoldsNoLockedRevenue() public view {
+        for (uint256 i; i < modelIds.length; ++i) {
+            ModelVault v = ModelVault(handler.vaults(i));
+            if (v.totalSupply() == 0) assertEq(v.lockedRevenue(), 0);
+        }
+    }
 }

@@ -509,8 +509,11 @@ contract ModelRegistryTest is ProtocolFixture {
         registry.recordUsage(id, 10, 10_000);
         vm.expectEmit(address(registry));
         emit IModelRegistry.UsageRecorded(id, 5, 4000, 15, 14_000);
-        registry.recordUsage(id, 5, 4000);
+        (address vault, uint16 vaultShareBps) = registry.recordUsage(id, 5, 4000);
         vm.stopPrank();
+        // It returns the split terms, so that Settlement makes one registry call per model.
+        assertEq(vault, registry.getModelTerms(id).vault);
+        assertEq(vaultShareBps, registry.getModelTerms(id).vaultShareBps);
         IModelRegistry.Model memory m = registry.getModel(id);
         assertEq(m.totalCalls, 15);
         assertEq(m.totalRevenue, 14_000);

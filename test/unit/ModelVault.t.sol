@@ -149,37 +149,64 @@ contract ModelVaultTest is ProtocolFixture {
         assertLe(out, 1000 * USD + unlockedIn12s);
     }
 
-    function test_ReceiveRevenue_IntoEmptyVaultWaitsForBackers() public {
-        _payVault(vault, 700 * USD);
+    function test_ReceiveRevenue_RevertWhen_VaultHasNoShares() public {
+        usd.mint(address(vault), 700 * USD);
+        vm.expectRevert(IModelVault.ModelVault_NoShares.selector);
+        vm.prank(settlement);
+        vault.receiveRevenue(700 * USD);
+        // A first depositor finds nothing to collect: the tokens are a donation, outside totalAssets.
+        uint256 minted = _deposit(vault, eve, 1);
         vm.warp(block.timestamp + 30 days);
-        assertEq(vault.totalAssets(), 0, "nothing unlocks without shares");
-        assertEq(vault.lockedRevenue(), 700 * USD);
-        // The first depositor cannot take the revenue at once...
-        uint256 minted = _deposit(vault, eve, 1000 * USD);
-        assertEq(vault.previewRedeem(minted), 1000 * USD);
-        assertEq(vault.unlockEnd(), block.timestamp + 7 days);
-        // ...only as it unlocks, from now on, while others may join.
-        vm.warp(block.timestamp + 1 days);
-        assertEq(vault.totalAssets(), 1100 * USD);
-        vm.warp(block.timestamp + 6 days);
+        assertEq(vault.lockedRevenue(), 0);
         vm.prank(eve);
-        assertApproxEqAbs(vault.redeem(minted, eve, eve), 1700 * USD, 1);
+        assertLe(vault.redeem(minted, eve, eve), 1);
     }
 
-    function test_Unlocking_StopsWhileVaultIsEmptyAndResumes() public {
+    /// @dev The attack of issue 21 item 10: the last holder leaves with revenue still locked, and a
+    ///      1-unit deposit then collected it all as it unlocked. It goes to the holders instead.
+    function test_RedeemAll_ReleasesLockedRevenueToHolders_NotToNextDepositor() public {
         uint256 bobShares = _deposit(vault, bob, 1000 * USD);
         _payVault(vault, 700 * USD);
         vm.warp(block.timestamp + 1 days);
+        vm.expectEmit(address(vault));
+        emit IModelVault.LockedRevenueReleased(modelId, 600 * USD, 600 * USD);
         vm.prank(bob);
         assertApproxEqAbs(vault.redeem(bobShares, bob, bob), 1100 * USD, 1);
-        vm.warp(block.timestamp + 10 days);
-        assertEq(vault.lockedRevenue(), 600 * USD, "frozen while empty");
-        uint256 eveShares = _deposit(vault, eve, 1000 * USD);
-        assertEq(vault.unlockEnd(), block.timestamp + 6 days, "the six days left resume now");
-        vm.warp(block.timestamp + 6 days);
-        vm.prank(eve);
-        assertApproxEqAbs(vault.redeem(eveShares, eve, eve), 1600 * USD, 2);
         assertEq(vault.lockedRevenue(), 0);
+        assertEq(vault.releasedRevenue(), 600 * USD);
+        assertEq(shares.totalCredited(modelId), 600 * USD, "the holders got what was still locked");
+        assertEq(shares.claimable(modelId, alice), 600 * USD);
+
+        uint256 eveShares = _deposit(vault, eve, 1);
+        vm.warp(block.timestamp + 30 days);
+        vm.prank(eve);
+        assertLe(vault.redeem(eveShares, eve, eve), 1, "eve collects none of it");
+        assertGe(usd.balanceOf(address(vault)), vault.accountedAssets());
+    }
+
+    /// @dev A vault that an older implementation left empty with revenue locked (it used to wait
+    ///      there for the next depositor): the next deposit first sends it to the holders.
+    function test_Deposit_IntoVaultLeftEmptyWithLockedRevenue_ReleasesItFirst() public {
+        // keccak256(abi.encode(uint256(keccak256("openlora.storage.ModelVault")) - 1)) & ~0xff, field 4: locked
+        bytes32 lockedSlot = bytes32(uint256(0xec8439ae1b39e776b332fcf3f269f9a8f6d70fd4d3e915e6531c77acb16f2b00) + 4);
+        usd.mint(address(vault), 700 * USD);
+        vm.store(address(vault), lockedSlot, bytes32(uint256(700 * USD)));
+        assertEq(vault.totalSupply(), 0);
+        assertEq(vault.lockedRevenue(), 700 * USD);
+        assertEq(vault.totalAssets(), 0, "nothing counts as unlocked in an empty vault");
+
+        usd.mint(eve, 1);
+        vm.startPrank(eve);
+        usd.approve(address(vault), 1);
+        vm.expectEmit(address(vault));
+        emit IModelVault.LockedRevenueReleased(modelId, 700 * USD, 700 * USD);
+        uint256 minted = vault.deposit(1, eve);
+        vm.stopPrank();
+        assertEq(vault.lockedRevenue(), 0);
+        assertEq(shares.claimable(modelId, alice), 700 * USD);
+        vm.warp(block.timestamp + 30 days);
+        vm.prank(eve);
+        assertLe(vault.redeem(minted, eve, eve), 1);
     }
 
     function test_ReceiveRevenue_ZeroDoesNothing() public {

@@ -89,6 +89,17 @@ contract ModelVaultFactoryTest is ProtocolFixture {
         factory.setProfitUnlockPeriod(366 days);
     }
 
+    function test_RevenueTerms_ReportsSettlementRoleAndCurrentPeriod() public {
+        (bool isSettlement, uint256 period) = factory.revenueTerms(settlement);
+        assertTrue(isSettlement);
+        assertEq(period, UNLOCK_PERIOD);
+        vm.prank(admin);
+        factory.setProfitUnlockPeriod(2 hours);
+        (isSettlement, period) = factory.revenueTerms(stranger);
+        assertFalse(isSettlement);
+        assertEq(period, 2 hours);
+    }
+
     function test_SetProfitUnlockPeriod_RevertWhen_CallerIsNotAdmin() public {
         vm.expectRevert(_missingRole(stranger, factory.DEFAULT_ADMIN_ROLE()));
         vm.prank(stranger);

@@ -3,6 +3,7 @@ pragma solidity ^0.8.30;
 
 import {ModelVault} from "../../contracts/ModelVault.sol";
 import {Settlement} from "../../contracts/Settlement.sol";
+import {ICoTrainingShares} from "../../contracts/interfaces/ICoTrainingShares.sol";
 import {IModelRegistry} from "../../contracts/interfaces/IModelRegistry.sol";
 import {IPaymentChannels} from "../../contracts/interfaces/IPaymentChannels.sol";
 import {IRunnerRegistry} from "../../contracts/interfaces/IRunnerRegistry.sol";
@@ -24,6 +25,7 @@ contract SettlementTest is PaymentsFixture {
     Signer internal alice;
     Signer internal bob;
     address internal reporter = makeAddr("reporter");
+    address internal backer = makeAddr("backer");
     uint256 internal constant DEPOSIT = 1000e6;
     uint256 internal modelA; // creator 1 unit, alice 3 units (sorted), vault share 20%
     uint256 internal modelB; // creator only
@@ -52,6 +54,9 @@ contract SettlementTest is PaymentsFixture {
         modelB = _registerSolo(creator, keccak256("adapter B"), 10);
         vaultB = ModelVault(registry.getModelTerms(modelB).vault);
         channelId = _open(consumer.addr, runner, DEPOSIT, address(0));
+        // Both vaults are backed, so that they take their share (an empty vault takes none).
+        _deposit(vaultA, backer, 1e6);
+        _deposit(vaultB, backer, 1e6);
     }
 
     function _settleAs(address who, Batch memory batch) internal returns (uint256 sequence) {
@@ -98,25 +103,41 @@ contract SettlementTest is PaymentsFixture {
         assertEq(settler.DOMAIN_SEPARATOR(), domain);
     }
 
-    function test_Initialize_RevertWhen_CalledOnImplementation() public {
-        Settlement impl = new Settlement();
-        Settlement.Modules memory modules;
-        vm.expectRevert(Initializable.InvalidInitialization.selector);
-        impl.initialize(admin, modules, treasury, 0);
-    }
-
-    function test_Initialize_RevertWhen_ZeroModuleOrFeeTooHigh() public {
-        address impl = address(new Settlement());
-        Settlement.Modules memory modules = Settlement.Modules({
+    function _modules() internal view returns (Settlement.Modules memory) {
+        return Settlement.Modules({
             asset: IERC20(address(usd)),
             paymentChannels: channels,
             runnerRegistry: runners,
             modelRegistry: registry,
             shares: shares
         });
-        modules.shares = shares;
+    }
+
+    function test_Initialize_RevertWhen_CalledOnImplementation() public {
+        Settlement impl = new Settlement(_modules());
+        Settlement.Modules memory modules;
+        vm.expectRevert(Initializable.InvalidInitialization.selector);
+        impl.initialize(admin, modules, treasury, 0);
+    }
+
+    function test_Initialize_RevertWhen_ModulesDifferFromImplementation() public {
+        address impl = address(new Settlement(_modules()));
+        Settlement.Modules memory other = _modules();
+        other.shares = ICoTrainingShares(makeAddr("other shares"));
+        vm.expectRevert(ISettlement.Settlement_ModulesMismatch.selector);
+        new ERC1967Proxy(impl, abi.encodeCall(Settlement.initialize, (admin, other, treasury, 0)));
+        // The implementation's modules are what the views report.
+        assertEq(address(settler.shares()), address(shares));
+        assertEq(address(settler.asset()), address(usd));
+    }
+
+    function test_Initialize_RevertWhen_ZeroModuleOrFeeTooHigh() public {
+        Settlement.Modules memory modules = _modules();
+        address impl = address(new Settlement(modules));
         Settlement.Modules memory missing = modules;
         missing.runnerRegistry = IRunnerRegistry(address(0));
+        vm.expectRevert(ISettlement.Settlement_ZeroAddress.selector);
+        new Settlement(missing);
         vm.expectRevert(ISettlement.Settlement_ZeroAddress.selector);
         new ERC1967Proxy(impl, abi.encodeCall(Settlement.initialize, (admin, missing, treasury, 0)));
         missing.runnerRegistry = runners;
@@ -160,7 +181,7 @@ contract SettlementTest is PaymentsFixture {
         // The vault's share arrives locked, to unlock linearly.
         assertEq(vaultA.totalRevenue(), toVault);
         assertEq(vaultA.lockedRevenue(), toVault);
-        assertEq(usd.balanceOf(address(vaultA)), toVault);
+        assertEq(usd.balanceOf(address(vaultA)), 1e6 + toVault);
         // Holders by units: alice 3/4, creator 1/4.
         assertEq(shares.totalCredited(modelA), toHolders);
         assertEq(shares.claimable(modelA, alice.addr), toHolders * 3 / 4);
@@ -345,6 +366,33 @@ contract SettlementTest is PaymentsFixture {
         _settleAs(runner, _lanebatch(_voucher(consumer.key, channelId, modelB, 10e6, 1), 0, 0));
         assertEq(vaultB.totalRevenue(), 0);
         assertEq(shares.totalCredited(modelB), 10e6 - 10e6 * 1500 / 10_000);
+    }
+
+    /// @dev Issue 21 item 10: revenue settled while a vault has no shares used to wait there, locked,
+    ///      for whoever deposited first, even 1 unit, to collect as it unlocked. It goes to the
+    ///      holders at settlement instead, and the first depositor collects none of it.
+    function test_Settle_EmptyVaultShareGoesToHolders_FirstDepositorCollectsNone() public {
+        uint256 modelC = _registerSolo(creator, keccak256("adapter C"), 1);
+        ModelVault vaultC = ModelVault(registry.getModelTerms(modelC).vault);
+        uint256 amount = 100e6;
+        uint256 net = amount - amount * PROTOCOL_FEE_BPS / 10_000 - amount * RUNNER_FEE_BPS / 10_000;
+        vm.expectEmit(address(settler));
+        emit ISettlement.RevenueDistributed(
+            modelC, runner, 1, 5, amount, amount * PROTOCOL_FEE_BPS / 10_000, amount * RUNNER_FEE_BPS / 10_000, 0, net
+        );
+        _settleAs(runner, _lanebatch(_voucher(consumer.key, channelId, modelC, amount, 5), 0, 0));
+        assertEq(vaultC.totalRevenue(), 0);
+        assertEq(vaultC.lockedRevenue(), 0);
+        assertEq(shares.totalCredited(modelC), net, "the vault's share went to the holders");
+
+        address eve = makeAddr("eve");
+        uint256 minted = _deposit(vaultC, eve, 1);
+        vm.warp(block.timestamp + 30 days);
+        vm.prank(eve);
+        assertLe(vaultC.redeem(minted, eve, eve), 1, "eve collects nothing settled before her deposit");
+        address[] memory vaults = new address[](3);
+        (vaults[0], vaults[1], vaults[2]) = (address(vaultA), address(vaultB), address(vaultC));
+        assertEq(_held(vaults), _owed(vaults));
     }
 
     function test_Settle_RunnerFeeIsCappedByGovernance() public {
@@ -598,7 +646,7 @@ contract SettlementTest is PaymentsFixture {
 
     function test_Upgrade_OnlyUpgraderKeepsState() public {
         _settleAs(runner, _lanebatch(_voucher(consumer.key, channelId, modelA, 1e6, 1), 0, 0));
-        address impl = address(new Settlement());
+        address impl = address(new Settlement(_modules()));
         vm.expectRevert(_missingRole(stranger, settler.UPGRADER_ROLE()));
         vm.prank(stranger);
         settler.upgradeToAndCall(impl, "");

@@ -79,6 +79,18 @@ contract PaymentsProtocolHandler is Test {
     bool public withdrawalMismatch;
     mapping(bytes32 selector => uint256) public calls;
 
+    /// @dev A depositor who only ever enters empty vaults, to collect revenue that arrived before.
+    struct Snipe {
+        uint256 deposited;
+        uint256 shares;
+        uint256 revenueAtEntry; // the vault's totalRevenue when the sniper deposited
+    }
+
+    address public immutable sniper = makeAddr("sniper");
+    mapping(address vault => Snipe) public snipes;
+    uint256 public ghostSnipes;
+    bool public earlierRevenueCaptured;
+
     constructor(
         Protocol memory protocol,
         Keys memory consumers_,
@@ -392,6 +404,39 @@ contract PaymentsProtocolHandler is Test {
         try vault.redeem(amount, investor, investor) {}
         catch {
             _blocked("vault redeem");
+        }
+    }
+
+    /// @dev The attack of issue 21 item 10: deposit a little into a vault nobody backs, hoping to
+    ///      collect revenue settled before, as it unlocks.
+    function snipeEmptyVault(uint256 vaultSeed, uint256 amount) external counted("snipeEmptyVault") {
+        ModelVault vault = ModelVault(vaults[vaultSeed % vaults.length]);
+        if (p.factory.paused() || vault.totalSupply() != 0) return;
+        amount = bound(amount, 1, 1e6);
+        p.usd.mint(sniper, amount);
+        vm.startPrank(sniper);
+        p.usd.approve(address(vault), amount);
+        uint256 minted = vault.deposit(amount, sniper);
+        vm.stopPrank();
+        Snipe storage s = snipes[address(vault)];
+        s.deposited += amount;
+        s.shares += minted;
+        if (s.revenueAtEntry == 0) s.revenueAtEntry = vault.totalRevenue();
+        ghostSnipes++;
+    }
+
+    /// @dev The sniper leaves with everything: never more than it put in plus the revenue the vault
+    ///      received after it entered.
+    function sniperExit(uint256 vaultSeed) external counted("sniperExit") {
+        ModelVault vault = ModelVault(vaults[vaultSeed % vaults.length]);
+        Snipe memory s = snipes[address(vault)];
+        if (s.shares == 0) return;
+        delete snipes[address(vault)];
+        vm.prank(sniper);
+        try vault.redeem(s.shares, sniper, sniper) returns (uint256 out) {
+            if (out > s.deposited + vault.totalRevenue() - s.revenueAtEntry) earlierRevenueCaptured = true;
+        } catch {
+            _blocked("sniper redeem");
         }
     }
 
