@@ -25,3 +25,6 @@ export class PeftRankError extends AdapterShapeError {}
 
 /** A tensor's dtype is not F32, F16 or BF16. */
 export class UnsupportedDtypeError extends SafetensorsFormatError {}
+
+/** A tensor holds NaN or an infinity: it would poison every row it touches. */
+export class NonFiniteTensorError extends AdapterShapeError {}
