@@ -80,7 +80,9 @@ const INFORMATIONAL = new Set([
   "runtime_config",
 ]);
 
-export type LoraConfig = z.infer<typeof loraConfigSchema> & { target_modules: UseLiteModuleName[] };
+export type LoraConfig = Omit<z.infer<typeof loraConfigSchema>, "target_modules"> & {
+  target_modules: UseLiteModuleName[];
+};
 
 /** The keys PEFT's LoraConfig writes, at its defaults; ours overwrite them in `loraConfigFile`. */
 const PEFT_DEFAULTS = {
