@@ -123,10 +123,13 @@ function checkModules(config: z.infer<typeof loraConfigSchema>, source: string):
   const seen = new Set<string>();
   for (const module of config.target_modules) {
     if (!(module in USE_LITE_MODULES)) {
-      throw new UnknownModuleError(`${source}: target module ${module} is not a USE-lite linear layer`, {
-        key: "target_modules",
-        module,
-      });
+      throw new UnknownModuleError(
+        `${source}: target module ${module} is not a USE-lite linear layer (full names from USE_LITE_MODULES)`,
+        {
+          key: "target_modules",
+          module,
+        },
+      );
     }
     if (seen.has(module))
       throw new PeftConfigError(`${source}: target module ${module} listed twice`, { module });

@@ -188,7 +188,9 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsContent {
     cursor = span.end;
   }
   if (cursor !== dataLength) {
-    throw new SafetensorsFormatError("data section does not end with the last tensor", {
+    const last = spans.at(-1)?.name ?? "(none)";
+    throw new SafetensorsFormatError(`data section does not end with the last tensor, ${last}`, {
+      last,
       dataLength,
       cursor,
     });
