@@ -39,7 +39,12 @@ export interface LinearModule {
   source: { kernel: string; bias: string };
 }
 
-function layerModules(layer: 0 | 1, width: number) {
+type LayerPart = "attention.qkv" | "attention.output" | "ffn.in" | "ffn.out";
+
+function layerModules<L extends 0 | 1>(
+  layer: L,
+  width: number,
+): Record<`encoder.layer.${L}.${LayerPart}`, LinearModule> {
   const at = `${TF}/Layer_${layer}/TransformerLayer`;
   const kernelAt = `${TF_KERNEL}/Layer_${layer}/TransformerLayer`;
   const ffnAt = `${TF_STACK}/Layer_${layer}/TransformerLayer/FFN`;
@@ -81,11 +86,17 @@ function layerModules(layer: 0 | 1, width: number) {
         bias: `${at}/FFN/conv2/bias/ConcatPartitions/concat`,
       },
     },
-  } satisfies Record<string, LinearModule>;
+  } as Record<`encoder.layer.${L}.${LayerPart}`, LinearModule>;
 }
 
+/** Names of the linear layers (spelled out: the computed keys of layerModules type as string). */
+export type UseLiteModuleName =
+  | "encoder.layer.0.residual"
+  | `encoder.layer.${0 | 1}.${LayerPart}`
+  | "pooler.dense";
+
 /** Every linear layer of the model, in the order the forward pass runs them. */
-export const USE_LITE_MODULES = {
+export const USE_LITE_MODULES: Readonly<Record<UseLiteModuleName, LinearModule>> = {
   "encoder.layer.0.residual": {
     inputs: USE_LITE.embeddingDim,
     outputs: USE_LITE.hiddenDim,
@@ -106,9 +117,7 @@ export const USE_LITE_MODULES = {
       bias: "module/Encoder_en/hidden_layers/tanh_layer_0/bias",
     },
   },
-} as const satisfies Record<string, LinearModule>;
-
-export type UseLiteModuleName = keyof typeof USE_LITE_MODULES;
+};
 
 export const USE_LITE_MODULE_NAMES = Object.keys(USE_LITE_MODULES) as UseLiteModuleName[];
 
