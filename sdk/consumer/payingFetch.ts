@@ -12,8 +12,8 @@ import {
   decodePaymentResponse,
   encodeHeader,
   HEADERS,
+  type PaidReceiptFields,
   type PaymentRequired,
-  type PaymentResponse,
   type PaymentTerms,
   paymentPayload,
   SCHEME,
@@ -33,7 +33,7 @@ export class PaymentClientError extends Error {
 
 export interface PaidReceipt {
   url: string;
-  receipt: NonNullable<PaymentResponse["receipt"]>;
+  receipt: NonNullable<PaidReceiptFields["receipt"]>;
   receiptSignature: Hex;
   runner: Address;
   price: bigint;
@@ -102,8 +102,8 @@ export function createPayingFetch(options: PayingFetchOptions) {
 
   async function verifyReceipt(terms: PaymentTerms, requestHash: Hex, response: Response, body: Uint8Array) {
     const paid = decodePaymentResponse(response.headers.get(HEADERS.response));
-    const { receipt, receiptSignature, runner } = paid;
-    if (!receipt || !receiptSignature || !runner)
+    const { receipt, receiptSignature, runner } = paid.extra ?? {};
+    if (!paid.success || !receipt || !receiptSignature || !runner)
       throw new PaymentClientError("paid answer without a receipt");
     const problems: string[] = [];
     if (receipt.requestHash !== requestHash) problems.push("it is for another request");
