@@ -108,6 +108,11 @@ export class ChannelLanes {
     return true;
   }
 
+  /** Sets a lane back to an earlier cursor: the call index of a voucher the runner did not take, given back. */
+  restoreCursor(modelId: bigint, cursor: LaneCursor): void {
+    this.cursors.set(modelId, cursor);
+  }
+
   /** Signs the voucher paying `price` for one call with this request body, and advances the lane. */
   signNext(modelId: bigint, price: bigint, body: string | Uint8Array): Promise<SignedCall> {
     return this.signNextFor(modelId, price, (callIndex) =>

@@ -279,6 +279,14 @@ function quickLane(lane: unknown): LaneView | null {
 export const decodePaymentResponse = (raw: string | null | undefined): PaymentResponse =>
   validated(HEADERS.response, paymentResponseSchema, headerJson(HEADERS.response, raw));
 
+/** One `accepts` entry, already decoded from its header (as a stock x402 client hands it to a scheme). */
+export const parsePaymentTerms = (json: unknown): PaymentTerms =>
+  validated(HEADERS.required, acceptsSchema, json);
+
+/** A PAYMENT-RESPONSE already decoded from its header. */
+export const parsePaymentResponse = (json: unknown): PaymentResponse =>
+  validated(HEADERS.response, paymentResponseSchema, json);
+
 export function paymentPayload(terms: PaymentTerms, voucher: Voucher, requestHash: Hex, sig: Hex) {
   return { x402Version: X402_VERSION, accepted: terms, payload: { voucher, requestHash, signature: sig } };
 }
