@@ -5,11 +5,11 @@
  * chain. Neither replaces a deployments file whose contracts are live without --force.
  */
 import path from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { formatEther } from "viem";
 import { accountFromKey } from "../../../sdk/client";
 import { formatAmount } from "../../../sdk/token";
-import { deployContracts, removeDeploymentFileOf, startDevnet } from "../../chain/devnet";
+import { DEFAULT_FUNDING, deployContracts, removeDeploymentFileOf, startDevnet } from "../../chain/devnet";
 import { CliError, ExitCode } from "../errors";
 import { action, DEFAULT_RPC, KEY_ENV, output, progress, RPC_ENV, repoRoot } from "./chainOptions";
 
@@ -57,7 +57,13 @@ export function registerDevnet(program: Command): void {
     )
     .option("--port <n>", "port of the JSON-RPC endpoint (0: any free port)", integer("--port", 0), 8545)
     .option("--accounts <n>", "dev accounts to fund", integer("--accounts", 1), 10)
-    .option("--funding <tUSD>", "TestUSD minted to every dev account", tokens, 1_000_000_000_000n)
+    // A bigint default needs its own description: commander's help prints defaults with
+    // JSON.stringify, which throws on a bigint.
+    .addOption(
+      new Option("--funding <tUSD>", "TestUSD minted to every dev account")
+        .argParser(tokens)
+        .default(DEFAULT_FUNDING, formatAmount(DEFAULT_FUNDING, 6)),
+    )
     .option(
       "--deployment-file <file>",
       "where to write the addresses, inside deployments/ (default: deployments/local/31337-<port>.json)",
