@@ -5,8 +5,15 @@
 // effect without a build. OPENLORA_CLI=tsx always runs the sources; OPENLORA_CLI=dist refuses
 // to run anything but a current compiled file.
 import { readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
-const dist = new URL("../dist/", import.meta.url);
+// OPENLORA_CLI_DIST: another directory the compiled CLI was built into (tools/build-cli.mjs --outdir).
+const dist = process.env.OPENLORA_CLI_DIST
+  ? pathToFileURL(`${path.resolve(process.env.OPENLORA_CLI_DIST)}/`)
+  : new URL("../dist/", import.meta.url);
+
+const shown = (file) => path.relative(process.cwd(), fileURLToPath(new URL(file, dist)));
 
 /** Why the compiled CLI cannot be used, or null when it is current. */
 function staleReason() {
@@ -22,10 +29,10 @@ function staleReason() {
     try {
       stat = statSync(new URL(file, dist));
     } catch {
-      return `${file.replace(/^\.\.\//, "")} is gone since dist/openlora.mjs was built`;
+      return `${shown(file)} is gone since the CLI was compiled`;
     }
     if (stat.size !== size || stat.mtimeMs !== mtimeMs)
-      return `${file.replace(/^\.\.\//, "")} changed since dist/openlora.mjs was built`;
+      return `${shown(file)} changed since the CLI was compiled`;
   }
   return null;
 }

@@ -10,7 +10,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const dist = path.join(root, "dist");
+const outdirFlag = process.argv.indexOf("--outdir");
+// --outdir: another directory than dist/ (tests build there, leaving dist/ to the commands running).
+const dist = outdirFlag > 0 ? path.resolve(process.argv[outdirFlag + 1] ?? "") : path.join(root, "dist");
 
 /**
  * Modules find files beside themselves with import.meta.url (the repo root, native addons,
@@ -89,7 +91,8 @@ async function main() {
   });
   writeFileSync(path.join(dist, "openlora.inputs.json"), `${JSON.stringify({ inputs })}\n`);
   const ms = (performance.now() - started).toFixed(0);
-  console.log(`build-cli: dist/openlora.mjs from ${inputs.length} sources in ${ms} ms`);
+  const where = path.relative(root, path.join(dist, "openlora.mjs"));
+  console.log(`build-cli: ${where} from ${inputs.length} sources in ${ms} ms`);
 }
 
 // --optional (the install script): a failed build leaves openlora on tsx, and `npm ci` goes on.
