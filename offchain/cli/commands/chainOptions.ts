@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { type Account, createPublicClient, http } from "viem";
+import { type Account, type Address, createPublicClient, getAddress, http } from "viem";
 import {
   accountFromKey,
   assertConnected,
@@ -179,6 +179,15 @@ export function parseId(what: string) {
     if (!/^\d+$/.test(value.trim()))
       throw new CliError(`${what} must be a whole number, got "${value}"`, ExitCode.usage);
     return BigInt(value.trim());
+  };
+}
+
+/** Commander parser of an address flag: a malformed one is bad usage, not a stack trace. */
+export function parseAddress(flag: string) {
+  return (value: string): Address => {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(value.trim()))
+      throw new CliError(`${flag} must be an address, got "${value}"`, ExitCode.usage);
+    return getAddress(value.trim());
   };
 }
 

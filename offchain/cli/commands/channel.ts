@@ -17,19 +17,14 @@ import {
   amountFormatter,
   connect,
   output,
+  parseAddress,
   parseId,
   progress,
   tokenAmount,
   withChainOptions,
 } from "./chainOptions";
 
-function address(flag: string) {
-  return (value: string): Address => {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(value))
-      throw new CliError(`${flag} must be an address, got "${value}"`, ExitCode.usage);
-    return getAddress(value);
-  };
-}
+const address = parseAddress;
 
 export function describeChannel(c: ChannelInfo, fmt: (v: bigint) => string): string[] {
   const closes =

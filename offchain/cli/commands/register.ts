@@ -29,6 +29,7 @@ import {
   amountFormatter,
   connect,
   output,
+  parseAddress,
   parseId,
   progress,
   tokenAmount,
@@ -172,7 +173,7 @@ interface RegisterFlags {
   metadataUri?: string;
   baseMetadataUri?: string;
   parent?: bigint;
-  trainer?: string;
+  trainer?: Address;
   contributor: string[];
   consent: string[];
   devContributors?: boolean;
@@ -209,6 +210,7 @@ export function registerRegister(program: Command): void {
       .option(
         "--trainer <address>",
         "who trained it (the registrant or a consenting contributor; default: the registrant)",
+        parseAddress("--trainer"),
       )
       .option(
         "--contributor <id=key>",
@@ -285,7 +287,7 @@ export function registerRegister(program: Command): void {
           vaultShareBps: options.vaultShare,
           metadataURI: options.metadataUri ?? metadataUri(manifest),
           datasetHashes,
-          ...(options.trainer ? { trainer: getAddress(options.trainer) } : {}),
+          ...(options.trainer ? { trainer: options.trainer } : {}),
         },
         contributors,
       );

@@ -58,7 +58,7 @@ beforeAll(async () => {
     "http://127.0.0.1:1",
   ]);
   expect(runner.code).toBe(0);
-});
+}, 180_000);
 
 afterAll(async () => {
   for (const socket of sockets) socket.destroy();
