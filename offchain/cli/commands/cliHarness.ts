@@ -18,11 +18,7 @@ export interface CliRun {
 }
 
 /** Runs the CLI; `timeoutMs` kills a run that hangs (it then ends with code -1). */
-export function runCli(
-  args: string[],
-  env: Record<string, string> = {},
-  timeoutMs = 0,
-): Promise<CliRun> {
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 0): Promise<CliRun> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OPENLORA_")));
   return new Promise((resolve) => {
     execFile(

@@ -35,6 +35,7 @@ import {
   tokenAmount,
   withChainOptions,
 } from "./chainOptions";
+import { assertFunds } from "./funds";
 
 export const CONTRIBUTOR_KEYS_ENV = "OPENLORA_CONTRIBUTOR_KEYS";
 /** Units of a model registered by its trainer alone (no co-training contributors in the manifest). */
@@ -246,6 +247,7 @@ export function registerRegister(program: Command): void {
         );
       }
       const price = await tokenAmount(client, options.price, "--price");
+      await assertFunds(client, registrant);
       const { resolved, skipped } = resolveContributors(
         manifest,
         registrant,

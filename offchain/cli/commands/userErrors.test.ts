@@ -183,7 +183,8 @@ describe("bad input is refused with a clear line", () => {
     const { code, stderr } = await new Promise<{ code: string; stderr: string }>((resolve) => {
       exec(
         `bash -c 'set -o pipefail; ${cli} 2>${dir}/epipe.err | head -c 0; echo "\${PIPESTATUS[0]}"'`,
-        (_error, stdout) => resolve({ code: stdout.trim(), stderr: readFileSync(`${dir}/epipe.err`, "utf8") }),
+        (_error, stdout) =>
+          resolve({ code: stdout.trim(), stderr: readFileSync(`${dir}/epipe.err`, "utf8") }),
       );
     });
     expect(stderr).not.toMatch(/EPIPE/);
@@ -204,7 +205,17 @@ describe("an unfunded account is told what it has and needs", () => {
   });
 
   it("too few payment tokens: what it has and what it needs, exit 4", async () => {
-    const run = await runCli(["vault", "deposit", ...chain, "--dev-account", "7", "--model", "1", "--amount", "5"]);
+    const run = await runCli([
+      "vault",
+      "deposit",
+      ...chain,
+      "--dev-account",
+      "7",
+      "--model",
+      "1",
+      "--amount",
+      "5",
+    ]);
     expect(run.code).toBe(4);
     expect(run.stderr).toContain(`${devAccounts(8)[7]?.address} has 0 tUSD, and this needs 5 tUSD`);
     noStack(run.stderr);
@@ -239,7 +250,17 @@ describe("amounts in tokens", () => {
     ]);
     expect(tooFine.code).toBe(2);
     expect(tooFine.stderr).toMatch(/--shares: "0.0000000000001" has more than 12 decimals/);
-    const tooMany = await runCli(["vault", "redeem", ...chain, "--dev-account", "4", "--model", "1", "--shares", "50"]);
+    const tooMany = await runCli([
+      "vault",
+      "redeem",
+      ...chain,
+      "--dev-account",
+      "4",
+      "--model",
+      "1",
+      "--shares",
+      "50",
+    ]);
     expect(tooMany.code).toBe(2);
     expect(tooMany.stderr).toContain("you hold 2 shares");
     const run = await runCli([
@@ -329,7 +350,9 @@ describe("openlora serve refuses at start what it could not serve", () => {
     writeFileSync(join(adapter, "adapter.safetensors"), "not the spam filter");
     const run = await serve(["--port", "0", "--adapters", adapter], key(2));
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(`is not registered on-chain: register it first with \`openlora register ${adapter}\``);
+    expect(run.stderr).toContain(
+      `is not registered on-chain: register it first with \`openlora register ${adapter}\``,
+    );
   });
 
   it("a runner key that is not registered: exit 2 with the command to run", async () => {
