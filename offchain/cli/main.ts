@@ -60,5 +60,6 @@ function report(error: unknown): ExitCode {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  process.exitCode = report(error);
+  // Exit now: a command that failed halfway (a runner that could not listen) may hold timers.
+  process.exit(report(error));
 }
