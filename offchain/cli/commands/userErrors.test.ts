@@ -358,7 +358,7 @@ describe("openlora serve refuses at start what it could not serve", () => {
   it("a runner key that is not registered: exit 2 with the command to run", async () => {
     const run = await serve(["--port", "0", "--adapters", SPAM], key(4));
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(`runner ${address(4)} is not registered`);
+    expect(run.stderr).toContain(`runner ${address(4)} (OPENLORA_RUNNER_KEY) is not registered`);
     expect(run.stderr).toContain("openlora runner register");
   });
 
