@@ -17,6 +17,7 @@ import {
   action,
   amountFormatter,
   asCliError,
+  assertFileTarget,
   connect,
   flagsOf,
   output,
@@ -226,6 +227,8 @@ export function registerCall(program: Command): void {
   ).action(
     action(async (runnerUrl: string, options: CallFlags, command: Command) => {
       const base = baseUrl(runnerUrl);
+      assertFileTarget("--receipt-out", options.receiptOut);
+      assertFileTarget("--out", options.out);
       const { client, account } = await connect(command, { account: true });
       const maxPrice = options.maxPrice
         ? await tokenAmount(client, options.maxPrice, "--max-price")

@@ -4,7 +4,7 @@
  * unreachable), amounts in token units, output (human lines or one JSON object) and the mapping of
  * SDK errors to exit codes.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
@@ -189,6 +189,12 @@ export function parseAddress(flag: string) {
       throw new CliError(`${flag} must be an address, got "${value}"`, ExitCode.usage);
     return getAddress(value.trim());
   };
+}
+
+/** Refuses a flag that names a directory where a file is to be written, before anything is spent. */
+export function assertFileTarget(flag: string, file: string | undefined): void {
+  if (file !== undefined && existsSync(file) && statSync(file).isDirectory())
+    throw new CliError(`${flag} ${file} is a directory: name a file`, ExitCode.usage, { file });
 }
 
 /** JSON with bigints as decimal strings. */

@@ -27,6 +27,7 @@ import { CliError, ExitCode } from "../errors";
 import {
   action,
   amountFormatter,
+  assertFileTarget,
   connect,
   output,
   parseAddress,
@@ -418,6 +419,7 @@ export function registerConsent(program: Command): void {
         if (!/^\d+$/.test(v as string))
           throw new CliError(`${flag} must be a whole number, got "${v}"`, ExitCode.usage);
       }
+      assertFileTarget("--out", options.out);
       const { client, account } = await connect(command, { account: true });
       const contributor = account as Account;
       const consent = await signRegistrationConsent(contributor, {

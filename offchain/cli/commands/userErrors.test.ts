@@ -171,6 +171,33 @@ describe("bad input is refused with a clear line", () => {
     noStack(run.stderr);
   });
 
+  it("consent --out and call --receipt-out naming a directory: exit 2 before signing or paying", async () => {
+    const consent = await runCli([
+      "consent",
+      ...chain,
+      "--registrant",
+      address(1),
+      "--units",
+      "1",
+      "--total-units",
+      "2",
+      "--adapter-hash",
+      keccak256(toBytes("c")),
+      "--out",
+      dir,
+    ]);
+    expect(consent.code).toBe(2);
+    expect(consent.stderr).toContain(`--out ${dir} is a directory: name a file`);
+    noStack(consent.stderr);
+    const call = await runCli(
+      ["call", silentUrl, ...chain, "--model", "1", "--channel", "1", "--text", "hi", "--receipt-out", dir],
+      {},
+      20_000,
+    );
+    expect(call.code).toBe(2);
+    expect(call.stderr).toContain(`--receipt-out ${dir} is a directory: name a file`);
+  });
+
   it("train --rank beyond what runners serve: exit 2 before training", async () => {
     const run = await runCli(["train", "--data", FIXTURE, "--out", join(dir, "big"), "--rank", "32"]);
     expect(run.code).toBe(2);
@@ -297,6 +324,12 @@ describe("amounts in tokens", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d UTC \(in [^)]+\)/);
     expect(run.stdout).not.toMatch(/T\d\d:\d\d:\d\d/);
+    // Too early to withdraw: the contract's refusal, decoded, exit 4 (as docs/cli.md shows it).
+    const early = await runCli(["channel", "withdraw", channel, ...chain, "--dev-account", "4"]);
+    expect(early.code).toBe(4);
+    expect(early.stderr).toMatch(
+      /PaymentChannels\.withdraw reverted: PaymentChannels_ChallengePeriodActive\(channelId=\d+, closesAt=\d+\)/,
+    );
   });
 });
 
