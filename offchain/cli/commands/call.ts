@@ -165,9 +165,13 @@ async function stoppedAfter(
           ? "answers in details"
           : "answers above";
   let amounts = "";
+  let why = cause.message;
   const topup: { amount?: bigint; command?: string; line?: string } = {};
   try {
     const fmt = await amountFormatter(client);
+    const limit = (error as PaymentClientError).details as { price?: bigint; maxPricePerCall?: bigint };
+    if (typeof limit?.price === "bigint" && typeof limit.maxPricePerCall === "bigint")
+      why = `the runner's price, ${fmt(limit.price)} per call, is above --max-price ${fmt(limit.maxPricePerCall)}`;
     const price = run.price ?? (dry ? (await getModel(client, flags.model)).pricePerCall : undefined);
     amounts = `${fmt(paid)}${done > 0 && price !== undefined ? ` at ${fmt(price)} per call` : ""}`;
     if (dry && price !== undefined) {
@@ -179,7 +183,7 @@ async function stoppedAfter(
     // The chain did not answer: report what this run knows without it.
   }
   const said = [amounts, kept].filter(Boolean).join(", ");
-  const message = `${done} of ${flags.count} paid${said ? ` (${said})` : ""}: ${cause.message}`;
+  const message = `${done} of ${flags.count} paid${said ? ` (${said})` : ""}: ${why}`;
   return new CliError(topup.line ? `${message}\n${topup.line}` : message, cause.exitCode, {
     ...cause.details,
     paidCalls: done,
