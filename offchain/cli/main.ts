@@ -13,6 +13,14 @@ import { registerClaim, registerVault } from "./commands/vault";
 import { registerVerifyReceipt } from "./commands/verifyReceipt";
 import { CliError, ExitCode } from "./errors";
 
+// `openlora … | head`: the reader went away; what is left to print has no one to read it.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 const program = new Command("openlora")
   .description("Deploy fine-tuned LoRA adapters with on-chain attribution and payment")
   .option("--json", "machine-readable output (one JSON object on stdout)")
@@ -52,5 +60,6 @@ function report(error: unknown): ExitCode {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  process.exitCode = report(error);
+  // Exit now: a command that failed halfway (a runner that could not listen) may hold timers.
+  process.exit(report(error));
 }

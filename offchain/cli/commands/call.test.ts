@@ -310,7 +310,9 @@ describe("a runner and a consumer through the CLI", () => {
   it("refuses to pay above --max-price (exit 4) and reports a runner it cannot reach (exit 3)", async () => {
     const pricey = await runCli([...callSpam(runner.url, "hello"), "--max-price", "0.001"]);
     expect(pricey.code).toBe(4);
-    expect(pricey.stderr).toMatch(/the runner's price is above this client's limit/);
+    expect(pricey.stderr).toMatch(
+      /the runner's price, 0\.002 tUSD per call, is above --max-price 0\.001 tUSD/,
+    );
     const dead = await runCli(callSpam("http://127.0.0.1:9", "hello"));
     expect(dead.code).toBe(3);
     expect(dead.stderr).toMatch(/cannot reach the runner at http:\/\/127\.0\.0\.1:9/);

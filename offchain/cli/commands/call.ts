@@ -17,6 +17,7 @@ import {
   action,
   amountFormatter,
   asCliError,
+  assertFileTarget,
   connect,
   flagsOf,
   output,
@@ -27,6 +28,7 @@ import {
   withChainOptions,
 } from "./chainOptions";
 import { PaidCallLog } from "./paidCallLog";
+import { reachRunner, withRunnerTimeout } from "./runnerHttp";
 
 /** The Open Inference Protocol request body for one text. */
 export function inferBody(text: string): string {
@@ -43,25 +45,6 @@ function baseUrl(url: string): string {
   }
 }
 
-/** fetch, with an unreachable runner reported as exit code 3. */
-async function reach<T>(url: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
-    if (error instanceof TypeError && /fetch failed/.test(error.message)) {
-      throw new CliError(
-        `cannot reach the runner at ${url}${cause?.code ? ` (${cause.code})` : ""}`,
-        ExitCode.unreachable,
-        {
-          url,
-        },
-      );
-    }
-    throw error;
-  }
-}
-
 interface InferAnswer {
   outputs?: { name: string; data: unknown[] }[];
 }
@@ -74,6 +57,7 @@ interface CallFlags {
   maxPrice?: string;
   receiptOut?: string;
   out?: string;
+  timeoutMs: number;
 }
 
 /** The answer's label and scores, when it is the JSON of an Open Inference Protocol answer. */
@@ -181,9 +165,13 @@ async function stoppedAfter(
           ? "answers in details"
           : "answers above";
   let amounts = "";
+  let why = cause.message;
   const topup: { amount?: bigint; command?: string; line?: string } = {};
   try {
     const fmt = await amountFormatter(client);
+    const limit = (error as PaymentClientError).details as { price?: bigint; maxPricePerCall?: bigint };
+    if (typeof limit?.price === "bigint" && typeof limit.maxPricePerCall === "bigint")
+      why = `the runner's price, ${fmt(limit.price)} per call, is above --max-price ${fmt(limit.maxPricePerCall)}`;
     const price = run.price ?? (dry ? (await getModel(client, flags.model)).pricePerCall : undefined);
     amounts = `${fmt(paid)}${done > 0 && price !== undefined ? ` at ${fmt(price)} per call` : ""}`;
     if (dry && price !== undefined) {
@@ -195,7 +183,7 @@ async function stoppedAfter(
     // The chain did not answer: report what this run knows without it.
   }
   const said = [amounts, kept].filter(Boolean).join(", ");
-  const message = `${done} of ${flags.count} paid${said ? ` (${said})` : ""}: ${cause.message}`;
+  const message = `${done} of ${flags.count} paid${said ? ` (${said})` : ""}: ${why}`;
   return new CliError(topup.line ? `${message}\n${topup.line}` : message, cause.exitCode, {
     ...cause.details,
     paidCalls: done,
@@ -208,39 +196,43 @@ async function stoppedAfter(
 }
 
 export function registerCall(program: Command): void {
-  withChainOptions(
-    program
-      .command("call")
-      .description(
-        "call a model on a runner, paying per call from a channel (x402 vouchers); checks every receipt",
-      )
-      .argument("<runnerUrl>", "the runner's base URL, e.g. http://127.0.0.1:8080")
-      .requiredOption("--model <id>", "the model to call", parseId("--model"))
-      .requiredOption("--channel <id>", "your channel to that runner", parseId("--channel"))
-      .requiredOption("--text <text>", "the input text")
-      .option(
-        "--count <n>",
-        "make this many paid calls",
-        (v) => {
-          const n = Number(v);
-          if (!Number.isInteger(n) || n < 1 || n > 100_000)
-            throw new CliError(`--count must be 1 to 100000, got "${v}"`, ExitCode.usage);
-          return n;
-        },
-        1,
-      )
-      .option("--max-price <tUSD>", "refuse to pay more than this per call")
-      .option(
-        "--out <file>",
-        "append every paid answer to this file as it arrives, one JSON object per line (answer, receipt, amount)",
-      )
-      .option(
-        "--receipt-out <file>",
-        "save the last receipt (with the runner's signature) for `openlora verify-receipt`",
-      ),
+  withRunnerTimeout(
+    withChainOptions(
+      program
+        .command("call")
+        .description(
+          "call a model on a runner, paying per call from a channel (x402 vouchers); checks every receipt",
+        )
+        .argument("<runnerUrl>", "the runner's base URL, e.g. http://127.0.0.1:8080")
+        .requiredOption("--model <id>", "the model to call", parseId("--model"))
+        .requiredOption("--channel <id>", "your channel to that runner", parseId("--channel"))
+        .requiredOption("--text <text>", "the input text")
+        .option(
+          "--count <n>",
+          "make this many paid calls",
+          (v) => {
+            const n = Number(v);
+            if (!Number.isInteger(n) || n < 1 || n > 100_000)
+              throw new CliError(`--count must be 1 to 100000, got "${v}"`, ExitCode.usage);
+            return n;
+          },
+          1,
+        )
+        .option("--max-price <tUSD>", "refuse to pay more than this per call")
+        .option(
+          "--out <file>",
+          "append every paid answer to this file as it arrives, one JSON object per line (answer, receipt, amount)",
+        )
+        .option(
+          "--receipt-out <file>",
+          "save the last receipt (with the runner's signature) for `openlora verify-receipt`",
+        ),
+    ),
   ).action(
     action(async (runnerUrl: string, options: CallFlags, command: Command) => {
       const base = baseUrl(runnerUrl);
+      assertFileTarget("--receipt-out", options.receiptOut);
+      assertFileTarget("--out", options.out);
       const { client, account } = await connect(command, { account: true });
       const maxPrice = options.maxPrice
         ? await tokenAmount(client, options.maxPrice, "--max-price")
@@ -271,10 +263,11 @@ export function registerCall(program: Command): void {
       const started = performance.now();
       try {
         for (let i = 0; i < options.count; i++) {
-          const response = await reach(base, () =>
-            pay(url, { method: "POST", headers: { "content-type": "application/json" }, body }),
-          );
-          const text = await response.text();
+          const { response, text } = await reachRunner(base, options.timeoutMs, async (signal) => {
+            const init = { method: "POST", headers: { "content-type": "application/json" }, body, signal };
+            const answer = await pay(url, init);
+            return { response: answer, text: await answer.text() };
+          });
           if (!response.ok) throw refusal(response.status, text, url);
           const received = arrived.at(-1); // the receipt of this answer
           arrived.length = 0;
@@ -343,48 +336,51 @@ function refusal(status: number, text: string, url: string): CliError {
 }
 
 export function registerSettle(program: Command): void {
-  program
-    .command("settle")
-    .description("ask a runner on this machine to settle the calls it has served now (POST /v2/settlement)")
-    .argument("<runnerUrl>", "the runner's base URL, e.g. http://127.0.0.1:8080")
-    .action(
-      action(async (runnerUrl: string, _options: unknown, command: Command) => {
-        const base = baseUrl(runnerUrl);
-        const response = await reach(base, () => fetch(`${base}/v2/settlement`, { method: "POST" }));
-        const text = await response.text();
-        let json: {
-          batches?: { sequence?: unknown; root?: unknown; txHash?: unknown; receipts?: unknown[] }[];
-          error?: string;
-        };
-        try {
-          json = JSON.parse(text);
-        } catch {
-          throw new CliError(
-            `the runner answered ${response.status} with a body that is not JSON`,
-            ExitCode.rejected,
-          );
-        }
-        if (response.status === 404) {
-          throw new CliError(
-            `${base} does not offer settlement on demand (POST /v2/settlement)`,
-            ExitCode.rejected,
-          );
-        }
-        if (!response.ok) {
-          throw new CliError(
-            `the runner refused to settle (${response.status}): ${json.error ?? text}`,
-            ExitCode.rejected,
-          );
-        }
-        const batches = json.batches ?? [];
-        output(command, { batches }, () =>
-          batches.length === 0
-            ? ["nothing to settle: every call served is already paid"]
-            : batches.map(
-                (b) =>
-                  `settled batch ${String(b.sequence)}: ${b.receipts?.length ?? "?"} receipts, root ${String(b.root)} (${String(b.txHash)})`,
-              ),
+  withRunnerTimeout(
+    program
+      .command("settle")
+      .description("ask a runner on this machine to settle the calls it has served now (POST /v2/settlement)")
+      .argument("<runnerUrl>", "the runner's base URL, e.g. http://127.0.0.1:8080"),
+  ).action(
+    action(async (runnerUrl: string, options: { timeoutMs: number }, command: Command) => {
+      const base = baseUrl(runnerUrl);
+      const { response, text } = await reachRunner(base, options.timeoutMs, async (signal) => {
+        const answer = await fetch(`${base}/v2/settlement`, { method: "POST", signal });
+        return { response: answer, text: await answer.text() };
+      });
+      let json: {
+        batches?: { sequence?: unknown; root?: unknown; txHash?: unknown; receipts?: unknown[] }[];
+        error?: string;
+      };
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new CliError(
+          `the runner answered ${response.status} with a body that is not JSON`,
+          ExitCode.rejected,
         );
-      }),
-    );
+      }
+      if (response.status === 404) {
+        throw new CliError(
+          `${base} does not offer settlement on demand (POST /v2/settlement)`,
+          ExitCode.rejected,
+        );
+      }
+      if (!response.ok) {
+        throw new CliError(
+          `the runner refused to settle (${response.status}): ${json.error ?? text}`,
+          ExitCode.rejected,
+        );
+      }
+      const batches = json.batches ?? [];
+      output(command, { batches }, () =>
+        batches.length === 0
+          ? ["nothing to settle: every call served is already paid"]
+          : batches.map(
+              (b) =>
+                `settled batch ${String(b.sequence)}: ${b.receipts?.length ?? "?"} receipts, root ${String(b.root)} (${String(b.txHash)})`,
+            ),
+      );
+    }),
+  );
 }

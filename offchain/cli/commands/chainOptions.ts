@@ -4,11 +4,11 @@
  * unreachable), amounts in token units, output (human lines or one JSON object) and the mapping of
  * SDK errors to exit codes.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { type Account, createPublicClient, http } from "viem";
+import { type Account, type Address, createPublicClient, getAddress, http } from "viem";
 import {
   accountFromKey,
   assertConnected,
@@ -180,6 +180,21 @@ export function parseId(what: string) {
       throw new CliError(`${what} must be a whole number, got "${value}"`, ExitCode.usage);
     return BigInt(value.trim());
   };
+}
+
+/** Commander parser of an address flag: a malformed one is bad usage, not a stack trace. */
+export function parseAddress(flag: string) {
+  return (value: string): Address => {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(value.trim()))
+      throw new CliError(`${flag} must be an address, got "${value}"`, ExitCode.usage);
+    return getAddress(value.trim());
+  };
+}
+
+/** Refuses a flag that names a directory where a file is to be written, before anything is spent. */
+export function assertFileTarget(flag: string, file: string | undefined): void {
+  if (file !== undefined && existsSync(file) && statSync(file).isDirectory())
+    throw new CliError(`${flag} ${file} is a directory: name a file`, ExitCode.usage, { file });
 }
 
 /** JSON with bigints as decimal strings. */

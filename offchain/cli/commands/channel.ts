@@ -2,7 +2,8 @@
  * `openlora channel open|topup|close|withdraw|show`: a consumer's payment channels to a runner.
  */
 import type { Command } from "commander";
-import { type Address, getAddress } from "viem";
+import type { Account, Address } from "viem";
+import { chainTime } from "../../../sdk/client";
 import {
   type ChannelInfo,
   getChannel,
@@ -11,30 +12,27 @@ import {
   topUpChannel,
   withdrawChannel,
 } from "../../../sdk/consumer/channels";
-import { CliError, ExitCode } from "../errors";
 import {
   action,
   amountFormatter,
   connect,
   output,
+  parseAddress,
   parseId,
   progress,
   tokenAmount,
   withChainOptions,
 } from "./chainOptions";
+import { formatDate } from "./dates";
+import { assertFunds } from "./funds";
 
-function address(flag: string) {
-  return (value: string): Address => {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(value))
-      throw new CliError(`${flag} must be an address, got "${value}"`, ExitCode.usage);
-    return getAddress(value);
-  };
-}
+const address = parseAddress;
 
-export function describeChannel(c: ChannelInfo, fmt: (v: bigint) => string): string[] {
+/** A channel as lines to read; `now` is the chain's time, for how far off its closing is. */
+export function describeChannel(c: ChannelInfo, fmt: (v: bigint) => string, now: bigint): string[] {
   const closes =
     c.state === "closing" || c.state === "closable"
-      ? ` (challenge period ends ${new Date(Number(c.closesAt) * 1000).toISOString()})`
+      ? ` (challenge period ${c.state === "closing" ? "ends" : "ended"} ${formatDate(c.closesAt, now)})`
       : "";
   return [
     `channel ${c.channelId}: ${c.state}${closes}`,
@@ -74,8 +72,9 @@ export function registerChannel(program: Command): void {
         options: { runner: Address; amount: string; sessionKey?: Address; permit?: boolean },
         command: Command,
       ) => {
-        const { client } = await connect(command, { account: true });
+        const { client, account } = await connect(command, { account: true });
         const amount = await tokenAmount(client, options.amount, "--amount");
+        await assertFunds(client, account as Account, amount);
         progress(command, `opening a channel to ${options.runner}…`);
         const { channelId, hash } = await openChannel(client, {
           runner: options.runner,
@@ -85,9 +84,10 @@ export function registerChannel(program: Command): void {
         });
         const info = await getChannel(client, channelId);
         const fmt = await amountFormatter(client);
+        const now = await chainTime(client);
         output(command, { channelId, transaction: hash, channel: info }, () => [
           `opened channel ${channelId} (${hash})`,
-          ...describeChannel(info, fmt).slice(1),
+          ...describeChannel(info, fmt, now).slice(1),
         ]);
       },
     ),
@@ -102,8 +102,9 @@ export function registerChannel(program: Command): void {
       .option("--permit", "fund with an EIP-2612 permit signature"),
   ).action(
     action(async (channelId: bigint, options: { amount: string; permit?: boolean }, command: Command) => {
-      const { client } = await connect(command, { account: true });
+      const { client, account } = await connect(command, { account: true });
       const amount = await tokenAmount(client, options.amount, "--amount");
+      await assertFunds(client, account as Account, amount);
       const { deposited, hash } = await topUpChannel(client, channelId, amount, {
         permit: Boolean(options.permit),
       });
@@ -121,9 +122,10 @@ export function registerChannel(program: Command): void {
       .argument("<channelId>", "the channel", parseId("channelId")),
   ).action(
     action(async (channelId: bigint, _options: unknown, command: Command) => {
-      const { client } = await connect(command, { account: true });
+      const { client, account } = await connect(command, { account: true });
+      await assertFunds(client, account as Account);
       const { closesAt, hash } = await requestClose(client, channelId);
-      const when = new Date(Number(closesAt) * 1000).toISOString();
+      const when = formatDate(closesAt, await chainTime(client));
       output(command, { channelId, closesAt, transaction: hash }, () => [
         `close requested for channel ${channelId}: withdraw the rest from ${when} with \`openlora channel withdraw ${channelId}\``,
       ]);
@@ -137,7 +139,8 @@ export function registerChannel(program: Command): void {
       .argument("<channelId>", "the channel", parseId("channelId")),
   ).action(
     action(async (channelId: bigint, _options: unknown, command: Command) => {
-      const { client } = await connect(command, { account: true });
+      const { client, account } = await connect(command, { account: true });
+      await assertFunds(client, account as Account);
       const { amount, paid, hash } = await withdrawChannel(client, channelId);
       const fmt = await amountFormatter(client);
       output(command, { channelId, amount, paid, transaction: hash }, () => [
@@ -156,7 +159,8 @@ export function registerChannel(program: Command): void {
       const { client } = await connect(command, { account: false });
       const info = await getChannel(client, channelId);
       const fmt = await amountFormatter(client);
-      output(command, { channel: info }, () => describeChannel(info, fmt));
+      const now = await chainTime(client);
+      output(command, { channel: info }, () => describeChannel(info, fmt, now));
     }),
   );
 }

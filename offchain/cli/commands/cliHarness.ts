@@ -17,16 +17,17 @@ export interface CliRun {
   json(): Record<string, unknown>;
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+/** Runs the CLI; `timeoutMs` kills a run that hangs (it then ends with code -1). */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 0): Promise<CliRun> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OPENLORA_")));
   return new Promise((resolve) => {
     execFile(
       "node",
       [join(repoRoot, "bin/openlora.mjs"), ...args],
-      { cwd: repoRoot, env: { ...clean, ...env }, maxBuffer: 16 * 2 ** 20 },
+      { cwd: repoRoot, env: { ...clean, ...env }, maxBuffer: 16 * 2 ** 20, timeout: timeoutMs },
       (error, stdout, stderr) => {
         resolve({
-          code: error ? Number(error.code ?? 1) : 0,
+          code: error ? (error.killed ? -1 : Number(error.code ?? 1)) : 0,
           stdout,
           stderr,
           json: () => JSON.parse(stdout) as Record<string, unknown>,

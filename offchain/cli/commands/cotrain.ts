@@ -5,7 +5,14 @@
  */
 import { type Command, InvalidArgumentError } from "commander";
 import type { ContributorInput } from "../../ml/cotraining/cotrainRun";
-import { adapterSummary, asCliError, formatEvaluation, toNumber } from "./train";
+import {
+  adapterSummary,
+  asCliError,
+  checkTrainTarget,
+  formatEvaluation,
+  SERVED_MAX_RANK,
+  toNumber,
+} from "./train";
 
 function contributor(value: string, previous: ContributorInput[] = []): ContributorInput[] {
   const separator = value.indexOf("=");
@@ -52,7 +59,7 @@ export function registerCotrain(program: Command): void {
     .option("--name <name>", "adapter name in the manifest")
     .option("--rounds <n>", "federated rounds (default 10)", toNumber)
     .option("--local-epochs <n>", "local epochs per contributor per round (default 2)", toNumber)
-    .option("--rank <n>", "LoRA rank r (default 8)", toNumber)
+    .option("--rank <n>", `LoRA rank r (default 8, at most ${SERVED_MAX_RANK}: what runners serve)`, toNumber)
     .option("--alpha <x>", "LoRA alpha; scale = alpha / rank (default 16)", toNumber)
     .option("--lr <x>", "Adam learning rate (default 0.01, cosine-decayed over rounds)", toNumber)
     .option("--batch <n>", "mini-batch size (default 32)", toNumber)
@@ -62,6 +69,7 @@ export function registerCotrain(program: Command): void {
     .option("--permutations <n>", "Monte-Carlo Shapley permutations beyond 8 blocks (default 64)", toNumber)
     .option("--units <n>", "total share units to propose (default 10000)", toNumber)
     .action(async (options: CotrainOptions, command: Command) => {
+      checkTrainTarget(options);
       // Loaded here, not at startup: onnxruntime and the training code are for this command only.
       const { cotrainRun } = await import("../../ml/cotraining/cotrainRun");
       const json = Boolean(command.optsWithGlobals().json);

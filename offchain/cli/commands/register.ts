@@ -27,13 +27,16 @@ import { CliError, ExitCode } from "../errors";
 import {
   action,
   amountFormatter,
+  assertFileTarget,
   connect,
   output,
+  parseAddress,
   parseId,
   progress,
   tokenAmount,
   withChainOptions,
 } from "./chainOptions";
+import { assertFunds } from "./funds";
 
 export const CONTRIBUTOR_KEYS_ENV = "OPENLORA_CONTRIBUTOR_KEYS";
 /** Units of a model registered by its trainer alone (no co-training contributors in the manifest). */
@@ -172,7 +175,7 @@ interface RegisterFlags {
   metadataUri?: string;
   baseMetadataUri?: string;
   parent?: bigint;
-  trainer?: string;
+  trainer?: Address;
   contributor: string[];
   consent: string[];
   devContributors?: boolean;
@@ -209,6 +212,7 @@ export function registerRegister(program: Command): void {
       .option(
         "--trainer <address>",
         "who trained it (the registrant or a consenting contributor; default: the registrant)",
+        parseAddress("--trainer"),
       )
       .option(
         "--contributor <id=key>",
@@ -244,6 +248,7 @@ export function registerRegister(program: Command): void {
         );
       }
       const price = await tokenAmount(client, options.price, "--price");
+      await assertFunds(client, registrant);
       const { resolved, skipped } = resolveContributors(
         manifest,
         registrant,
@@ -285,7 +290,7 @@ export function registerRegister(program: Command): void {
           vaultShareBps: options.vaultShare,
           metadataURI: options.metadataUri ?? metadataUri(manifest),
           datasetHashes,
-          ...(options.trainer ? { trainer: getAddress(options.trainer) } : {}),
+          ...(options.trainer ? { trainer: options.trainer } : {}),
         },
         contributors,
       );
@@ -414,6 +419,7 @@ export function registerConsent(program: Command): void {
         if (!/^\d+$/.test(v as string))
           throw new CliError(`${flag} must be a whole number, got "${v}"`, ExitCode.usage);
       }
+      assertFileTarget("--out", options.out);
       const { client, account } = await connect(command, { account: true });
       const contributor = account as Account;
       const consent = await signRegistrationConsent(contributor, {

@@ -14,6 +14,7 @@ import {
 } from "../../../sdk/runners";
 import { CliError, ExitCode } from "../errors";
 import { action, amountFormatter, connect, output, tokenAmount, withChainOptions } from "./chainOptions";
+import { assertFunds } from "./funds";
 
 export function registerRunnerCommands(program: Command): void {
   const runner = program
@@ -45,7 +46,18 @@ export function registerRunnerCommands(program: Command): void {
         throw new CliError(`--endpoint must be a URL, got "${options.endpoint}"`, ExitCode.usage);
       }
       const { client, account } = await connect(command, { account: true });
-      const bond = options.bond ? await tokenAmount(client, options.bond, "--bond") : await minBond(client);
+      const minimum = await minBond(client);
+      const bond = options.bond ? await tokenAmount(client, options.bond, "--bond") : minimum;
+      if (bond < minimum) {
+        // The registry would take it and leave the runner inactive, its bond locked for nothing.
+        const fmt = await amountFormatter(client);
+        throw new CliError(
+          `--bond ${fmt(bond)} is below the registry's minimum bond of ${fmt(minimum)}: a runner with less is not active and cannot settle`,
+          ExitCode.usage,
+          { bond: bond.toString(), minBond: minimum.toString() },
+        );
+      }
+      await assertFunds(client, account as Account, bond);
       const { hash } = await registerRunner(client, {
         endpoint: options.endpoint,
         feeBps: options.feeBps,
@@ -89,6 +101,7 @@ export function registerRunnerCommands(program: Command): void {
         ]);
         return;
       }
+      await assertFunds(client, account as Account);
       const { amount, hash } = await claimRunnerFees(client);
       output(command, { runner: who, amount, transaction: hash }, () => [
         `claimed ${fmt(amount)} of runner fees (${hash})`,

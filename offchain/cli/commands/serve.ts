@@ -8,6 +8,8 @@ import { DeploymentError } from "../../../sdk/deployments";
 import { ConfigError, loadRunnerConfig } from "../../runner/config";
 import { DataDirLockedError } from "../../runner/dataDirLock";
 import { CliError, ExitCode } from "../errors";
+import { asCliError } from "./chainOptions";
+import { portError, preflight } from "./servePreflight";
 
 interface ServeOptions {
   config?: string;
@@ -57,16 +59,22 @@ export function registerServe(program: Command): void {
       let runner: Awaited<ReturnType<typeof startRunner>>;
       try {
         const config = loadRunnerConfig({ file: options.config, env: process.env, flags: flags(options) });
-        runner = await startRunner(config);
+        await preflight(config);
+        runner = await startRunner(config).catch((error: NodeJS.ErrnoException) => {
+          throw portError(error, config.host, config.port);
+        });
       } catch (error) {
+        if (error instanceof CliError) throw error;
         if (error instanceof ConfigError || error instanceof DeploymentError) {
           throw new CliError(error.message, ExitCode.usage);
         }
         if (error instanceof DataDirLockedError) {
           throw new CliError(error.message, ExitCode.usage, { dataDir: error.dataDir, pid: error.pid });
         }
-        if (error instanceof RunnerStartError) throw new CliError(error.message, ExitCode.unreachable);
-        throw error;
+        if (error instanceof RunnerStartError)
+          // With a cause, the chain did not answer; without, what it answered will not do.
+          throw new CliError(error.message, error.cause ? ExitCode.unreachable : ExitCode.usage);
+        throw asCliError(error);
       }
       if (program.opts().json)
         console.log(

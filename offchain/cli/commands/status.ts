@@ -104,7 +104,7 @@ export function registerStatus(program: Command): void {
             ? ["  none yet: register one with `openlora register <manifest>`"]
             : modelRows.map(
                 (m) =>
-                  `  ${m.ownedByAccount ? "*" : " "}${String(m.modelId).padStart(3)} ${m.name.padEnd(18).slice(0, 18)} ${m.status.padEnd(7)} ${fmt(m.pricePerCall)}/call  ${m.totalCalls} calls  ${fmt(m.totalRevenue)} revenue  vault ${fmt(m.vaultAssets ?? 0n)} (price ${formatAmount(m.sharePrice ?? 0n, decimals)}, ${fmt(m.vaultLocked ?? 0n)} unlocking)`,
+                  `  ${m.ownedByAccount ? "*" : " "}${String(m.modelId).padStart(3)} ${m.name.padEnd(18).slice(0, 18)} ${m.status.padEnd(7)} ${fmt(m.pricePerCall)}/call  ${m.totalCalls} calls  ${fmt(m.totalRevenue)} revenue  vault ${fmt(m.vaultAssets ?? 0n)} (${fmt(m.sharePrice ?? 0n)}/share, ${fmt(m.vaultLocked ?? 0n)} unlocking)`,
               )),
           "",
           "share units and rewards",

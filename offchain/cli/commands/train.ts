@@ -2,13 +2,39 @@
  * `openlora train`: fine-tunes a LoRA adapter (and a task head) on the frozen base model from
  * a local labelled data set, and writes `adapter.safetensors` + `manifest.json`.
  */
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { ADAPTER_FILE, MANIFEST_FILE } from "../../ml/adapter/adapterFile";
 import type { AdapterManifest, Evaluation } from "../../ml/adapter/manifest";
 import { ModelError } from "../../ml/errors";
 import type { EpochProgress } from "../../ml/training/trainer";
+import { runnerConfigSchema } from "../../runner/config";
 import { CliError, ExitCode } from "../errors";
+
+/** The highest LoRA rank a runner serves unless told otherwise (its adapter arena's cache.maxRank). */
+export const SERVED_MAX_RANK: number = runnerConfigSchema.shape.cache.parse({}).maxRank;
+
+/**
+ * Refuses before any training what would fail after it: an --out that is a file, and a rank no
+ * runner serves by default (a model registered with it stays on-chain for good, unservable).
+ */
+export function checkTrainTarget(options: { out: string; rank?: number }): void {
+  const { out, rank } = options;
+  if (existsSync(out) && !statSync(out).isDirectory()) {
+    throw new CliError(
+      `--out ${out} is a file, not a directory: name a directory for adapter.safetensors and manifest.json`,
+      ExitCode.usage,
+    );
+  }
+  if (rank !== undefined && rank > SERVED_MAX_RANK) {
+    throw new CliError(
+      `--rank ${rank} is above rank ${SERVED_MAX_RANK}, the highest a runner serves (its cache.maxRank): train with --rank ${SERVED_MAX_RANK} or less`,
+      ExitCode.usage,
+      { rank, maxRank: SERVED_MAX_RANK },
+    );
+  }
+}
 
 /** ML errors are problems with the user's input (data, options, files): exit code 2. */
 export function asCliError(error: unknown): unknown {
@@ -78,7 +104,7 @@ export function registerTrain(program: Command): void {
     .requiredOption("--out <dir>", "directory for adapter.safetensors and manifest.json")
     .option("--test <file>", "held-out test data (default: hold out --holdout of the data)")
     .option("--name <name>", "adapter name in the manifest (default: the data file names)")
-    .option("--rank <n>", "LoRA rank r (default 8)", toNumber)
+    .option("--rank <n>", `LoRA rank r (default 8, at most ${SERVED_MAX_RANK}: what runners serve)`, toNumber)
     .option("--alpha <x>", "LoRA alpha; scale = alpha / rank (default 16)", toNumber)
     .option("--epochs <n>", "training epochs (default 40)", toNumber)
     .option("--lr <x>", "Adam learning rate (default 0.01, cosine-decayed)", toNumber)
@@ -87,6 +113,7 @@ export function registerTrain(program: Command): void {
     .option("--holdout <fraction>", "fraction of each label held out when no --test (default 0.2)", toNumber)
     .option("--seed <n>", "random seed: same seed, same adapter bytes (default 0)", toNumber)
     .action(async (options: TrainOptions, command: Command) => {
+      checkTrainTarget(options);
       // Loaded here, not at startup: onnxruntime and the training code are for this command only.
       const { trainRun } = await import("../../ml/training/trainRun");
       const json = Boolean(command.optsWithGlobals().json);

@@ -8,7 +8,7 @@ import { listModelsWithUnits } from "../../../sdk/integrator/models";
 import { redeemForfeit } from "../../../sdk/investor/forfeit";
 import { claimableRewards, claimRewards } from "../../../sdk/investor/rewards";
 import { depositToVault, getVaultState, previewYield, redeemFromVault } from "../../../sdk/investor/vaults";
-import { formatAmount, tokenInfo } from "../../../sdk/token";
+import { formatAmount, parseAmount, tokenInfo } from "../../../sdk/token";
 import { CliError, ExitCode } from "../errors";
 import {
   action,
@@ -20,8 +20,33 @@ import {
   tokenAmount,
   withChainOptions,
 } from "./chainOptions";
+import { formatDate } from "./dates";
+import { assertFunds } from "./funds";
 
-const date = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString();
+/** Vault shares have 6 more decimals than the asset (the vault's decimals offset). */
+const SHARE_DECIMALS_OFFSET = 6;
+
+/**
+ * `--shares` as a number of shares ("0.5"), parsed with the vault's decimals: a count beyond
+ * what the owner holds, or one that rounds to nothing, is refused before any transaction.
+ */
+function sharesToRedeem(text: string, shareDecimals: number, held: bigint): bigint {
+  let shares: bigint;
+  try {
+    shares = parseAmount(text, shareDecimals);
+  } catch (error) {
+    throw new CliError(`--shares: ${(error as Error).message}`, ExitCode.usage);
+  }
+  if (shares === 0n) throw new CliError(`--shares must be more than 0, got "${text}"`, ExitCode.usage);
+  if (shares > held) {
+    throw new CliError(
+      `--shares ${text} is more than you hold: you hold ${formatAmount(held, shareDecimals)} shares`,
+      ExitCode.usage,
+      { shares: shares.toString(), held: held.toString() },
+    );
+  }
+  return shares;
+}
 
 export function registerVault(program: Command): void {
   const vault = program.command("vault").description("deposit into and redeem from a model's yield vault");
@@ -34,8 +59,9 @@ export function registerVault(program: Command): void {
       .requiredOption("--amount <tUSD>", "amount to deposit"),
   ).action(
     action(async (options: { model: bigint; amount: string }, command: Command) => {
-      const { client } = await connect(command, { account: true });
+      const { client, account } = await connect(command, { account: true });
       const assets = await tokenAmount(client, options.amount, "--amount");
+      await assertFunds(client, account as Account, assets);
       const {
         vault: address,
         shares,
@@ -45,7 +71,7 @@ export function registerVault(program: Command): void {
       const { decimals } = await tokenInfo(client);
       output(command, { model: options.model, vault: address, assets, shares, transaction: hash }, () => [
         `deposited ${fmt(assets)} into the vault of model ${options.model} (${address})`,
-        `  received ${formatAmount(shares, decimals + 6)} shares (${hash})`,
+        `  received ${formatAmount(shares, decimals + SHARE_DECIMALS_OFFSET)} shares (${hash})`,
       ]);
     }),
   );
@@ -55,30 +81,38 @@ export function registerVault(program: Command): void {
       .command("redeem")
       .description("redeem vault shares for the payment asset")
       .requiredOption("--model <id>", "the model", parseId("--model"))
-      .option(
-        "--shares <n>",
-        "shares to redeem, in share base units (default: all of yours)",
-        parseId("--shares"),
-      ),
+      .option("--shares <n>", "shares to redeem, e.g. 12.5 (default: all of yours)"),
   ).action(
-    action(async (options: { model: bigint; shares?: bigint }, command: Command) => {
-      const { client } = await connect(command, { account: true });
-      const forfeit = await redeemForfeit(client, { modelId: options.model }, options.shares ?? "all");
-      const result = await redeemFromVault(client, { modelId: options.model }, options.shares ?? "all");
+    action(async (options: { model: bigint; shares?: string }, command: Command) => {
+      const { client, account } = await connect(command, { account: true });
+      const owner = (account as Account).address;
+      const state = await getVaultState(client, { modelId: options.model });
+      const shareDecimals = state.decimals + SHARE_DECIMALS_OFFSET;
+      const held =
+        (await previewYield(client, { vault: state.vault }, { account: owner })).position?.shares ?? 0n;
+      const shares =
+        options.shares === undefined ? held : sharesToRedeem(options.shares, shareDecimals, held);
+      if (shares === 0n) {
+        throw new CliError(`${owner} holds no shares of model ${options.model}'s vault`, ExitCode.usage);
+      }
+      await assertFunds(client, account as Account);
+      const forfeit = await redeemForfeit(client, { vault: state.vault }, shares);
+      const result = await redeemFromVault(client, { vault: state.vault }, shares);
       const fmt = await amountFormatter(client);
       if (forfeit.amount > 0n)
         progress(
           command,
-          `warning: redeemed before the vault's revenue unlocked: these shares gave up about ${fmt(forfeit.amount)} that would have been theirs by ${date(forfeit.unlockEnd)}; it stays with the vault's other holders`,
+          `warning: redeemed before the vault's revenue unlocked: these shares gave up about ${fmt(forfeit.amount)} that would have been theirs by ${formatDate(forfeit.unlockEnd, state.timestamp)}; it stays with the vault's other holders`,
         );
-      const { decimals } = await tokenInfo(client);
-      output(
-        command,
-        { model: options.model, ...result, transaction: result.hash, forfeited: forfeit.amount },
-        () => [
-          `redeemed ${formatAmount(result.shares, decimals + 6)} shares of model ${options.model}'s vault for ${fmt(result.assets)} (${result.hash})`,
-        ],
-      );
+      const redeemed = {
+        model: options.model,
+        ...result,
+        transaction: result.hash,
+        forfeited: forfeit.amount,
+      };
+      output(command, redeemed, () => [
+        `redeemed ${formatAmount(result.shares, shareDecimals)} shares of model ${options.model}'s vault for ${fmt(result.assets)} (${result.hash})`,
+      ]);
     }),
   );
 
@@ -97,16 +131,17 @@ export function registerVault(program: Command): void {
         { account: (account as Account).address },
       );
       const fmt = await amountFormatter(client);
+      const shareDecimals = state.decimals + SHARE_DECIMALS_OFFSET;
       output(command, { state, preview }, () => [
         `vault of model ${options.model}: ${state.vault}`,
         `  total assets      ${fmt(state.totalAssets)}`,
-        `  share price       ${formatAmount(state.sharePrice, state.decimals)} per share`,
-        `  still unlocking   ${fmt(state.lockedRevenue)}${state.lockedRevenue > 0n ? ` (until ${date(state.unlockEnd)})` : ""}`,
+        `  share price       ${fmt(state.sharePrice)} per share`,
+        `  still unlocking   ${fmt(state.lockedRevenue)}${state.lockedRevenue > 0n ? ` (until ${formatDate(state.unlockEnd, state.timestamp)})` : ""}`,
         `  revenue received  ${fmt(state.totalRevenue)}`,
-        `  when unlocked     share price ${formatAmount(preview.at.sharePrice, state.decimals)}, total ${fmt(preview.at.totalAssets)}`,
+        `  when unlocked     share price ${fmt(preview.at.sharePrice)}, total ${fmt(preview.at.totalAssets)}`,
         ...(preview.position && preview.position.shares > 0n
           ? [
-              `  your shares       ${formatAmount(preview.position.shares, state.decimals + 6)} worth ${fmt(preview.position.assetsNow)} now, ${fmt(preview.position.assetsAt)} once unlocked`,
+              `  your shares       ${formatAmount(preview.position.shares, shareDecimals)} shares worth ${fmt(preview.position.assetsNow)} now, ${fmt(preview.position.assetsAt)} once unlocked`,
             ]
           : []),
       ]);
@@ -140,6 +175,7 @@ export function registerClaim(program: Command): void {
         ]);
         return;
       }
+      await assertFunds(client, account as Account);
       const result = await claimRewards(client, due);
       output(
         command,

@@ -22,31 +22,35 @@ import {
 import { requestHash as hashOfRequest } from "../../../sdk/protocol/typedData";
 import { CliError, ExitCode } from "../errors";
 import { action, amountFormatter, connect, flagsOf, output, toJson, withChainOptions } from "./chainOptions";
+import { reachRunner, withRunnerTimeout } from "./runnerHttp";
 
 interface VerifyFlags {
   proof?: string;
   receipt?: string;
   runnerUrl?: string;
   requestHash?: string;
+  timeoutMs: number;
 }
 
 export function registerVerifyReceipt(program: Command): void {
-  withChainOptions(
-    program
-      .command("verify-receipt")
-      .description(
-        "check your receipt: the runner's signature, its inclusion in a batch settled on-chain (Merkle proof), what was settled for it, and where it differs from the runner's copy",
-      )
-      .option(
-        "--receipt <file>",
-        "your receipt, as `openlora call --receipt-out` saves it (or one line of `--out`)",
-      )
-      .option("--proof <file>", "the inclusion proof as JSON (runner, sequence, receipt, proof)")
-      .option(
-        "--runner-url <url>",
-        "fetch the proof from this runner (GET /v2/receipts/{requestHash}/proof; default: the runner your receipt names)",
-      )
-      .option("--request-hash <hash>", "the receipt's request hash (with --runner-url and no --receipt)"),
+  withRunnerTimeout(
+    withChainOptions(
+      program
+        .command("verify-receipt")
+        .description(
+          "check your receipt: the runner's signature, its inclusion in a batch settled on-chain (Merkle proof), what was settled for it, and where it differs from the runner's copy",
+        )
+        .option(
+          "--receipt <file>",
+          "your receipt, as `openlora call --receipt-out` saves it (or one line of `--out`)",
+        )
+        .option("--proof <file>", "the inclusion proof as JSON (runner, sequence, receipt, proof)")
+        .option(
+          "--runner-url <url>",
+          "fetch the proof from this runner (GET /v2/receipts/{requestHash}/proof; default: the runner your receipt names)",
+        )
+        .option("--request-hash <hash>", "the receipt's request hash (with --runner-url and no --receipt)"),
+    ),
   ).action(
     action(async (options: VerifyFlags, command: Command) => {
       const saved = options.receipt ? readSavedReceipt(options.receipt) : null;
@@ -160,12 +164,15 @@ async function findProof(options: VerifyFlags, saved: SavedReceipt | null): Prom
   const named = options.requestHash ?? saved?.receipt.requestHash;
   if (!named || !/^0x[0-9a-fA-F]{64}$/.test(named))
     throw new CliError("name the receipt with --request-hash or --receipt", ExitCode.usage);
-  const found = await fetchProof(runnerUrl, named as Hex);
+  const found = await fetchProof(runnerUrl, named as Hex, options.timeoutMs);
   if (found) return inclusionProofFromJson(found);
   if (saved?.request !== undefined) {
     const { channelId, modelId, callIndex } = saved.receipt;
     const sent = hashOfRequest(channelId, modelId, callIndex, saved.request);
-    const bySent = sent.toLowerCase() === named.toLowerCase() ? null : await fetchProof(runnerUrl, sent);
+    const bySent =
+      sent.toLowerCase() === named.toLowerCase()
+        ? null
+        : await fetchProof(runnerUrl, sent, options.timeoutMs);
     if (bySent) return inclusionProofFromJson(bySent);
   }
   throw new CliError(
@@ -184,18 +191,19 @@ function originOf(url: string): string {
 }
 
 /** The runner's proof of a receipt, or null when it has settled no such receipt. */
-async function fetchProof(runnerUrl: string, requestHash: Hex): Promise<unknown | null> {
+async function fetchProof(runnerUrl: string, requestHash: Hex, timeoutMs: number): Promise<unknown | null> {
   const url = `${runnerUrl.replace(/\/+$/, "")}/v2/receipts/${requestHash}/proof`;
-  let response: Response;
+  const { status, ok, text } = await reachRunner(runnerUrl, timeoutMs, async (signal) => {
+    const response = await fetch(url, { signal });
+    return { status: response.status, ok: response.ok, text: await response.text() };
+  });
+  if (status === 404) return null;
+  if (!ok) throw new CliError(`the runner answered ${status} for ${url}`, ExitCode.rejected, { url });
   try {
-    response = await fetch(url);
+    return JSON.parse(text);
   } catch {
-    throw new CliError(`cannot reach the runner at ${runnerUrl}`, ExitCode.unreachable, { url });
+    throw new CliError(`the runner's proof at ${url} is not JSON`, ExitCode.rejected, { url });
   }
-  if (response.status === 404) return null;
-  if (!response.ok)
-    throw new CliError(`the runner answered ${response.status} for ${url}`, ExitCode.rejected, { url });
-  return response.json();
 }
 
 /**
