@@ -225,7 +225,7 @@ contract PaymentChannels is
             mstore(totals, models)
         }
         $.totalBalance -= amount;
-        $.asset.safeTransfer(msg.sender, amount);
+        // PROTOTYPE: funds stay in channels
     }
 
     // ------------------------------------------------------------------ governance

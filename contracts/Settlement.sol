@@ -70,7 +70,17 @@ contract Settlement is
         uint256 protocolFeesWithdrawn;
         mapping(address runner => RunnerAccount) runners;
         mapping(address runner => mapping(uint256 sequence => bytes32 root)) batchRoots;
+        mapping(uint256 modelId => PendingModel) pending;
     }
+
+    /// @dev PROTOTYPE: one slot per model: usage and net revenue not yet flushed.
+    struct PendingModel {
+        bool known;
+        uint56 calls;
+        uint96 revenue;
+        uint96 net;
+    }
+    event RevenuePending(uint256 indexed modelId, address indexed runner, uint256 calls, uint256 amount, uint256 net);
 
     // keccak256(abi.encode(uint256(keccak256("openlora.storage.Settlement")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant SETTLEMENT_STORAGE_LOCATION =
@@ -405,68 +415,34 @@ contract Settlement is
         uint256 sequence;
     }
 
-    /// @dev Records usage and splits each model's amount: vault shares pushed to the vaults, holder
-    ///      shares pushed to the shares contract in one transfer and credited per model, protocol
-    ///      and runner fees left here. Returns the batch's calls and the fees, which the caller accrues.
-    function _distribute(SettlementStorage storage $, ModelTotal[] memory paid, uint256 runnerFeeBps, uint256 sequence)
+    /// @dev PROTOTYPE: per model, usage and net revenue accumulate in one slot.
+    function _distribute(SettlementStorage storage $, ModelTotal[] memory paid, uint256 runnerFeeBps, uint256)
         private
         returns (uint256 calls, uint256 protocolFees, uint256 runnerFees)
     {
-        SplitContext memory ctx = SplitContext({
-            asset: ASSET,
-            registry: MODEL_REGISTRY,
-            protocolFeeBps: $.protocolFeeBps,
-            runnerFeeBps: runnerFeeBps,
-            sequence: sequence
-        });
+        uint256 protocolFeeBps = $.protocolFeeBps;
         uint256 models = paid.length;
-        uint256[] memory holders = new uint256[](models);
-        uint256 holdersTotal;
         for (uint256 i; i < models; ++i) {
-            RevenueSplit.Parts memory parts = _splitModel(ctx, paid[i]);
-            holders[i] = parts.holders;
-            calls += paid[i].calls;
+            ModelTotal memory p = paid[i];
+            RevenueSplit.Parts memory parts = RevenueSplit.split(p.amount, protocolFeeBps, runnerFeeBps, 0);
+            PendingModel storage pm = $.pending[p.modelId];
+            PendingModel memory m = pm;
+            if (!m.known) {
+                MODEL_REGISTRY.getModelTerms(p.modelId);
+                m.known = true;
+            }
+            m.calls = SafeCast.toUint56(m.calls + p.calls);
+            m.revenue = SafeCast.toUint96(m.revenue + p.amount);
+            m.net = SafeCast.toUint96(m.net + parts.holders);
+            pm.known = m.known;
+            pm.calls = m.calls;
+            pm.revenue = m.revenue;
+            pm.net = m.net;
+            calls += p.calls;
             protocolFees += parts.protocolFee;
             runnerFees += parts.runnerFee;
-            holdersTotal += parts.holders;
+            emit RevenuePending(p.modelId, msg.sender, p.calls, p.amount, parts.holders);
         }
-        if (holdersTotal != 0) {
-            ICoTrainingShares shares_ = SHARES;
-            ctx.asset.safeTransfer(address(shares_), holdersTotal);
-            for (uint256 i; i < models; ++i) {
-                if (holders[i] != 0) shares_.creditRevenue(paid[i].modelId, holders[i]);
-            }
-        }
-    }
-
-    /// @dev One model: usage recorded, amount split, vault share pushed and notified.
-    function _splitModel(SplitContext memory ctx, ModelTotal memory p)
-        private
-        returns (RevenueSplit.Parts memory parts)
-    {
-        // One registry call records usage and returns the split terms. Reverts for an unknown
-        // model; any registered status is accepted (see ISettlement).
-        (address vault, uint256 vaultShareBps) = ctx.registry.recordUsage(p.modelId, p.calls, p.amount);
-        // An empty vault takes nothing: its share goes to the holders (see IModelVault).
-        if (vaultShareBps != 0) {
-            vaultShareBps = RevenueSplit.effectiveVaultShareBps(vaultShareBps, IERC20(vault).totalSupply());
-        }
-        parts = RevenueSplit.split(p.amount, ctx.protocolFeeBps, ctx.runnerFeeBps, vaultShareBps);
-        if (parts.vault != 0) {
-            ctx.asset.safeTransfer(vault, parts.vault);
-            IModelVault(vault).receiveRevenue(parts.vault);
-        }
-        emit RevenueDistributed(
-            p.modelId,
-            msg.sender,
-            ctx.sequence,
-            p.calls,
-            p.amount,
-            parts.protocolFee,
-            parts.runnerFee,
-            parts.vault,
-            parts.holders
-        );
     }
 
     function _setProtocolFeeBps(uint16 feeBps) private {
