@@ -73,14 +73,19 @@ contract Settlement is
         mapping(uint256 modelId => PendingModel) pending;
     }
 
-    /// @dev PROTOTYPE: one slot per model: usage and net revenue not yet flushed.
+    /// @dev One slot per model: usage and revenue settled and not yet flushed. `known` stays set
+    ///      after a flush so that the next settle rewrites a non-zero slot (2,900, not 20,000).
     struct PendingModel {
         bool known;
         uint56 calls;
-        uint96 revenue;
-        uint96 net;
+        uint96 revenue; // gross
+        uint96 net; // after protocol and runner fees: the vault's and the holders' parts
     }
+
     event RevenuePending(uint256 indexed modelId, address indexed runner, uint256 calls, uint256 amount, uint256 net);
+    event RevenueFlushed(
+        uint256 indexed modelId, uint256 calls, uint256 amount, uint256 vaultAmount, uint256 holdersAmount
+    );
 
     // keccak256(abi.encode(uint256(keccak256("openlora.storage.Settlement")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant SETTLEMENT_STORAGE_LOCATION =
@@ -205,7 +210,7 @@ contract Settlement is
         uint256 claimed = account.feesClaimed + amount;
         account.feesClaimed = claimed;
         emit RunnerFeesClaimed(msg.sender, to, amount, claimed);
-        ASSET.safeTransfer(to, amount);
+        PAYMENT_CHANNELS.payOut(to, amount);
     }
 
     // ------------------------------------------------------------------ anyone
@@ -220,7 +225,49 @@ contract Settlement is
         $.protocolFeesWithdrawn = withdrawn;
         address treasury_ = $.treasury;
         emit ProtocolFeesWithdrawn(treasury_, amount, withdrawn);
-        ASSET.safeTransfer(treasury_, amount);
+        PAYMENT_CHANNELS.payOut(treasury_, amount);
+    }
+
+    /// @notice Moves a model's pending usage into the registry and its pending revenue into its
+    ///         vault and to its holders, split by the terms and the vault's supply now. Anyone may call.
+    function flush(uint256 modelId) external nonReentrant {
+        _flush(_getSettlementStorage(), modelId);
+    }
+
+    /// @notice {flush} for several models.
+    function flushMany(uint256[] calldata modelIds) external nonReentrant {
+        SettlementStorage storage $ = _getSettlementStorage();
+        for (uint256 i; i < modelIds.length; ++i) {
+            _flush($, modelIds[i]);
+        }
+    }
+
+    /// @notice What a model has settled and not yet flushed.
+    function pendingOf(uint256 modelId) external view returns (uint256 calls, uint256 revenue, uint256 net) {
+        PendingModel memory m = _getSettlementStorage().pending[modelId];
+        return (m.calls, m.revenue, m.net);
+    }
+
+    function _flush(SettlementStorage storage $, uint256 modelId) private {
+        PendingModel memory m = $.pending[modelId];
+        if (m.calls == 0 && m.revenue == 0) return;
+        $.pending[modelId] = PendingModel({known: true, calls: 0, revenue: 0, net: 0});
+        (address vault, uint256 vaultShareBps) = MODEL_REGISTRY.recordUsage(modelId, m.calls, m.revenue);
+        // An empty vault takes nothing: its share goes to the holders (see IModelVault).
+        if (vaultShareBps != 0) {
+            vaultShareBps = RevenueSplit.effectiveVaultShareBps(vaultShareBps, IERC20(vault).totalSupply());
+        }
+        uint256 vaultAmount = m.net * vaultShareBps / RevenueSplit.BPS;
+        uint256 holdersAmount = m.net - vaultAmount;
+        if (vaultAmount != 0) {
+            PAYMENT_CHANNELS.payOut(vault, vaultAmount);
+            IModelVault(vault).receiveRevenue(vaultAmount);
+        }
+        if (holdersAmount != 0) {
+            PAYMENT_CHANNELS.payOut(address(SHARES), holdersAmount);
+            SHARES.creditRevenue(modelId, holdersAmount);
+        }
+        emit RevenueFlushed(modelId, m.calls, m.revenue, vaultAmount, holdersAmount);
     }
 
     /// @inheritdoc ISettlement
@@ -415,7 +462,8 @@ contract Settlement is
         uint256 sequence;
     }
 
-    /// @dev PROTOTYPE: per model, usage and net revenue accumulate in one slot.
+    /// @dev Per model, usage and net revenue accumulate in one slot until {flush}; the registry is
+    ///      read only the first time a model is seen, to refuse an unknown model.
     function _distribute(SettlementStorage storage $, ModelTotal[] memory paid, uint256 runnerFeeBps, uint256)
         private
         returns (uint256 calls, uint256 protocolFees, uint256 runnerFees)
