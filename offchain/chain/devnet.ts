@@ -8,7 +8,15 @@ import { pbkdf2Sync } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Address, createPublicClient, type Hex, http, isAddressEqual, toHex } from "viem";
+import {
+  type Address,
+  createPublicClient,
+  createTestClient,
+  type Hex,
+  http,
+  isAddressEqual,
+  toHex,
+} from "viem";
 import { type HDAccount, HDKey, hdKeyToAccount } from "viem/accounts";
 import { createOpenLoRAClient } from "../../sdk/client";
 import { type Deployment, deploymentPathFor, localPort, readDeployment } from "../../sdk/deployments";
@@ -23,6 +31,19 @@ export const DEV_MNEMONIC = "test test test test test test test test test test t
 
 /** tUSD minted to every dev account by default (6 decimals: 1,000,000 tUSD). */
 export const DEFAULT_FUNDING = 1_000_000_000_000n;
+
+/**
+ * The periods `openlora devnet` deploys with, so that a model's whole life (a channel closed,
+ * vault revenue unlocked, a bond withdrawn) can be tried in minutes with `devnet advance`: the
+ * contracts' minimums (PaymentChannels.MIN_CHALLENGE_PERIOD, ModelVaultFactory.MIN_UNLOCK_PERIOD,
+ * RunnerRegistry.MIN_UNBONDING_DELAY), in seconds. The deploy script's own defaults are 1 day,
+ * 7 days and 7 days.
+ */
+export const DEVNET_PERIODS = {
+  CHALLENGE_PERIOD: 600,
+  PROFIT_UNLOCK_PERIOD: 3_600,
+  UNBONDING_DELAY: 3_600,
+} as const;
 
 export interface DevAccount {
   index: number;
@@ -428,4 +449,42 @@ async function fund(
     const receipt = await client.publicClient.waitForTransactionReceipt({ hash });
     if (receipt.status !== "success") throw new DeployError(`minting TestUSD failed in ${hash}`);
   }
+}
+
+/** The node refused to move its clock: not a devnet (anvil), or not one that allows it. */
+export class ClockError extends Error {
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "ClockError";
+  }
+}
+
+/**
+ * Moves a devnet's clock `seconds` forward (anvil's evm_increaseTime) and mines a block at the
+ * new time, so that reads and the next transaction see it. Returns that block.
+ */
+export async function advanceChainTime(
+  rpcUrl: string,
+  seconds: number,
+): Promise<{ timestamp: bigint; blockNumber: bigint; before: bigint }> {
+  const client = rpcClient(rpcUrl);
+  const before = (await client.getBlock({ blockTag: "latest" })).timestamp;
+  try {
+    const test = createTestClient({
+      mode: "anvil",
+      transport: http(rpcUrl, { retryCount: 0, timeout: 5_000 }),
+    });
+    await test.increaseTime({ seconds });
+    await test.mine({ blocks: 1 });
+  } catch (error) {
+    throw new ClockError(
+      `the node at ${rpcUrl} does not move its clock (${(error as Error).message.split("\n")[0]}): only a devnet's can be`,
+      { rpcUrl },
+    );
+  }
+  const block = await client.getBlock({ blockTag: "latest" });
+  return { timestamp: block.timestamp, blockNumber: block.number, before };
 }

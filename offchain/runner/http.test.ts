@@ -5,12 +5,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { type Address, type Hex, keccak256, recoverTypedDataAddress } from "viem";
+import { type Address, type Hex, keccak256, recoverTypedDataAddress, toBytes } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelLanes } from "../../sdk/consumer/lanes";
 import { createPayingFetch, type PaidReceipt, PaymentClientError } from "../../sdk/consumer/payingFetch";
-import { receiptTypes, settlementDomain } from "../../sdk/protocol/typedData";
+import { receiptTypes, requestHash, settlementDomain } from "../../sdk/protocol/typedData";
 import {
   decodePaymentRequired,
   decodePaymentResponse,
@@ -168,6 +168,10 @@ describe("runner HTTP API", () => {
       payTo: channel.runner,
       extra: { paymentChannels: CHANNELS, settlement: SETTLEMENT, modelId: 1n },
     });
+    // What a client signs for this body, whichever call index it takes: a stock x402 client
+    // sends no channel header, and is offered no lane (it keeps its own).
+    expect(required.accepts[0]?.extra.bodyHash).toBe(keccak256(toBytes(inferBody("hello"))));
+    expect(required.accepts[0]?.extra.lane).toBeUndefined();
   });
 
   it("serves paid calls across models, with receipts journaled before the answer", async () => {
@@ -211,10 +215,13 @@ describe("runner HTTP API", () => {
       const header = res.headers.get(HEADERS.response);
       if (res.status !== 200 || !header) return res;
       const paid = decodePaymentResponse(header);
-      const signature = paid.receiptSignature as string;
+      const signature = paid.extra?.receiptSignature as string;
       const v = Number.parseInt(signature.slice(-2), 16) - 27;
       const headers = new Headers(res.headers);
-      const edited = { ...paid, receiptSignature: `${signature.slice(0, -2)}0${v}` };
+      const edited = {
+        ...paid,
+        extra: { ...paid.extra, receiptSignature: `${signature.slice(0, -2)}0${v}` },
+      };
       headers.set(HEADERS.response, encodeHeader(edited));
       return new Response(await res.arrayBuffer(), { status: res.status, headers });
     };
@@ -244,8 +251,58 @@ describe("runner HTTP API", () => {
       headers: { [HEADERS.signature]: replayed },
     });
     expect(replay.status).toBe(402);
-    expect(decodePaymentResponse(replay.headers.get(HEADERS.response)).errorReason).toBe("voucher_stale");
+    const refusal = decodePaymentResponse(replay.headers.get(HEADERS.response));
+    expect(refusal.errorReason).toBe("voucher_stale");
     expect((await json(replay)).reason).toBe("voucher_stale");
+    // No payer rather than an empty one; the lane to resume from, named by the voucher alone.
+    expect(refusal).toMatchObject({ success: false, transaction: "" });
+    expect("payer" in refusal).toBe(false);
+    const lane = lanes.cursor(2n);
+    expect(refusal.extra?.lane).toMatchObject({
+      channelId: channel.channelId,
+      cumulativeCalls: lane.cumulativeCalls,
+      transcriptHash: lane.transcriptHash,
+      nextRequestHash: requestHash(channel.channelId, 2n, lane.cumulativeCalls + 1n, body),
+    });
+  });
+
+  it("offers a request naming its channel the lane's state and this body's request hash at the next call", async () => {
+    const body = inferBody("which call is this?");
+    const probe = () =>
+      fetch(`${url}/v2/models/2/infer`, {
+        method: "POST",
+        body,
+        headers: { [HEADERS.channel]: channel.channelId.toString() },
+      });
+    const before = decodePaymentRequired((await probe()).headers.get(HEADERS.required)).accepts[0];
+    const lane = before?.extra.lane as NonNullable<PaymentTerms["extra"]["lane"]>;
+    expect(lane.channelId).toBe(channel.channelId);
+    const next = lane.cumulativeCalls + 1n;
+    expect(lane.nextRequestHash).toBe(requestHash(channel.channelId, 2n, next, body));
+    await client()(`${url}/v2/models/2/infer`, { method: "POST", body: inferBody("one more call") });
+    const after = decodePaymentRequired((await probe()).headers.get(HEADERS.required)).accepts[0];
+    expect(after?.extra.lane?.cumulativeCalls).toBe(next);
+    expect(after?.extra.lane?.nextRequestHash).toBe(requestHash(channel.channelId, 2n, next + 1n, body));
+  });
+
+  it("answers a paid call with x402's PAYMENT-RESPONSE: no transaction yet, the receipt under extra", async () => {
+    let header: string | null = null;
+    const recording: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      header = res.headers.get(HEADERS.response) ?? header;
+      return res;
+    };
+    const lanes = new ChannelLanes(consumer, CHAIN_ID, CHANNELS, channel.channelId);
+    const paid = await createPayingFetch({ lanes, fetch: recording })(`${url}/v2/models/1/infer`, {
+      method: "POST",
+      body: inferBody("a receipt please"),
+    });
+    expect(paid.status).toBe(200);
+    const wire = JSON.parse(Buffer.from(header as unknown as string, "base64").toString("utf8"));
+    expect(Object.keys(wire).sort()).toEqual(["extra", "network", "payer", "success", "transaction"]);
+    expect(wire).toMatchObject({ success: true, transaction: "", payer: consumer.address });
+    expect(wire.extra).toMatchObject({ settlement: "deferred", runner: channel.runner });
+    expect(wire.extra.receipt.channelId).toBe(channel.channelId.toString());
   });
 
   it("answers 503 for a new lane while the chain cannot be read, charging nothing", async () => {
@@ -259,7 +316,7 @@ describe("runner HTTP API", () => {
       chainDown = false;
       const up = await pay(`${url}/v2/models/1/infer`, { method: "POST", body: inferBody("hello") });
       expect(up.status).toBe(200);
-      expect(decodePaymentResponse(up.headers.get(HEADERS.response)).receipt?.callIndex).toBe(1n);
+      expect(decodePaymentResponse(up.headers.get(HEADERS.response)).extra?.receipt?.callIndex).toBe(1n);
     } finally {
       chainDown = false;
       channel = known;
@@ -436,14 +493,14 @@ describe("a paid call whose answer was lost", () => {
         const bytes = new Uint8Array(await again.arrayBuffer());
         expect(keccak256(bytes)).toBe(receipt.outputHash);
         const paid = decodePaymentResponse(again.headers.get(HEADERS.response));
-        expect(paid.receipt).toEqual(receipt);
+        expect(paid.extra?.receipt).toEqual(receipt);
         expect(
           await recoverTypedDataAddress({
             domain: settlementDomain(CHAIN_ID, SETTLEMENT),
             types: receiptTypes,
             primaryType: "Receipt",
             message: receipt,
-            signature: paid.receiptSignature as Hex,
+            signature: paid.extra?.receiptSignature as Hex,
           }),
         ).toBe(channel.runner);
       }

@@ -12,9 +12,13 @@ import {
   decodePaymentPayload,
   encodeHeader,
   HEADERS,
+  type LaneView,
   PaymentHeaderError,
+  paymentRefusal,
   X402_VERSION,
 } from "../../sdk/protocol/x402";
+import { keccak256Hex } from "../crypto/keccak";
+import { requestHashNative } from "../payments/nativeHashes";
 import { PaymentRefusedError } from "../payments/paymentGate";
 import { SignatureThreadError } from "../payments/signatureThread";
 import { CacheFullError, ModelRefusedError } from "./adapterCache";
@@ -317,7 +321,7 @@ export class RunnerHttpServer {
       const channel = channelHeader(req);
       // Offer the lane as the chain has it; with the chain down, offer what the journal knows.
       if (channel !== null) await this.ctx.gate.syncLaneWithChain(channel, model.modelId).catch(() => {});
-      throw this.paymentRequired(req, model, "PAYMENT-SIGNATURE header is required");
+      throw this.paymentRequired({ model, body, channel, message: "PAYMENT-SIGNATURE header is required" });
     }
     let payment: ReturnType<typeof decodePaymentPayload>;
     try {
@@ -348,7 +352,14 @@ export class RunnerHttpServer {
       if (error instanceof PaymentRefusedError) {
         this.ctx.metrics.vouchers.inc({ ...label, result: error.reason });
         this.ctx.metrics.requests.inc({ ...label, outcome: "refused" });
-        throw this.paymentRequired(req, model, error.message, error.reason, error.details);
+        // The voucher names its lane: a client that sent no channel header is offered it too.
+        throw this.paymentRequired({
+          model,
+          body,
+          channel: payment.payload.voucher.channelId,
+          message: error.message,
+          refusal: { reason: error.reason, details: error.details },
+        });
       }
       throw error;
     }
@@ -365,28 +376,24 @@ export class RunnerHttpServer {
     res.end(body);
   }
 
-  private paymentRequired(
-    req: IncomingMessage,
-    model: ServedModel,
-    message: string,
-    reason?: string,
-    details?: Record<string, unknown>,
-  ): HttpError {
+  /**
+   * A 402 with the terms, for the body just received: its hash, and, when the request names its
+   * channel (the OPENLORA-CHANNEL header, or a refused voucher's channel), that lane's state and
+   * the request hash of this body at its next call index. A refusal also gets a PAYMENT-RESPONSE
+   * with the reason and the same lane state.
+   */
+  private paymentRequired(offer: {
+    model: ServedModel;
+    body: Uint8Array;
+    channel: bigint | null;
+    message: string;
+    refusal?: { reason: string; details?: Record<string, unknown> };
+  }): HttpError {
+    const { model, body, channel, message, refusal } = offer;
     const terms = paymentTerms({ ...this.ctx, runner: this.ctx.signer.address }, model);
-    const channel = channelHeader(req);
-    if (channel !== null) {
-      const lane = this.ctx.gate.lane(channel, model.modelId);
-      // A lane taken from the chain has no transcript to offer; the consumer keeps its own.
-      if (lane.transcriptHash !== null) {
-        terms.extra.lane = {
-          channelId: channel,
-          cumulativeAmount: lane.cumulativeAmount,
-          cumulativeCalls: lane.cumulativeCalls,
-          transcriptHash: lane.transcriptHash,
-          ...(lane.signature ? { signature: lane.signature } : {}),
-        };
-      }
-    }
+    terms.extra.bodyHash = keccak256Hex(body);
+    const lane = channel === null ? undefined : this.laneView(channel, model.modelId, body);
+    if (lane) terms.extra.lane = lane;
     const required = {
       x402Version: X402_VERSION,
       error: message,
@@ -398,16 +405,26 @@ export class RunnerHttpServer {
       accepts: [terms],
     };
     const headers: Record<string, string> = { [HEADERS.required]: encodeHeader(required) };
-    if (reason) {
-      headers[HEADERS.response] = encodeHeader({
-        success: false,
-        errorReason: reason,
-        transaction: "",
-        network: terms.network,
-        payer: "",
-      });
+    if (refusal) {
+      headers[HEADERS.response] = encodeHeader(
+        paymentRefusal({ network: terms.network, errorReason: refusal.reason, lane }),
+      );
     }
-    return new HttpError(402, message, reason ?? "payment_required", details, headers);
+    return new HttpError(402, message, refusal?.reason ?? "payment_required", refusal?.details, headers);
+  }
+
+  /** A lane's state as offered to its consumer; none for a lane taken from the chain (no transcript). */
+  private laneView(channelId: bigint, modelId: bigint, body: Uint8Array): LaneView | undefined {
+    const lane = this.ctx.gate.lane(channelId, modelId);
+    if (lane.transcriptHash === null) return undefined; // the consumer keeps its own transcript
+    return {
+      channelId,
+      cumulativeAmount: lane.cumulativeAmount,
+      cumulativeCalls: lane.cumulativeCalls,
+      transcriptHash: lane.transcriptHash,
+      ...(lane.signature ? { signature: lane.signature } : {}),
+      nextRequestHash: requestHashNative(channelId, modelId, lane.cumulativeCalls + 1n, body),
+    };
   }
 
   private async sendMetrics(res: ServerResponse) {

@@ -573,7 +573,9 @@ describe("runner faults on anvil", () => {
       });
       expect(again.status).toBe(200);
       expect(keccak256(new Uint8Array(await again.arrayBuffer()))).toBe(charged.receipt.outputHash);
-      expect(decodePaymentResponse(again.headers.get(HEADERS.response)).receipt).toEqual(charged.receipt);
+      expect(decodePaymentResponse(again.headers.get(HEADERS.response)).extra?.receipt).toEqual(
+        charged.receipt,
+      );
       expect(journaled()).toHaveLength(1);
       await settleVia(second.url);
       expect(await lanePaid(channelId, spamModel)).toMatchObject({ paidAmount: 1_000n, paidCalls: 1n });

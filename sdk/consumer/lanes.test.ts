@@ -1,3 +1,4 @@
+import { keccak256, toBytes } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import { EMPTY_TRANSCRIPT, extendTranscript, requestHash } from "../protocol/typedData";
@@ -18,6 +19,21 @@ describe("ChannelLanes", () => {
       extendTranscript(first.voucher.transcriptHash, second.requestHash),
     );
     expect((await lanes.signNext(2n, 7n, "c")).voucher.cumulativeCalls).toBe(1n); // lanes are per model
+  });
+
+  it("gives concurrent calls distinct call indices, each transcript extending the one before", async () => {
+    const lanes = new ChannelLanes(consumer, 31337, CHANNELS, 4n);
+    const bodyHash = keccak256(toBytes("b"));
+    const [a, b, c] = await Promise.all([
+      lanes.signNext(1n, 500n, "a"),
+      lanes.signNextForBodyHash(1n, 500n, bodyHash),
+      lanes.signNext(1n, 500n, "c"),
+    ]);
+    expect([a, b, c].map((call) => call.voucher.cumulativeCalls)).toEqual([1n, 2n, 3n]);
+    expect(b.requestHash).toBe(requestHash(4n, 1n, 2n, "b"));
+    expect(b.voucher.transcriptHash).toBe(extendTranscript(a.voucher.transcriptHash, b.requestHash));
+    expect(c.voucher).toMatchObject({ cumulativeAmount: 1500n });
+    expect(lanes.cursor(1n).cumulativeCalls).toBe(3n);
   });
 
   it("adopts the runner's view of a lane only for a voucher it signed itself", async () => {

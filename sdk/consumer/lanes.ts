@@ -8,6 +8,7 @@ import {
   extendTranscript,
   paymentChannelsDomain,
   requestHash,
+  requestHashOfBody,
   type Voucher,
   voucherTypes,
 } from "../protocol/typedData";
@@ -107,11 +108,38 @@ export class ChannelLanes {
     return true;
   }
 
+  /** Sets a lane back to an earlier cursor: the call index of a voucher the runner did not take, given back. */
+  restoreCursor(modelId: bigint, cursor: LaneCursor): void {
+    this.cursors.set(modelId, cursor);
+  }
+
   /** Signs the voucher paying `price` for one call with this request body, and advances the lane. */
-  async signNext(modelId: bigint, price: bigint, body: string | Uint8Array): Promise<SignedCall> {
+  signNext(modelId: bigint, price: bigint, body: string | Uint8Array): Promise<SignedCall> {
+    return this.signNextFor(modelId, price, (callIndex) =>
+      requestHash(this.channelId, modelId, callIndex, body),
+    );
+  }
+
+  /** signNext for a body known by its keccak256 only (a 402's `bodyHash`). */
+  signNextForBodyHash(modelId: bigint, price: bigint, bodyHash: Hex): Promise<SignedCall> {
+    return this.signNextFor(modelId, price, (callIndex) =>
+      requestHashOfBody(this.channelId, modelId, callIndex, bodyHash),
+    );
+  }
+
+  /**
+   * The lane advances before the signature is awaited, so that concurrent calls take distinct
+   * call indices, each transcript extending the one before; a signature that fails gives its
+   * call index back if no later call took the lane since.
+   */
+  private async signNextFor(
+    modelId: bigint,
+    price: bigint,
+    hashAt: (callIndex: bigint) => Hex,
+  ): Promise<SignedCall> {
     const lane = this.cursor(modelId);
     const callIndex = lane.cumulativeCalls + 1n;
-    const hash = requestHash(this.channelId, modelId, callIndex, body);
+    const hash = hashAt(callIndex);
     const voucher: Voucher = {
       channelId: this.channelId,
       modelId,
@@ -119,13 +147,18 @@ export class ChannelLanes {
       cumulativeCalls: callIndex,
       transcriptHash: extendTranscript(lane.transcriptHash, hash),
     };
-    const signature = await this.signer.signTypedData({
-      domain: paymentChannelsDomain(this.chainId, this.paymentChannels),
-      types: voucherTypes,
-      primaryType: "Voucher",
-      message: voucher,
-    });
     this.cursors.set(modelId, voucher);
-    return { voucher, signature, requestHash: hash };
+    try {
+      const signature = await this.signer.signTypedData({
+        domain: paymentChannelsDomain(this.chainId, this.paymentChannels),
+        types: voucherTypes,
+        primaryType: "Voucher",
+        message: voucher,
+      });
+      return { voucher, signature, requestHash: hash };
+    } catch (error) {
+      if (this.cursors.get(modelId) === voucher) this.cursors.set(modelId, lane);
+      throw error;
+    }
   }
 }

@@ -12,8 +12,8 @@ import {
   decodePaymentResponse,
   encodeHeader,
   HEADERS,
+  type PaidReceiptFields,
   type PaymentRequired,
-  type PaymentResponse,
   type PaymentTerms,
   paymentPayload,
   SCHEME,
@@ -33,7 +33,7 @@ export class PaymentClientError extends Error {
 
 export interface PaidReceipt {
   url: string;
-  receipt: NonNullable<PaymentResponse["receipt"]>;
+  receipt: NonNullable<PaidReceiptFields["receipt"]>;
   receiptSignature: Hex;
   runner: Address;
   price: bigint;
@@ -59,6 +59,36 @@ const RESEND_DELAY_MS = 250;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Refusals that a fresh voucher from the runner's view of the lane can cure. */
 const RESYNCABLE = new Set(["voucher_stale", "transcript_mismatch"]);
+
+/**
+ * What is wrong with a paid call's receipt, short of its output hash (checked against the answer's
+ * bytes where they are at hand): it must be for this request and model, and signed by the runner
+ * paid, in a form Settlement accepts (a signature it refuses is no evidence: equivocation).
+ */
+export async function receiptProblems(
+  chainId: number,
+  terms: PaymentTerms,
+  paid: { requestHash: Hex; receipt: PaidReceipt["receipt"]; receiptSignature: Hex },
+): Promise<string[]> {
+  const { receipt, receiptSignature } = paid;
+  const problems: string[] = [];
+  if (receipt.requestHash !== paid.requestHash) problems.push("it is for another request");
+  if (receipt.modelId !== terms.extra.modelId) problems.push("it names another model");
+  const shape = ecdsaShapeProblem(receiptSignature);
+  if (shape) problems.push(`its signature is not one Settlement accepts: ${shape}`);
+  else {
+    const signer = await recoverTypedDataAddress({
+      domain: settlementDomain(chainId, terms.extra.settlement),
+      types: receiptTypes,
+      primaryType: "Receipt",
+      message: receipt,
+      signature: receiptSignature,
+    }).catch(() => null);
+    if (signer?.toLowerCase() !== terms.payTo.toLowerCase())
+      problems.push("it is not signed by the runner paid");
+  }
+  return problems;
+}
 
 export function createPayingFetch(options: PayingFetchOptions) {
   const { lanes } = options;
@@ -89,31 +119,13 @@ export function createPayingFetch(options: PayingFetchOptions) {
     return terms;
   }
 
-  async function signedBy(terms: PaymentTerms, receipt: PaidReceipt["receipt"], signature: Hex) {
-    const signer = await recoverTypedDataAddress({
-      domain: settlementDomain(lanes.chainId, terms.extra.settlement),
-      types: receiptTypes,
-      primaryType: "Receipt",
-      message: receipt,
-      signature,
-    }).catch(() => null);
-    return signer?.toLowerCase() === terms.payTo.toLowerCase();
-  }
-
   async function verifyReceipt(terms: PaymentTerms, requestHash: Hex, response: Response, body: Uint8Array) {
     const paid = decodePaymentResponse(response.headers.get(HEADERS.response));
-    const { receipt, receiptSignature, runner } = paid;
-    if (!receipt || !receiptSignature || !runner)
+    const { receipt, receiptSignature, runner } = paid.extra ?? {};
+    if (!paid.success || !receipt || !receiptSignature || !runner)
       throw new PaymentClientError("paid answer without a receipt");
-    const problems: string[] = [];
-    if (receipt.requestHash !== requestHash) problems.push("it is for another request");
+    const problems = await receiptProblems(lanes.chainId, terms, { requestHash, receipt, receiptSignature });
     if (receipt.outputHash !== keccak256(body)) problems.push("its output hash does not match the answer");
-    if (receipt.modelId !== terms.extra.modelId) problems.push("it names another model");
-    // A signature Settlement would refuse is no evidence against the runner (equivocation).
-    const shape = ecdsaShapeProblem(receiptSignature);
-    if (shape) problems.push(`its signature is not one Settlement accepts: ${shape}`);
-    else if (!(await signedBy(terms, receipt, receiptSignature)))
-      problems.push("it is not signed by the runner paid");
     if (problems.length > 0)
       throw new PaymentClientError(`invalid receipt: ${problems.join(", ")}`, { receipt });
     return { receipt, receiptSignature, runner, price: terms.amount };

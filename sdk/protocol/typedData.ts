@@ -65,6 +65,11 @@ export function requestHash(
   body: Uint8Array | string,
 ): Hex {
   const bodyHash = keccak256(typeof body === "string" ? toBytes(body) : body);
+  return requestHashOfBody(channelId, modelId, callIndex, bodyHash);
+}
+
+/** requestHash from the body's keccak256 (what a 402 offers as `bodyHash`). */
+export function requestHashOfBody(channelId: bigint, modelId: bigint, callIndex: bigint, bodyHash: Hex): Hex {
   return keccak256(
     encodeAbiParameters(
       [{ type: "uint256" }, { type: "uint256" }, { type: "uint64" }, { type: "bytes32" }],

@@ -2,11 +2,14 @@ import { describe, expect, it } from "vitest";
 import {
   decodePaymentPayload,
   decodePaymentRequired,
+  decodePaymentResponse,
   encodeHeader,
   PaymentHeaderError,
   type PaymentTerms,
   paymentPayload,
   paymentPayloadSchema,
+  paymentRefusal,
+  paymentResponse,
   quickPaymentPayload,
 } from "./x402";
 
@@ -60,6 +63,47 @@ describe("x402 headers", () => {
     }
   });
 
+  it("writes PAYMENT-RESPONSE as x402's settlement response: our fields under extra, no payer on a refusal", () => {
+    const receipt = {
+      requestHash: `0x${"ee".repeat(32)}` as const,
+      modelId: 1n,
+      adapterHash: terms.extra.adapterHash,
+      outputHash: `0x${"aa".repeat(32)}` as const,
+      channelId: 3n,
+      callIndex: 6n,
+    };
+    const fields = { receipt, receiptSignature: signature, runner: terms.payTo };
+    const paid = paymentResponse({ network: "eip155:31337", payer: terms.payTo, ...fields });
+    const wire = JSON.parse(Buffer.from(encodeHeader(paid), "base64").toString());
+    expect(Object.keys(wire).sort()).toEqual(["extra", "network", "payer", "success", "transaction"]);
+    // x402's transaction is the settlement's hash: none is sent until the batch settles.
+    expect(wire.transaction).toBe("");
+    expect(decodePaymentResponse(encodeHeader(paid)).extra).toEqual({ ...fields, settlement: "deferred" });
+
+    const lane = {
+      channelId: 3n,
+      cumulativeAmount: 5000n,
+      cumulativeCalls: 5n,
+      transcriptHash: voucher.transcriptHash,
+    };
+    const refused = paymentRefusal({ network: "eip155:31337", errorReason: "voucher_stale", lane });
+    const refusal = decodePaymentResponse(encodeHeader(refused));
+    expect(refusal).toEqual({
+      success: false,
+      errorReason: "voucher_stale",
+      transaction: "",
+      network: "eip155:31337",
+      extra: { lane },
+    });
+    expect("payer" in refusal).toBe(false);
+    const bare = paymentRefusal({ network: "eip155:31337", errorReason: "channel_unusable" });
+    expect(Object.keys(bare).sort()).toEqual(["errorReason", "network", "success", "transaction"]);
+    // An empty payer is no address: it is refused, not taken as one.
+    expect(() => decodePaymentResponse(encodeHeader({ ...bare, payer: "" }))).toThrow(
+      /payer: must be an address/,
+    );
+  });
+
   it("refuses numbers beyond uint256 in a payment, by hand and by the schema", () => {
     const tooBig = { ...voucher, channelId: 2n ** 256n + 3n };
     const json = JSON.parse(
@@ -99,6 +143,19 @@ describe("x402 headers", () => {
         ),
         resource: { url: "u", description: "d", mimeType: "application/json" },
       },
+      paymentPayload(
+        {
+          ...terms,
+          extra: {
+            ...terms.extra,
+            bodyHash: `0x${"bb".repeat(32)}`,
+            lane: { ...lane, signature, nextRequestHash: `0x${"ee".repeat(32)}` },
+          },
+        },
+        voucher,
+        `0x${"ee".repeat(32)}`,
+        signature,
+      ),
     ].map((p) => JSON.parse(Buffer.from(encodeHeader(p), "base64").toString()));
     for (const base of bases) {
       expect(quickPaymentPayload(base)).toStrictEqual(paymentPayloadSchema.parse(base));

@@ -38,6 +38,8 @@ const laneSchema = z.object({
   cumulativeCalls: uint,
   transcriptHash: hex32,
   signature: signature.optional(),
+  /** The request hash of the body the runner answered 402 to, at call cumulativeCalls + 1. */
+  nextRequestHash: hex32.optional(),
 });
 
 const acceptsSchema = z.object({
@@ -52,6 +54,8 @@ const acceptsSchema = z.object({
     settlement: address,
     modelId: uint,
     adapterHash: hex32,
+    /** keccak256 of the body the runner answered 402 to: a client hashes it into any call index. */
+    bodyHash: hex32.optional(),
     lane: laneSchema.optional(),
   }),
 });
@@ -89,15 +93,26 @@ const receiptSchema = z.object({
   callIndex: uint,
 });
 
-const paymentResponseSchema = z.object({
-  success: z.boolean(),
-  errorReason: z.string().optional(),
-  transaction: z.string(),
-  network: z.string(),
-  payer: z.string(),
+/** The scheme's own fields of a PAYMENT-RESPONSE, under the spec's `extra`. */
+const responseExtraSchema = z.object({
   receipt: receiptSchema.optional(),
   receiptSignature: signature.optional(),
   runner: address.optional(),
+  /** "deferred": the call is paid in a later batch settlement; `transaction` is empty until then. */
+  settlement: z.literal("deferred").optional(),
+  /** On a refusal: the runner's state of the voucher's lane, to resume from. */
+  lane: laneSchema.optional(),
+});
+
+const paymentResponseSchema = z.object({
+  success: z.boolean(),
+  errorReason: z.string().optional(),
+  errorMessage: z.string().optional(),
+  /** The settlement transaction's hash (x402): empty, since ours is settled later in a batch. */
+  transaction: z.string(),
+  network: z.string(),
+  payer: address.optional(),
+  extra: responseExtraSchema.optional(),
 });
 
 export type PaymentTerms = z.output<typeof acceptsSchema>;
@@ -105,6 +120,7 @@ export type PaymentRequired = z.output<typeof paymentRequiredSchema>;
 export type PaymentPayload = z.output<typeof paymentPayloadSchema>;
 export type PaymentResponse = z.output<typeof paymentResponseSchema>;
 export type LaneView = z.output<typeof laneSchema>;
+export type PaidReceiptFields = z.output<typeof responseExtraSchema>;
 
 export class PaymentHeaderError extends Error {
   constructor(
@@ -187,6 +203,7 @@ export function quickPaymentPayload(json: unknown): PaymentPayload | null {
     !matches(e.settlement, ADDRESS) ||
     !isUint256(e.modelId) ||
     !matches(e.adapterHash, HEX32) ||
+    (e.bodyHash !== undefined && !matches(e.bodyHash, HEX32)) ||
     !isUint256(v.channelId) ||
     !isUint256(v.modelId) ||
     !isUint256(v.cumulativeAmount) ||
@@ -202,6 +219,7 @@ export function quickPaymentPayload(json: unknown): PaymentPayload | null {
     modelId: BigInt(e.modelId),
     adapterHash: e.adapterHash as Hex,
   };
+  if (e.bodyHash !== undefined) extra.bodyHash = e.bodyHash as Hex;
   if (e.lane !== undefined) {
     const lane = quickLane(e.lane);
     if (!lane) return null;
@@ -244,7 +262,8 @@ function quickLane(lane: unknown): LaneView | null {
     !isUint256(lane.cumulativeAmount) ||
     !isUint256(lane.cumulativeCalls) ||
     !matches(lane.transcriptHash, HEX32) ||
-    (lane.signature !== undefined && !matches(lane.signature, SIGNATURE))
+    (lane.signature !== undefined && !matches(lane.signature, SIGNATURE)) ||
+    (lane.nextRequestHash !== undefined && !matches(lane.nextRequestHash, HEX32))
   )
     return null;
   const view: LaneView = {
@@ -254,15 +273,30 @@ function quickLane(lane: unknown): LaneView | null {
     transcriptHash: lane.transcriptHash as Hex,
   };
   if (lane.signature !== undefined) view.signature = lane.signature as Hex;
+  if (lane.nextRequestHash !== undefined) view.nextRequestHash = lane.nextRequestHash as Hex;
   return view;
 }
 export const decodePaymentResponse = (raw: string | null | undefined): PaymentResponse =>
   validated(HEADERS.response, paymentResponseSchema, headerJson(HEADERS.response, raw));
 
+/** One `accepts` entry, already decoded from its header (as a stock x402 client hands it to a scheme). */
+export const parsePaymentTerms = (json: unknown): PaymentTerms =>
+  validated(HEADERS.required, acceptsSchema, json);
+
+/** A PAYMENT-RESPONSE already decoded from its header. */
+export const parsePaymentResponse = (json: unknown): PaymentResponse =>
+  validated(HEADERS.response, paymentResponseSchema, json);
+
 export function paymentPayload(terms: PaymentTerms, voucher: Voucher, requestHash: Hex, sig: Hex) {
   return { x402Version: X402_VERSION, accepted: terms, payload: { voucher, requestHash, signature: sig } };
 }
 
+/**
+ * A paid call's PAYMENT-RESPONSE. x402's `transaction` is the settlement transaction's hash; this
+ * call is settled later, in a batch, so it is empty here (none was sent yet), and `extra` holds
+ * what the consumer keeps meanwhile: the runner's signed receipt, whose batch is proven later
+ * (GET /v2/receipts/{requestHash}/proof, Settlement.verifyReceipt).
+ */
 export function paymentResponse(fields: {
   network: string;
   payer: Address;
@@ -270,7 +304,23 @@ export function paymentResponse(fields: {
   receiptSignature: Hex;
   runner: Address;
 }) {
-  return { success: true, transaction: "", ...fields };
+  const { network, payer, ...receipt } = fields;
+  return {
+    success: true,
+    transaction: "",
+    network,
+    payer,
+    extra: { ...receipt, settlement: "deferred" as const },
+  };
+}
+
+/**
+ * A refused payment's PAYMENT-RESPONSE: no payer (the refusal may be that nobody entitled signed),
+ * and the runner's state of the voucher's lane, if it holds one, for the client to resume from.
+ */
+export function paymentRefusal(fields: { network: string; errorReason: string; lane?: LaneView }) {
+  const { network, errorReason, lane } = fields;
+  return { success: false, errorReason, transaction: "", network, ...(lane ? { extra: { lane } } : {}) };
 }
 
 /** A decimal integer string that fits in uint256, as every number of a voucher must. */

@@ -4,7 +4,7 @@
  * writes the proposed share units into the manifest.
  */
 import { type Command, InvalidArgumentError } from "commander";
-import { type ContributorInput, cotrainRun } from "../../ml/cotraining/cotrainRun";
+import type { ContributorInput } from "../../ml/cotraining/cotrainRun";
 import { adapterSummary, asCliError, formatEvaluation, toNumber } from "./train";
 
 function contributor(value: string, previous: ContributorInput[] = []): ContributorInput[] {
@@ -61,7 +61,9 @@ export function registerCotrain(program: Command): void {
     .option("--method <name>", "contribution measure: shapley (default) or loo (leave-one-out)")
     .option("--permutations <n>", "Monte-Carlo Shapley permutations beyond 8 blocks (default 64)", toNumber)
     .option("--units <n>", "total share units to propose (default 10000)", toNumber)
-    .action((options: CotrainOptions, command: Command) => {
+    .action(async (options: CotrainOptions, command: Command) => {
+      // Loaded here, not at startup: onnxruntime and the training code are for this command only.
+      const { cotrainRun } = await import("../../ml/cotraining/cotrainRun");
       const json = Boolean(command.optsWithGlobals().json);
       const started = performance.now();
       let result: ReturnType<typeof cotrainRun>;

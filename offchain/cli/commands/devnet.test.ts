@@ -58,6 +58,8 @@ describe("openlora devnet", () => {
     expect(out.accounts.map((a) => a.address)).toEqual(devAccounts(3).map((a) => a.address));
     expect(out.funding).toBe("1000000000000");
     expect(out.deployment.settlement).toMatch(/^0x[0-9a-fA-F]{40}$/);
+    // Periods short enough to close a channel and see vault revenue unlock in minutes.
+    expect(out.deployment).toMatchObject({ challengePeriod: 600, profitUnlockPeriod: 3600 });
     expect(isRunning(out.pid)).toBe(false);
     expect(existsSync(join(repoRoot, file))).toBe(false);
   });
@@ -167,6 +169,48 @@ describe("devnets side by side", () => {
       expect(await first.stop()).toBe(0);
     }
     expect(existsSync(first.file)).toBe(false);
+  });
+});
+
+describe("openlora devnet advance", () => {
+  it("moves the chain's clock forward by a duration and prints the new chain time", async () => {
+    const node = await startAnvil();
+    try {
+      const client = createPublicClient({ transport: http(node.rpcUrl) });
+      const before = (await client.getBlock()).timestamp;
+      const run = await runCli(["--json", "devnet", "advance", "--time", "7d", "--rpc", node.rpcUrl]);
+      expect(run.code).toBe(0);
+      const out = run.json() as { timestamp: string; date: string; advancedBy: number };
+      const after = (await client.getBlock()).timestamp;
+      expect(BigInt(out.timestamp)).toBe(after);
+      expect(after - before).toBeGreaterThanOrEqual(7n * 86_400n);
+      expect(after - before).toBeLessThan(7n * 86_400n + 60n);
+      expect(out.date).toBe(new Date(Number(after) * 1000).toISOString());
+
+      const human = await runCli(["devnet", "advance", "--time", "1h30m", "--rpc", node.rpcUrl]);
+      expect(human.code).toBe(0);
+      const now = (await client.getBlock()).timestamp;
+      const date = new Date(Number(now) * 1000)
+        .toISOString()
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, "");
+      expect(human.stdout).toBe(
+        `moved the clock of ${node.rpcUrl} forward by 1h30m: chain time is now ${date} UTC (block ${await client.getBlockNumber()})\n`,
+      );
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it("refuses a malformed duration (2) and an unreachable node (3), moving nothing", async () => {
+    for (const time of ["1x", "0s", "h", "1h 2m", "-5m"]) {
+      const bad = await runCli(["devnet", "advance", "--time", time, "--rpc", "http://127.0.0.1:9"]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--time takes a duration such as 90s, 10m, 1h30m, 7d or 2w/);
+    }
+    const gone = await runCli(["devnet", "advance", "--time", "1h", "--rpc", "http://127.0.0.1:9"]);
+    expect(gone.code).toBe(3);
+    expect(gone.stderr).toMatch(/cannot reach the chain at http:\/\/127\.0\.0\.1:9/);
   });
 });
 

@@ -5,11 +5,19 @@
  * chain. Neither replaces a deployments file whose contracts are live without --force.
  */
 import path from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { formatEther } from "viem";
 import { accountFromKey } from "../../../sdk/client";
 import { formatAmount } from "../../../sdk/token";
-import { deployContracts, removeDeploymentFileOf, startDevnet } from "../../chain/devnet";
+import {
+  advanceChainTime,
+  ClockError,
+  DEFAULT_FUNDING,
+  DEVNET_PERIODS,
+  deployContracts,
+  removeDeploymentFileOf,
+  startDevnet,
+} from "../../chain/devnet";
 import { CliError, ExitCode } from "../errors";
 import { action, DEFAULT_RPC, KEY_ENV, output, progress, RPC_ENV, repoRoot } from "./chainOptions";
 
@@ -43,21 +51,29 @@ interface DevnetFlags {
   accounts: number;
   funding: bigint;
   deploymentFile?: string;
-  profitUnlockPeriod?: number;
-  challengePeriod?: number;
+  profitUnlockPeriod: number;
+  challengePeriod: number;
+  unbondingDelay: number;
   wait: boolean;
   force?: boolean;
 }
 
 export function registerDevnet(program: Command): void {
-  program
-    .command("devnet")
+  const devnet = program.command("devnet");
+  registerAdvance(devnet);
+  devnet
     .description(
       "start a local anvil chain, deploy every OpenLoRA contract, fund the dev accounts; runs until Ctrl-C",
     )
     .option("--port <n>", "port of the JSON-RPC endpoint (0: any free port)", integer("--port", 0), 8545)
     .option("--accounts <n>", "dev accounts to fund", integer("--accounts", 1), 10)
-    .option("--funding <tUSD>", "TestUSD minted to every dev account", tokens, 1_000_000_000_000n)
+    // A bigint default needs its own description: commander's help prints defaults with
+    // JSON.stringify, which throws on a bigint.
+    .addOption(
+      new Option("--funding <tUSD>", "TestUSD minted to every dev account")
+        .argParser(tokens)
+        .default(DEFAULT_FUNDING, formatAmount(DEFAULT_FUNDING, 6)),
+    )
     .option(
       "--deployment-file <file>",
       "where to write the addresses, inside deployments/ (default: deployments/local/31337-<port>.json)",
@@ -65,13 +81,21 @@ export function registerDevnet(program: Command): void {
     .option("--force", "replace a deployments file whose contracts are live (a backup is kept)")
     .option(
       "--profit-unlock-period <seconds>",
-      "vault revenue unlocking period (default: the deploy script's, 7 days)",
+      "vault revenue unlocking period, the contracts' minimum (`deploy`: 7 days)",
       integer("--profit-unlock-period", 1),
+      DEVNET_PERIODS.PROFIT_UNLOCK_PERIOD,
     )
     .option(
       "--challenge-period <seconds>",
-      "time a runner has to settle after a close request (default: the deploy script's, 1 day)",
+      "time a runner has to settle after a close request, the contracts' minimum (`deploy`: 1 day)",
       integer("--challenge-period", 1),
+      DEVNET_PERIODS.CHALLENGE_PERIOD,
+    )
+    .option(
+      "--unbonding-delay <seconds>",
+      "time before a runner's unbonded stake can be withdrawn, the contracts' minimum (`deploy`: 7 days)",
+      integer("--unbonding-delay", 1),
+      DEVNET_PERIODS.UNBONDING_DELAY,
     )
     .option("--no-wait", "stop the chain right after printing (a smoke test)")
     .action(
@@ -86,10 +110,9 @@ export function registerDevnet(program: Command): void {
             : { keepDeploymentFile: true }),
           ...(options.force ? { force: true } : {}),
           env: {
-            ...(options.profitUnlockPeriod
-              ? { PROFIT_UNLOCK_PERIOD: String(options.profitUnlockPeriod) }
-              : {}),
-            ...(options.challengePeriod ? { CHALLENGE_PERIOD: String(options.challengePeriod) } : {}),
+            PROFIT_UNLOCK_PERIOD: String(options.profitUnlockPeriod),
+            CHALLENGE_PERIOD: String(options.challengePeriod),
+            UNBONDING_DELAY: String(options.unbondingDelay),
           },
         });
         const file = devnet.deploymentFile as string;
@@ -115,6 +138,9 @@ export function registerDevnet(program: Command): void {
               "",
               `contracts (${relative})`,
               ...ADDRESS_KEYS.map((k) => `  ${k.padEnd(18)} ${devnet.deployment[k]}`),
+              "",
+              `periods: challenge ${duration(options.challengePeriod)}, revenue unlocking ${duration(options.profitUnlockPeriod)}, unbonding ${duration(options.unbondingDelay)}`,
+              "(move the chain's clock past them with: openlora devnet advance --time 1h)",
               "",
               `funded accounts: ${formatAmount(devnet.funding, 6)} tUSD and ${formatEther(10_000n * 10n ** 18n)} ETH each`,
               "(anvil's public dev keys: for this local chain only)",
@@ -144,6 +170,76 @@ export function registerDevnet(program: Command): void {
         });
         progress(command, "stopping the devnet…");
         await stop();
+      }),
+    );
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400, w: 604_800 };
+
+/** "90", "90s", "10m", "1h30m", "7d", "2w": whole seconds, at least 1. */
+export function parseDuration(value: string): number {
+  const parts = [...value.trim().matchAll(/(\d+)([smhdw]?)/g)];
+  const seconds = parts.reduce((sum, [, n, unit]) => sum + Number(n) * (UNITS[unit || "s"] as number), 0);
+  if (parts.map((p) => p[0]).join("") !== value.trim() || !Number.isSafeInteger(seconds) || seconds < 1)
+    throw new CliError(
+      `--time takes a duration such as 90s, 10m, 1h30m, 7d or 2w, got "${value}"`,
+      ExitCode.usage,
+    );
+  return seconds;
+}
+
+/** Seconds as the largest units that divide them: 600 → "10m", 5400 → "1h30m". */
+export function duration(seconds: number): string {
+  let rest = seconds;
+  let text = "";
+  for (const [unit, size] of Object.entries(UNITS).reverse()) {
+    if (unit === "w") continue;
+    if (rest >= size) {
+      text += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return text || "0s";
+}
+
+/** A chain timestamp as a date a person reads. */
+const chainDate = (seconds: bigint) =>
+  `${new Date(Number(seconds) * 1000)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, "")} UTC`;
+
+function registerAdvance(devnet: Command): void {
+  devnet
+    .command("advance")
+    .description("move a devnet's clock forward (and mine a block), e.g. past a challenge period")
+    .requiredOption("--time <duration>", "how far: 90s, 10m, 1h30m, 7d, 2w", parseDuration)
+    .option("--rpc <url>", `the devnet's JSON-RPC endpoint (default: $${RPC_ENV} or ${DEFAULT_RPC})`)
+    .action(
+      action(async (options: { time: number; rpc?: string }, command: Command) => {
+        const rpcUrl = options.rpc ?? process.env[RPC_ENV] ?? DEFAULT_RPC;
+        await assertReachable(rpcUrl);
+        let moved: Awaited<ReturnType<typeof advanceChainTime>>;
+        try {
+          moved = await advanceChainTime(rpcUrl, options.time);
+        } catch (error) {
+          if (error instanceof ClockError)
+            throw new CliError(error.message, ExitCode.rejected, error.details);
+          throw error;
+        }
+        output(
+          command,
+          {
+            rpcUrl,
+            advancedBy: options.time,
+            timestamp: moved.timestamp,
+            date: new Date(Number(moved.timestamp) * 1000).toISOString(),
+            blockNumber: moved.blockNumber,
+          },
+          () => [
+            `moved the clock of ${rpcUrl} forward by ${duration(options.time)}: chain time is now ${chainDate(moved.timestamp)} (block ${moved.blockNumber})`,
+          ],
+        );
       }),
     );
 }

@@ -7,7 +7,6 @@ import type { Command } from "commander";
 import { DeploymentError } from "../../../sdk/deployments";
 import { ConfigError, loadRunnerConfig } from "../../runner/config";
 import { DataDirLockedError } from "../../runner/dataDirLock";
-import { RunnerStartError, startRunner } from "../../runner/runner";
 import { CliError, ExitCode } from "../errors";
 
 interface ServeOptions {
@@ -53,6 +52,8 @@ export function registerServe(program: Command): void {
     .option("--models <ids>", "comma-separated model ids to serve, or all")
     .option("--settle-interval-ms <ms>", "settle at most this often (the settlement policy's interval)")
     .action(async (options: ServeOptions) => {
+      // Loaded here, not at startup: onnxruntime and the runner are for this command only.
+      const { RunnerStartError, startRunner } = await import("../../runner/runner");
       let runner: Awaited<ReturnType<typeof startRunner>>;
       try {
         const config = loadRunnerConfig({ file: options.config, env: process.env, flags: flags(options) });

@@ -8,7 +8,6 @@ import { ADAPTER_FILE, MANIFEST_FILE } from "../../ml/adapter/adapterFile";
 import type { AdapterManifest, Evaluation } from "../../ml/adapter/manifest";
 import { ModelError } from "../../ml/errors";
 import type { EpochProgress } from "../../ml/training/trainer";
-import { trainRun } from "../../ml/training/trainRun";
 import { CliError, ExitCode } from "../errors";
 
 /** ML errors are problems with the user's input (data, options, files): exit code 2. */
@@ -87,7 +86,9 @@ export function registerTrain(program: Command): void {
     .option("--weight-decay <x>", "decoupled weight decay (default 0)", toNumber)
     .option("--holdout <fraction>", "fraction of each label held out when no --test (default 0.2)", toNumber)
     .option("--seed <n>", "random seed: same seed, same adapter bytes (default 0)", toNumber)
-    .action((options: TrainOptions, command: Command) => {
+    .action(async (options: TrainOptions, command: Command) => {
+      // Loaded here, not at startup: onnxruntime and the training code are for this command only.
+      const { trainRun } = await import("../../ml/training/trainRun");
       const json = Boolean(command.optsWithGlobals().json);
       const started = performance.now();
       let result: ReturnType<typeof trainRun>;

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import type { Account } from "viem";
 import { listModelsWithUnits } from "../../../sdk/integrator/models";
+import { redeemForfeit } from "../../../sdk/investor/forfeit";
 import { claimableRewards, claimRewards } from "../../../sdk/investor/rewards";
 import { depositToVault, getVaultState, previewYield, redeemFromVault } from "../../../sdk/investor/vaults";
 import { formatAmount, tokenInfo } from "../../../sdk/token";
@@ -15,6 +16,7 @@ import {
   connect,
   output,
   parseId,
+  progress,
   tokenAmount,
   withChainOptions,
 } from "./chainOptions";
@@ -61,12 +63,22 @@ export function registerVault(program: Command): void {
   ).action(
     action(async (options: { model: bigint; shares?: bigint }, command: Command) => {
       const { client } = await connect(command, { account: true });
+      const forfeit = await redeemForfeit(client, { modelId: options.model }, options.shares ?? "all");
       const result = await redeemFromVault(client, { modelId: options.model }, options.shares ?? "all");
       const fmt = await amountFormatter(client);
+      if (forfeit.amount > 0n)
+        progress(
+          command,
+          `warning: redeemed before the vault's revenue unlocked: these shares gave up about ${fmt(forfeit.amount)} that would have been theirs by ${date(forfeit.unlockEnd)}; it stays with the vault's other holders`,
+        );
       const { decimals } = await tokenInfo(client);
-      output(command, { model: options.model, ...result, transaction: result.hash }, () => [
-        `redeemed ${formatAmount(result.shares, decimals + 6)} shares of model ${options.model}'s vault for ${fmt(result.assets)} (${result.hash})`,
-      ]);
+      output(
+        command,
+        { model: options.model, ...result, transaction: result.hash, forfeited: forfeit.amount },
+        () => [
+          `redeemed ${formatAmount(result.shares, decimals + 6)} shares of model ${options.model}'s vault for ${fmt(result.assets)} (${result.hash})`,
+        ],
+      );
     }),
   );
 
