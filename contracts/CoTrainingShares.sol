@@ -314,10 +314,22 @@ contract CoTrainingShares is
     }
 
     /// @inheritdoc ICoTrainingShares
+    /// @dev Includes the holders' part of the model's revenue pending in Settlement, credited as
+    ///      {claim} would credit it (claims flush first), so the view is what a claim pays.
     function claimable(uint256 modelId, address account) external view returns (uint256) {
-        ModelShares storage m = _getCoTrainingSharesStorage().models[modelId];
+        CoTrainingSharesStorage storage $ = _getCoTrainingSharesStorage();
+        ModelShares storage m = $.models[modelId];
         Holder storage h = m.holder[account];
-        return h.accrued + RewardMath.earned(h.units, m.rewardPerUnit, h.rewardPerUnitPaid);
+        uint256 rewardPerUnit_ = m.rewardPerUnit;
+        address settlement_ = $.settlement;
+        if (settlement_ != address(0) && m.totalUnits != 0) {
+            (,,, uint256 holdersPending) = IRevenueFlush(settlement_).pendingSplitOf(modelId);
+            if (holdersPending != 0) {
+                (uint256 delta,) = RewardMath.credit(holdersPending, m.totalUnits, m.carry);
+                rewardPerUnit_ += delta;
+            }
+        }
+        return h.accrued + RewardMath.earned(h.units, rewardPerUnit_, h.rewardPerUnitPaid);
     }
 
     /// @inheritdoc ICoTrainingShares

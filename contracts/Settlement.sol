@@ -248,6 +248,24 @@ contract Settlement is
         return (m.calls, m.revenue, m.net);
     }
 
+    /// @notice What {flush} would do now: a model's pending usage and revenue, and the net split
+    ///         between its vault and its holders by the terms and the vault's supply now.
+    function pendingSplitOf(uint256 modelId)
+        external
+        view
+        returns (uint256 calls, uint256 revenue, uint256 vaultAmount, uint256 holdersAmount)
+    {
+        PendingModel memory m = _getSettlementStorage().pending[modelId];
+        if (m.calls == 0 && m.revenue == 0) return (0, 0, 0, 0);
+        IModelRegistry.ModelTerms memory terms = MODEL_REGISTRY.getModelTerms(modelId);
+        uint256 vaultShareBps = terms.vaultShareBps;
+        if (vaultShareBps != 0) {
+            vaultShareBps = RevenueSplit.effectiveVaultShareBps(vaultShareBps, IERC20(terms.vault).totalSupply());
+        }
+        vaultAmount = uint256(m.net) * vaultShareBps / RevenueSplit.BPS;
+        return (m.calls, m.revenue, vaultAmount, m.net - vaultAmount);
+    }
+
     function _flush(SettlementStorage storage $, uint256 modelId) private {
         PendingModel memory m = $.pending[modelId];
         if (m.calls == 0 && m.revenue == 0) return;

@@ -6,6 +6,12 @@ pragma solidity ^0.8.30;
 ///         a model's settled revenue: it moves the model's pending usage and revenue out (see Settlement).
 interface IRevenueFlush {
     function flush(uint256 modelId) external;
+
+    /// @notice What {flush} would do now (see Settlement).
+    function pendingSplitOf(uint256 modelId)
+        external
+        view
+        returns (uint256 calls, uint256 revenue, uint256 vaultAmount, uint256 holdersAmount);
 }
 
 /// @notice Where a vault finds Settlement (its factory).
