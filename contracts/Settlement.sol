@@ -82,11 +82,6 @@ contract Settlement is
         uint96 net; // after protocol and runner fees: the vault's and the holders' parts
     }
 
-    event RevenuePending(uint256 indexed modelId, address indexed runner, uint256 calls, uint256 amount, uint256 net);
-    event RevenueFlushed(
-        uint256 indexed modelId, uint256 calls, uint256 amount, uint256 vaultAmount, uint256 holdersAmount
-    );
-
     // keccak256(abi.encode(uint256(keccak256("openlora.storage.Settlement")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant SETTLEMENT_STORAGE_LOCATION =
         0x06ea47631e951b62801da9f0983f1364f36f25cb98420ccd413fa9396a81aa00;
@@ -469,15 +464,6 @@ contract Settlement is
                 revert Settlement_TotalsMismatch(l.modelId, l.calls, l.amount, p.calls, p.amount);
             }
         }
-    }
-
-    /// @dev What splitting one batch needs, read from storage once.
-    struct SplitContext {
-        IERC20 asset;
-        IModelRegistry registry;
-        uint256 protocolFeeBps;
-        uint256 runnerFeeBps;
-        uint256 sequence;
     }
 
     /// @dev Per model, usage and net revenue accumulate in one slot until {flush}; the registry is

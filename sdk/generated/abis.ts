@@ -5557,67 +5557,6 @@ export const settlementAbi = [
         indexed: true,
       },
       {
-        name: "runner",
-        internalType: "address",
-        type: "address",
-        indexed: true,
-      },
-      {
-        name: "sequence",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: true,
-      },
-      {
-        name: "calls",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: false,
-      },
-      {
-        name: "amount",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: false,
-      },
-      {
-        name: "protocolFee",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: false,
-      },
-      {
-        name: "runnerFee",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: false,
-      },
-      {
-        name: "vaultAmount",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: false,
-      },
-      {
-        name: "holdersAmount",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: false,
-      },
-    ],
-    name: "RevenueDistributed",
-  },
-  {
-    type: "event",
-    anonymous: false,
-    inputs: [
-      {
-        name: "modelId",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: true,
-      },
-      {
         name: "calls",
         internalType: "uint256",
         type: "uint256",

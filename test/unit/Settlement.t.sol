@@ -166,7 +166,7 @@ contract SettlementTest is PaymentsFixture {
         uint256 toHolders = amount - protocolFee - runnerFee - toVault; // 68e6
 
         vm.expectEmit(address(settler));
-        emit Settlement.RevenuePending(modelA, runner, 40, amount, toVault + toHolders);
+        emit ISettlement.RevenuePending(modelA, runner, 40, amount, toVault + toHolders);
         vm.expectEmit(address(settler));
         emit ISettlement.BatchSettled(runner, 1, batch.receiptsRoot, 1, 40, amount, amount);
         vm.prank(runner);
@@ -178,7 +178,7 @@ contract SettlementTest is PaymentsFixture {
         assertEq(vaultA.totalRevenue(), 0, "nothing reaches the vault before a flush");
         assertEq(_held(_vaults()), _owed(_vaults()));
         vm.expectEmit(address(settler));
-        emit Settlement.RevenueFlushed(modelA, 40, amount, toVault, toHolders);
+        emit ISettlement.RevenueFlushed(modelA, 40, amount, toVault, toHolders);
         settler.flush(modelA);
         (pendingCalls, pendingRevenue, pendingNet) = settler.pendingOf(modelA);
         assertEq(pendingCalls + pendingRevenue + pendingNet, 0);
@@ -405,7 +405,7 @@ contract SettlementTest is PaymentsFixture {
         vm.prank(eve);
         usd.approve(address(vaultC), 1);
         vm.expectEmit(address(settler));
-        emit Settlement.RevenueFlushed(modelC, 5, amount, 0, net);
+        emit ISettlement.RevenueFlushed(modelC, 5, amount, 0, net);
         vm.prank(eve);
         uint256 minted = vaultC.deposit(1, eve);
         assertEq(vaultC.totalRevenue(), 0);
