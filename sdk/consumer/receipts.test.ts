@@ -354,6 +354,13 @@ describe("revenue split vs Settlement", () => {
     // Settling leaves each model's net pending; a flush splits it between vault and holders.
     const receipt = await runner.publicClient.getTransactionReceipt({ hash: settledTx });
     const pending = parseEventLogs({ abi: settlementAbi, logs: receipt.logs, eventName: "RevenuePending" });
+    // Before the flush the registry has nothing; the SDK's usage counts what is pending.
+    for (const e of pending) {
+      expect(await getUsage(runner, e.args.modelId)).toMatchObject({
+        totalCalls: e.args.calls,
+        totalRevenue: e.args.amount,
+      });
+    }
     const { hash: flushTx } = await sendTx(runner, "Settlement.flushMany", {
       address: devnet.deployment.settlement,
       abi: settlementAbi,
