@@ -3,6 +3,7 @@ pragma solidity ^0.8.30;
 
 import {ICoTrainingShares} from "./interfaces/ICoTrainingShares.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IRevenueFlush} from "./interfaces/IRevenueFlush.sol";
 import {ConsentTypes} from "./libraries/ConsentTypes.sol";
 import {RewardMath} from "./libraries/RewardMath.sol";
 import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
@@ -64,6 +65,7 @@ contract CoTrainingShares is
         uint256 totalOwed; // credited and not yet claimed, over all models
         mapping(uint256 modelId => ModelShares) models;
         mapping(address account => mapping(uint256 nonce => bool)) nonceUsed;
+        address settlement; // flushed before any units change or claim (zero: none)
     }
 
     // keccak256(abi.encode(uint256(keccak256("openlora.storage.CoTrainingShares")) - 1)) & ~bytes32(uint256(0xff))
@@ -151,6 +153,7 @@ contract CoTrainingShares is
         if (msg.sender != owner) revert Shares_NotModelOwner(modelId, msg.sender);
         ModelShares storage m = $.models[modelId];
         if (m.totalUnits == 0) revert Shares_UnknownModel(modelId);
+        _flush($, modelId);
         uint256 n = changes.length;
         if (n == 0) revert Shares_NoContributors();
 
@@ -185,7 +188,9 @@ contract CoTrainingShares is
     function transferUnits(uint256 modelId, address to, uint256 units) external whenNotPaused {
         if (to == address(0)) revert Shares_ZeroAddress();
         if (units == 0 || to == msg.sender) revert Shares_InvalidTransfer(modelId, msg.sender, to, units);
-        ModelShares storage m = _getCoTrainingSharesStorage().models[modelId];
+        CoTrainingSharesStorage storage $ = _getCoTrainingSharesStorage();
+        _flush($, modelId);
+        ModelShares storage m = $.models[modelId];
         Holder storage from = m.holder[msg.sender];
         uint256 held = from.units;
         if (held < units) revert Shares_InsufficientUnits(modelId, msg.sender, held, units);
@@ -268,6 +273,16 @@ contract CoTrainingShares is
 
     // ------------------------------------------------------------------ views
 
+    /// @notice Settlement, flushed before any units change or claim (zero: none).
+    function settlement() external view returns (address) {
+        return _getCoTrainingSharesStorage().settlement;
+    }
+
+    /// @notice Sets {settlement}. Admin only.
+    function setSettlement(address settlement_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _getCoTrainingSharesStorage().settlement = settlement_;
+    }
+
     /// @inheritdoc ICoTrainingShares
     function asset() external view returns (IERC20) {
         return _getCoTrainingSharesStorage().asset;
@@ -299,10 +314,22 @@ contract CoTrainingShares is
     }
 
     /// @inheritdoc ICoTrainingShares
+    /// @dev Includes the holders' part of the model's revenue pending in Settlement, credited as
+    ///      {claim} would credit it (claims flush first), so the view is what a claim pays.
     function claimable(uint256 modelId, address account) external view returns (uint256) {
-        ModelShares storage m = _getCoTrainingSharesStorage().models[modelId];
+        CoTrainingSharesStorage storage $ = _getCoTrainingSharesStorage();
+        ModelShares storage m = $.models[modelId];
         Holder storage h = m.holder[account];
-        return h.accrued + RewardMath.earned(h.units, m.rewardPerUnit, h.rewardPerUnitPaid);
+        uint256 rewardPerUnit_ = m.rewardPerUnit;
+        address settlement_ = $.settlement;
+        if (settlement_ != address(0) && m.totalUnits != 0) {
+            (,,, uint256 holdersPending) = IRevenueFlush(settlement_).pendingSplitOf(modelId);
+            if (holdersPending != 0) {
+                (uint256 delta,) = RewardMath.credit(holdersPending, m.totalUnits, m.carry);
+                rewardPerUnit_ += delta;
+            }
+        }
+        return h.accrued + RewardMath.earned(h.units, rewardPerUnit_, h.rewardPerUnitPaid);
     }
 
     /// @inheritdoc ICoTrainingShares
@@ -436,6 +463,12 @@ contract CoTrainingShares is
         emit RevenueCredited(modelId, amount, credited, rewardPerUnit_);
     }
 
+    /// @dev Reward per unit must take in what was settled under the units as they are now.
+    function _flush(CoTrainingSharesStorage storage $, uint256 modelId) private {
+        address settlement_ = $.settlement;
+        if (settlement_ != address(0)) IRevenueFlush(settlement_).flush(modelId);
+    }
+
     function _checkpoint(ModelShares storage m, Holder storage h) private {
         uint256 rewardPerUnit_ = m.rewardPerUnit;
         uint256 paid = h.rewardPerUnitPaid;
@@ -449,6 +482,7 @@ contract CoTrainingShares is
         private
         returns (uint256 amount)
     {
+        _flush($, modelId);
         ModelShares storage m = $.models[modelId];
         Holder storage h = m.holder[account];
         _checkpoint(m, h);

@@ -5,6 +5,7 @@ import {ICoTrainingShares} from "./interfaces/ICoTrainingShares.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IModelVault} from "./interfaces/IModelVault.sol";
 import {IModelVaultFactory} from "./interfaces/IModelVaultFactory.sol";
+import {IRevenueFlush, ISettlementSource} from "./interfaces/IRevenueFlush.sol";
 import {ProfitUnlock} from "./libraries/ProfitUnlock.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {ERC4626Upgradeable} from "@openzeppelin/contracts-upgradeable/token/ERC20/extensions/ERC4626Upgradeable.sol";
@@ -231,6 +232,12 @@ contract ModelVault is Initializable, ERC4626Upgradeable, IModelVault {
 
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
         ModelVaultStorage storage $ = _getModelVaultStorage();
+        // Revenue settled while the vault was empty goes to the holders: flush it before the first
+        // share exists, so that the split at flush sees the vault empty.
+        if (totalSupply() == 0) {
+            address settlement = ISettlementSource($.factory).settlement();
+            if (settlement != address(0)) IRevenueFlush(settlement).flush($.modelId);
+        }
         // Only a vault emptied before this rule (an older implementation) can still hold revenue here.
         _releaseIfEmpty($);
         _checkpoint($);

@@ -36,6 +36,7 @@ contract ModelVaultFactory is
         UpgradeableBeacon beacon;
         uint256 profitUnlockPeriod;
         mapping(uint256 modelId => address) vaults;
+        address settlement; // flushed before a deposit into an empty vault (zero: none)
     }
 
     // keccak256(abi.encode(uint256(keccak256("openlora.storage.ModelVaultFactory")) - 1)) & ~bytes32(uint256(0xff))
@@ -159,6 +160,16 @@ contract ModelVaultFactory is
     /// @inheritdoc IModelVaultFactory
     function revenueTerms(address caller) external view returns (bool isSettlement, uint256 unlockPeriod) {
         return (hasRole(SETTLEMENT_ROLE, caller), _getModelVaultFactoryStorage().profitUnlockPeriod);
+    }
+
+    /// @notice Settlement, which vaults flush before a deposit into an empty vault (zero: none).
+    function settlement() external view returns (address) {
+        return _getModelVaultFactoryStorage().settlement;
+    }
+
+    /// @notice Sets {settlement}. Admin only.
+    function setSettlement(address settlement_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _getModelVaultFactoryStorage().settlement = settlement_;
     }
 
     /// @inheritdoc IModelVaultFactory

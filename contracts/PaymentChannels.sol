@@ -192,6 +192,11 @@ contract PaymentChannels is
     // ------------------------------------------------------------------ settlement
 
     /// @inheritdoc IPaymentChannels
+    function payOut(address to, uint256 amount) external onlyRole(SETTLEMENT_ROLE) nonReentrant {
+        _getPaymentChannelsStorage().asset.safeTransfer(to, amount);
+    }
+
+    /// @inheritdoc IPaymentChannels
     function settleVouchers(address runner, SignedVoucher[] calldata vouchers)
         external
         onlyRole(SETTLEMENT_ROLE)
@@ -225,7 +230,7 @@ contract PaymentChannels is
             mstore(totals, models)
         }
         $.totalBalance -= amount;
-        $.asset.safeTransfer(msg.sender, amount);
+        // Settled funds stay here until Settlement pays them out ({payOut}).
     }
 
     // ------------------------------------------------------------------ governance

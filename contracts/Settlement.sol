@@ -70,6 +70,16 @@ contract Settlement is
         uint256 protocolFeesWithdrawn;
         mapping(address runner => RunnerAccount) runners;
         mapping(address runner => mapping(uint256 sequence => bytes32 root)) batchRoots;
+        mapping(uint256 modelId => PendingModel) pending;
+    }
+
+    /// @dev One slot per model: usage and revenue settled and not yet flushed. `known` stays set
+    ///      after a flush so that the next settle rewrites a non-zero slot (2,900, not 20,000).
+    struct PendingModel {
+        bool known;
+        uint56 calls;
+        uint96 revenue; // gross
+        uint96 net; // after protocol and runner fees: the vault's and the holders' parts
     }
 
     // keccak256(abi.encode(uint256(keccak256("openlora.storage.Settlement")) - 1)) & ~bytes32(uint256(0xff))
@@ -195,7 +205,7 @@ contract Settlement is
         uint256 claimed = account.feesClaimed + amount;
         account.feesClaimed = claimed;
         emit RunnerFeesClaimed(msg.sender, to, amount, claimed);
-        ASSET.safeTransfer(to, amount);
+        PAYMENT_CHANNELS.payOut(to, amount);
     }
 
     // ------------------------------------------------------------------ anyone
@@ -210,7 +220,67 @@ contract Settlement is
         $.protocolFeesWithdrawn = withdrawn;
         address treasury_ = $.treasury;
         emit ProtocolFeesWithdrawn(treasury_, amount, withdrawn);
-        ASSET.safeTransfer(treasury_, amount);
+        PAYMENT_CHANNELS.payOut(treasury_, amount);
+    }
+
+    /// @notice Moves a model's pending usage into the registry and its pending revenue into its
+    ///         vault and to its holders, split by the terms and the vault's supply now. Anyone may call.
+    function flush(uint256 modelId) external nonReentrant {
+        _flush(_getSettlementStorage(), modelId);
+    }
+
+    /// @notice {flush} for several models.
+    function flushMany(uint256[] calldata modelIds) external nonReentrant {
+        SettlementStorage storage $ = _getSettlementStorage();
+        for (uint256 i; i < modelIds.length; ++i) {
+            _flush($, modelIds[i]);
+        }
+    }
+
+    /// @notice What a model has settled and not yet flushed.
+    function pendingOf(uint256 modelId) external view returns (uint256 calls, uint256 revenue, uint256 net) {
+        PendingModel memory m = _getSettlementStorage().pending[modelId];
+        return (m.calls, m.revenue, m.net);
+    }
+
+    /// @notice What {flush} would do now: a model's pending usage and revenue, and the net split
+    ///         between its vault and its holders by the terms and the vault's supply now.
+    function pendingSplitOf(uint256 modelId)
+        external
+        view
+        returns (uint256 calls, uint256 revenue, uint256 vaultAmount, uint256 holdersAmount)
+    {
+        PendingModel memory m = _getSettlementStorage().pending[modelId];
+        if (m.calls == 0 && m.revenue == 0) return (0, 0, 0, 0);
+        IModelRegistry.ModelTerms memory terms = MODEL_REGISTRY.getModelTerms(modelId);
+        uint256 vaultShareBps = terms.vaultShareBps;
+        if (vaultShareBps != 0) {
+            vaultShareBps = RevenueSplit.effectiveVaultShareBps(vaultShareBps, IERC20(terms.vault).totalSupply());
+        }
+        vaultAmount = uint256(m.net) * vaultShareBps / RevenueSplit.BPS;
+        return (m.calls, m.revenue, vaultAmount, m.net - vaultAmount);
+    }
+
+    function _flush(SettlementStorage storage $, uint256 modelId) private {
+        PendingModel memory m = $.pending[modelId];
+        if (m.calls == 0 && m.revenue == 0) return;
+        $.pending[modelId] = PendingModel({known: true, calls: 0, revenue: 0, net: 0});
+        (address vault, uint256 vaultShareBps) = MODEL_REGISTRY.recordUsage(modelId, m.calls, m.revenue);
+        // An empty vault takes nothing: its share goes to the holders (see IModelVault).
+        if (vaultShareBps != 0) {
+            vaultShareBps = RevenueSplit.effectiveVaultShareBps(vaultShareBps, IERC20(vault).totalSupply());
+        }
+        uint256 vaultAmount = m.net * vaultShareBps / RevenueSplit.BPS;
+        uint256 holdersAmount = m.net - vaultAmount;
+        if (vaultAmount != 0) {
+            PAYMENT_CHANNELS.payOut(vault, vaultAmount);
+            IModelVault(vault).receiveRevenue(vaultAmount);
+        }
+        if (holdersAmount != 0) {
+            PAYMENT_CHANNELS.payOut(address(SHARES), holdersAmount);
+            SHARES.creditRevenue(modelId, holdersAmount);
+        }
+        emit RevenueFlushed(modelId, m.calls, m.revenue, vaultAmount, holdersAmount);
     }
 
     /// @inheritdoc ISettlement
@@ -396,77 +466,35 @@ contract Settlement is
         }
     }
 
-    /// @dev What splitting one batch needs, read from storage once.
-    struct SplitContext {
-        IERC20 asset;
-        IModelRegistry registry;
-        uint256 protocolFeeBps;
-        uint256 runnerFeeBps;
-        uint256 sequence;
-    }
-
-    /// @dev Records usage and splits each model's amount: vault shares pushed to the vaults, holder
-    ///      shares pushed to the shares contract in one transfer and credited per model, protocol
-    ///      and runner fees left here. Returns the batch's calls and the fees, which the caller accrues.
-    function _distribute(SettlementStorage storage $, ModelTotal[] memory paid, uint256 runnerFeeBps, uint256 sequence)
+    /// @dev Per model, usage and net revenue accumulate in one slot until {flush}; the registry is
+    ///      read only the first time a model is seen, to refuse an unknown model.
+    function _distribute(SettlementStorage storage $, ModelTotal[] memory paid, uint256 runnerFeeBps, uint256)
         private
         returns (uint256 calls, uint256 protocolFees, uint256 runnerFees)
     {
-        SplitContext memory ctx = SplitContext({
-            asset: ASSET,
-            registry: MODEL_REGISTRY,
-            protocolFeeBps: $.protocolFeeBps,
-            runnerFeeBps: runnerFeeBps,
-            sequence: sequence
-        });
+        uint256 protocolFeeBps = $.protocolFeeBps;
         uint256 models = paid.length;
-        uint256[] memory holders = new uint256[](models);
-        uint256 holdersTotal;
         for (uint256 i; i < models; ++i) {
-            RevenueSplit.Parts memory parts = _splitModel(ctx, paid[i]);
-            holders[i] = parts.holders;
-            calls += paid[i].calls;
+            ModelTotal memory p = paid[i];
+            RevenueSplit.Parts memory parts = RevenueSplit.split(p.amount, protocolFeeBps, runnerFeeBps, 0);
+            PendingModel storage pm = $.pending[p.modelId];
+            PendingModel memory m = pm;
+            if (!m.known) {
+                MODEL_REGISTRY.getModelTerms(p.modelId);
+                m.known = true;
+            }
+            m.calls = SafeCast.toUint56(m.calls + p.calls);
+            m.revenue = SafeCast.toUint96(m.revenue + p.amount);
+            m.net = SafeCast.toUint96(m.net + parts.holders);
+            pm.known = m.known;
+            pm.calls = m.calls;
+            pm.revenue = m.revenue;
+            pm.net = m.net;
+            calls += p.calls;
             protocolFees += parts.protocolFee;
             runnerFees += parts.runnerFee;
-            holdersTotal += parts.holders;
+            emit RevenuePending(p.modelId, msg.sender, p.calls, p.amount, parts.holders);
         }
-        if (holdersTotal != 0) {
-            ICoTrainingShares shares_ = SHARES;
-            ctx.asset.safeTransfer(address(shares_), holdersTotal);
-            for (uint256 i; i < models; ++i) {
-                if (holders[i] != 0) shares_.creditRevenue(paid[i].modelId, holders[i]);
-            }
-        }
-    }
-
-    /// @dev One model: usage recorded, amount split, vault share pushed and notified.
-    function _splitModel(SplitContext memory ctx, ModelTotal memory p)
-        private
-        returns (RevenueSplit.Parts memory parts)
-    {
-        // One registry call records usage and returns the split terms. Reverts for an unknown
-        // model; any registered status is accepted (see ISettlement).
-        (address vault, uint256 vaultShareBps) = ctx.registry.recordUsage(p.modelId, p.calls, p.amount);
-        // An empty vault takes nothing: its share goes to the holders (see IModelVault).
-        if (vaultShareBps != 0) {
-            vaultShareBps = RevenueSplit.effectiveVaultShareBps(vaultShareBps, IERC20(vault).totalSupply());
-        }
-        parts = RevenueSplit.split(p.amount, ctx.protocolFeeBps, ctx.runnerFeeBps, vaultShareBps);
-        if (parts.vault != 0) {
-            ctx.asset.safeTransfer(vault, parts.vault);
-            IModelVault(vault).receiveRevenue(parts.vault);
-        }
-        emit RevenueDistributed(
-            p.modelId,
-            msg.sender,
-            ctx.sequence,
-            p.calls,
-            p.amount,
-            parts.protocolFee,
-            parts.runnerFee,
-            parts.vault,
-            parts.holders
-        );
     }
 
     function _setProtocolFeeBps(uint16 feeBps) private {

@@ -246,6 +246,8 @@ contract Deploy is Script {
         registry.grantRole(registry.SETTLEMENT_ROLE(), settlement);
         shares.grantRole(shares.SETTLEMENT_ROLE(), settlement);
         factory.grantRole(factory.SETTLEMENT_ROLE(), settlement);
+        factory.setSettlement(settlement);
+        shares.setSettlement(settlement);
     }
 
     /// @dev Moves every role of the deployer to the final admin when they differ. Extend `targets`

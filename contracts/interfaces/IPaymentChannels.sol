@@ -194,6 +194,10 @@ interface IPaymentChannels {
 
     // ------------------------------------------------------------------ settlement
 
+    /// @notice Pays `amount` of the settled funds this contract keeps for Settlement to `to`.
+    ///         Only Settlement (`SETTLEMENT_ROLE`).
+    function payOut(address to, uint256 amount) external;
+
     /// @notice Pays the lanes of `vouchers` up to each voucher and transfers the total to the caller.
     ///         Checks for every voucher: the channel exists, pays `runner`, is not withdrawn and its
     ///         challenge period (if any) has not ended; the signature is the consumer's or an

@@ -48,17 +48,13 @@ interface ISettlement {
         uint256 runnerTotalAmount
     );
 
-    /// @notice How one model's amount in a batch was split.
-    event RevenueDistributed(
-        uint256 indexed modelId,
-        address indexed runner,
-        uint256 indexed sequence,
-        uint256 calls,
-        uint256 amount,
-        uint256 protocolFee,
-        uint256 runnerFee,
-        uint256 vaultAmount,
-        uint256 holdersAmount
+    /// @notice A batch's amount for one model, now pending in Settlement until {flush}: `net` is
+    ///         what is left after the protocol and runner fees, for the vault and the holders.
+    event RevenuePending(uint256 indexed modelId, address indexed runner, uint256 calls, uint256 amount, uint256 net);
+
+    /// @notice A model's pending usage and revenue went to the registry, its vault and its holders.
+    event RevenueFlushed(
+        uint256 indexed modelId, uint256 calls, uint256 amount, uint256 vaultAmount, uint256 holdersAmount
     );
 
     /// @notice Accrued protocol fees were sent to the treasury; `totalWithdrawn` is cumulative.

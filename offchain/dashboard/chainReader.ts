@@ -84,13 +84,22 @@ export class ChainReader {
     return { symbol, decimals };
   }
 
+  /** Usage counts what Settlement still holds for the model (pending a flush) with the registry's. */
   async model(modelId: bigint): Promise<ModelOnChain> {
-    const m = await this.client.readContract({
-      address: this.deployment.modelRegistry,
-      abi: modelRegistryAbi,
-      functionName: "getModel",
-      args: [modelId],
-    });
+    const [m, [pendingCalls, pendingRevenue]] = await Promise.all([
+      this.client.readContract({
+        address: this.deployment.modelRegistry,
+        abi: modelRegistryAbi,
+        functionName: "getModel",
+        args: [modelId],
+      }),
+      this.client.readContract({
+        address: this.deployment.settlement,
+        abi: settlementAbi,
+        functionName: "pendingOf",
+        args: [modelId],
+      }),
+    ]);
     return {
       owner: m.owner,
       trainer: m.trainer,
@@ -98,8 +107,8 @@ export class ChainReader {
       vault: m.vault,
       pricePerCall: m.pricePerCall,
       vaultShareBps: m.vaultShareBps,
-      totalCalls: m.totalCalls,
-      totalRevenue: m.totalRevenue,
+      totalCalls: m.totalCalls + pendingCalls,
+      totalRevenue: m.totalRevenue + pendingRevenue,
       metadataURI: m.metadataURI,
     };
   }

@@ -87,12 +87,18 @@ const registry = () => ({ address: p.deployment.modelRegistry, abi: modelRegistr
 const shares = () => ({ address: p.deployment.coTrainingShares, abi: coTrainingSharesAbi });
 const settlement = () => ({ address: p.deployment.settlement, abi: settlementAbi });
 
-const getModel = (modelId: bigint) =>
-  read<{ totalCalls: bigint; totalRevenue: bigint; vault: Address; vaultShareBps: number }>({
-    ...registry(),
-    functionName: "getModel",
-    args: [modelId],
-  });
+/** The registry's model, its usage counting what Settlement holds pending a flush. */
+const getModel = async (modelId: bigint) => {
+  const [m, [pendingCalls, pendingRevenue]] = await Promise.all([
+    read<{ totalCalls: bigint; totalRevenue: bigint; vault: Address; vaultShareBps: number }>({
+      ...registry(),
+      functionName: "getModel",
+      args: [modelId],
+    }),
+    read<readonly [bigint, bigint, bigint]>({ ...settlement(), functionName: "pendingOf", args: [modelId] }),
+  ]);
+  return { ...m, totalCalls: m.totalCalls + pendingCalls, totalRevenue: m.totalRevenue + pendingRevenue };
+};
 const holdersOf = (modelId: bigint) =>
   read<readonly [readonly Address[], readonly bigint[]]>({
     ...shares(),

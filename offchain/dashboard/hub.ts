@@ -94,12 +94,16 @@ interface ModelState {
   latency: LatencyWindow;
   /** Per-call splits added up: the micropayments the page animates. */
   streamed: { protocolFee: bigint; runnerFee: bigint; vault: bigint; holders: Map<string, bigint> };
-  /** RevenueDistributed events added up (every runner): the settled split. */
+  /**
+   * Settlement's events added up (every runner): `RevenuePending` gives the calls, the amount and
+   * the fees (amount less net); `RevenueFlushed` the vault's and the holders' parts; `pending` is
+   * the net not yet flushed.
+   */
   distributed: {
     calls: bigint;
     amount: bigint;
-    protocolFee: bigint;
-    runnerFee: bigint;
+    fees: bigint;
+    pending: bigint;
     vault: bigint;
     holders: bigint;
   };
@@ -405,7 +409,7 @@ export class DashboardHub {
     // What the history adds up is rebuilt from scratch, so a retried start never counts twice.
     this.stages.rewarded = { count: 0, amount: 0n, lastAt: null, detail: "" };
     for (const m of this.models.values()) {
-      m.distributed = { calls: 0n, amount: 0n, protocolFee: 0n, runnerFee: 0n, vault: 0n, holders: 0n };
+      m.distributed = { calls: 0n, amount: 0n, fees: 0n, pending: 0n, vault: 0n, holders: 0n };
       m.claimed.clear();
     }
     await this.handle(logs, true);
@@ -459,11 +463,7 @@ export class DashboardHub {
             }
           }
         } else if (log.eventName === "UsageRecorded") {
-          const m = this.models.get(log.args.modelId);
-          if (m?.chain) {
-            m.chain.totalCalls = log.args.totalCalls;
-            m.chain.totalRevenue = log.args.totalRevenue;
-          } else if (m) shown.models.add(m.modelId);
+          // A flush moved pending usage into the registry: the settled totals are unchanged.
         } else if ("modelId" in log.args && typeof log.args.modelId === "bigint") {
           stale.models.add(log.args.modelId); // terms, status or metadata changed
         }
@@ -483,14 +483,23 @@ export class DashboardHub {
         if (log.eventName === "BatchSettled" && isAddressEqual(log.args.runner, runner)) {
           const { sequence, calls, amount } = log.args;
           this.fire("settled", `batch ${sequence}: ${calls} calls`, amount, at);
-        } else if (log.eventName === "RevenueDistributed") {
+        } else if (log.eventName === "RevenuePending") {
           const m = this.models.get(log.args.modelId);
           if (m) {
             const d = m.distributed;
             d.calls += log.args.calls;
             d.amount += log.args.amount;
-            d.protocolFee += log.args.protocolFee;
-            d.runnerFee += log.args.runnerFee;
+            d.fees += log.args.amount - log.args.net;
+            d.pending += log.args.net;
+            // Settled usage (registry + pending) and the holders' claimable (pending counts) grew.
+            shown.models.add(m.modelId);
+            shown.holders.add(m.modelId);
+          }
+        } else if (log.eventName === "RevenueFlushed") {
+          const m = this.models.get(log.args.modelId);
+          if (m) {
+            const d = m.distributed;
+            d.pending -= log.args.vaultAmount + log.args.holdersAmount;
             d.vault += log.args.vaultAmount;
             d.holders += log.args.holdersAmount;
             shown.vaults.add(m.modelId);
@@ -643,7 +652,7 @@ export class DashboardHub {
         rate: new RateWindow(60),
         latency: new LatencyWindow(),
         streamed: { protocolFee: 0n, runnerFee: 0n, vault: 0n, holders: new Map() },
-        distributed: { calls: 0n, amount: 0n, protocolFee: 0n, runnerFee: 0n, vault: 0n, holders: 0n },
+        distributed: { calls: 0n, amount: 0n, fees: 0n, pending: 0n, vault: 0n, holders: 0n },
         claimed: new Map(),
       };
       this.models.set(served.modelId, m);

@@ -244,12 +244,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stop
       `${receipts.length} paid calls in ${seconds.toFixed(1)} s (${Math.round(receipts.length / seconds)} calls/s)`,
     );
 
-    // 6. Settle everything in batches; let part of the vault revenue unlock.
+    // 6. Settle everything in batches, flush the models' pending revenue into their vaults and
+    //    to their holders (the runner does it on a slow schedule; here at once); let part of the
+    //    vault revenue unlock.
     const batches = await runner.settler.settleAll();
     let gasUsed = 0n;
     for (const batch of batches) {
       gasUsed += (await admin.publicClient.getTransactionReceipt({ hash: batch.txHash })).gasUsed;
     }
+    await runner.settler.flushPendingRevenue();
     await admin.publicClient.request({
       method: "evm_increaseTime" as never,
       params: [Number(UNLOCK_PERIOD / 3n)] as never,

@@ -85,6 +85,8 @@ export const runnerConfigSchema = z.object({
       proofReceipts: z.coerce.number().int().min(1).default(50_000),
       /** The journal is compacted (settled calls of older batches dropped) each time it grows by this much. */
       compactJournalMB: z.coerce.number().positive().default(256),
+      /** Settled models' pending revenue is flushed after a settlement this long after the last flush; 0: every time; unset: 6 × intervalMs. */
+      flushEveryMs: z.coerce.number().int().min(0).optional(),
     })
     .prefault({}),
   chainCacheMs: z.coerce

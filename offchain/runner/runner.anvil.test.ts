@@ -113,14 +113,23 @@ const lanePaid = (channelId: bigint, modelId: bigint) =>
     functionName: "getLane",
     args: [channelId, modelId],
   });
+/** Settled usage: the registry's counters and what Settlement holds pending a flush. */
 const usage = async (modelId: bigint) => {
-  const model = await p.publicClient.readContract({
-    address: p.deployment.modelRegistry,
-    abi: modelRegistryAbi,
-    functionName: "getModel",
-    args: [modelId],
-  });
-  return { calls: model.totalCalls, revenue: model.totalRevenue };
+  const [model, [pendingCalls, pendingRevenue]] = await Promise.all([
+    p.publicClient.readContract({
+      address: p.deployment.modelRegistry,
+      abi: modelRegistryAbi,
+      functionName: "getModel",
+      args: [modelId],
+    }),
+    p.publicClient.readContract({
+      address: p.deployment.settlement,
+      abi: settlementAbi,
+      functionName: "pendingOf",
+      args: [modelId],
+    }),
+  ]);
+  return { calls: model.totalCalls + pendingCalls, revenue: model.totalRevenue + pendingRevenue };
 };
 /** Asks the runner for a receipt's Merkle proof and checks it with Settlement.verifyReceipt. */
 const provenOnChain = async (url: string, runner: Hex, receipt: PaidReceipt) => {

@@ -351,12 +351,24 @@ const walletAbi = [
 
 describe("revenue split vs Settlement", () => {
   it("splits each model's settled amount exactly as sdk/math/revenueSplit does", async () => {
+    // Settling leaves each model's net pending; a flush splits it between vault and holders.
     const receipt = await runner.publicClient.getTransactionReceipt({ hash: settledTx });
-    const events = parseEventLogs({
+    const pending = parseEventLogs({ abi: settlementAbi, logs: receipt.logs, eventName: "RevenuePending" });
+    // Before the flush the registry has nothing; the SDK's usage counts what is pending.
+    for (const e of pending) {
+      expect(await getUsage(runner, e.args.modelId)).toMatchObject({
+        totalCalls: e.args.calls,
+        totalRevenue: e.args.amount,
+      });
+    }
+    const { hash: flushTx } = await sendTx(runner, "Settlement.flushMany", {
+      address: devnet.deployment.settlement,
       abi: settlementAbi,
-      logs: receipt.logs,
-      eventName: "RevenueDistributed",
+      functionName: "flushMany",
+      args: [models.map((m) => m.modelId)],
     });
+    const flushed = await runner.publicClient.getTransactionReceipt({ hash: flushTx });
+    const events = parseEventLogs({ abi: settlementAbi, logs: flushed.logs, eventName: "RevenueFlushed" });
     const protocolFeeBps = await runner.publicClient.readContract({
       address: devnet.deployment.settlement,
       abi: settlementAbi,
@@ -381,10 +393,12 @@ describe("revenue split vs Settlement", () => {
         effectiveVaultShareBps(BigInt(m.vaultShareBps), totalSupply),
       );
       expect(parts.vault === 0n).toBe(m === models[1]);
+      expect(pending.find((e) => e.args.modelId === m.modelId)?.args).toMatchObject({
+        amount: usage.totalRevenue,
+        net: usage.totalRevenue - parts.protocolFee - parts.runnerFee,
+      });
       expect(event?.args).toMatchObject({
         amount: usage.totalRevenue,
-        protocolFee: parts.protocolFee,
-        runnerFee: parts.runnerFee,
         vaultAmount: parts.vault,
         holdersAmount: parts.holders,
       });

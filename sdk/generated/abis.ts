@@ -314,6 +314,20 @@ export const coTrainingSharesAbi = [
   },
   {
     type: "function",
+    inputs: [{ name: "settlement_", internalType: "address", type: "address" }],
+    name: "setSettlement",
+    outputs: [],
+    stateMutability: "nonpayable",
+  },
+  {
+    type: "function",
+    inputs: [],
+    name: "settlement",
+    outputs: [{ name: "", internalType: "address", type: "address" }],
+    stateMutability: "view",
+  },
+  {
+    type: "function",
     inputs: [{ name: "interfaceId", internalType: "bytes4", type: "bytes4" }],
     name: "supportsInterface",
     outputs: [{ name: "", internalType: "bool", type: "bool" }],
@@ -2583,6 +2597,20 @@ export const modelVaultFactoryAbi = [
   },
   {
     type: "function",
+    inputs: [{ name: "settlement_", internalType: "address", type: "address" }],
+    name: "setSettlement",
+    outputs: [],
+    stateMutability: "nonpayable",
+  },
+  {
+    type: "function",
+    inputs: [],
+    name: "settlement",
+    outputs: [{ name: "", internalType: "address", type: "address" }],
+    stateMutability: "view",
+  },
+  {
+    type: "function",
     inputs: [{ name: "interfaceId", internalType: "bytes4", type: "bytes4" }],
     name: "supportsInterface",
     outputs: [{ name: "", internalType: "bool", type: "bool" }],
@@ -3097,6 +3125,16 @@ export const paymentChannelsAbi = [
     name: "paused",
     outputs: [{ name: "", internalType: "bool", type: "bool" }],
     stateMutability: "view",
+  },
+  {
+    type: "function",
+    inputs: [
+      { name: "to", internalType: "address", type: "address" },
+      { name: "amount", internalType: "uint256", type: "uint256" },
+    ],
+    name: "payOut",
+    outputs: [],
+    stateMutability: "nonpayable",
   },
   {
     type: "function",
@@ -4908,6 +4946,20 @@ export const settlementAbi = [
   },
   {
     type: "function",
+    inputs: [{ name: "modelId", internalType: "uint256", type: "uint256" }],
+    name: "flush",
+    outputs: [],
+    stateMutability: "nonpayable",
+  },
+  {
+    type: "function",
+    inputs: [{ name: "modelIds", internalType: "uint256[]", type: "uint256[]" }],
+    name: "flushMany",
+    outputs: [],
+    stateMutability: "nonpayable",
+  },
+  {
+    type: "function",
     inputs: [{ name: "role", internalType: "bytes32", type: "bytes32" }],
     name: "getRoleAdmin",
     outputs: [{ name: "", internalType: "bytes32", type: "bytes32" }],
@@ -4998,6 +5050,29 @@ export const settlementAbi = [
     inputs: [],
     name: "paymentChannels",
     outputs: [{ name: "", internalType: "contract IPaymentChannels", type: "address" }],
+    stateMutability: "view",
+  },
+  {
+    type: "function",
+    inputs: [{ name: "modelId", internalType: "uint256", type: "uint256" }],
+    name: "pendingOf",
+    outputs: [
+      { name: "calls", internalType: "uint256", type: "uint256" },
+      { name: "revenue", internalType: "uint256", type: "uint256" },
+      { name: "net", internalType: "uint256", type: "uint256" },
+    ],
+    stateMutability: "view",
+  },
+  {
+    type: "function",
+    inputs: [{ name: "modelId", internalType: "uint256", type: "uint256" }],
+    name: "pendingSplitOf",
+    outputs: [
+      { name: "calls", internalType: "uint256", type: "uint256" },
+      { name: "revenue", internalType: "uint256", type: "uint256" },
+      { name: "vaultAmount", internalType: "uint256", type: "uint256" },
+      { name: "holdersAmount", internalType: "uint256", type: "uint256" },
+    ],
     stateMutability: "view",
   },
   {
@@ -5482,18 +5557,6 @@ export const settlementAbi = [
         indexed: true,
       },
       {
-        name: "runner",
-        internalType: "address",
-        type: "address",
-        indexed: true,
-      },
-      {
-        name: "sequence",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: true,
-      },
-      {
         name: "calls",
         internalType: "uint256",
         type: "uint256",
@@ -5501,18 +5564,6 @@ export const settlementAbi = [
       },
       {
         name: "amount",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: false,
-      },
-      {
-        name: "protocolFee",
-        internalType: "uint256",
-        type: "uint256",
-        indexed: false,
-      },
-      {
-        name: "runnerFee",
         internalType: "uint256",
         type: "uint256",
         indexed: false,
@@ -5530,7 +5581,39 @@ export const settlementAbi = [
         indexed: false,
       },
     ],
-    name: "RevenueDistributed",
+    name: "RevenueFlushed",
+  },
+  {
+    type: "event",
+    anonymous: false,
+    inputs: [
+      {
+        name: "modelId",
+        internalType: "uint256",
+        type: "uint256",
+        indexed: true,
+      },
+      {
+        name: "runner",
+        internalType: "address",
+        type: "address",
+        indexed: true,
+      },
+      {
+        name: "calls",
+        internalType: "uint256",
+        type: "uint256",
+        indexed: false,
+      },
+      {
+        name: "amount",
+        internalType: "uint256",
+        type: "uint256",
+        indexed: false,
+      },
+      { name: "net", internalType: "uint256", type: "uint256", indexed: false },
+    ],
+    name: "RevenuePending",
   },
   {
     type: "event",
@@ -5709,11 +5792,6 @@ export const settlementAbi = [
       { name: "value", internalType: "uint256", type: "uint256" },
     ],
     name: "SafeCastOverflowedUintDowncast",
-  },
-  {
-    type: "error",
-    inputs: [{ name: "token", internalType: "address", type: "address" }],
-    name: "SafeERC20FailedOperation",
   },
   {
     type: "error",

@@ -5,7 +5,7 @@
 import { type Account, type Address, type Hex, isAddressEqual } from "viem";
 import { call, chainTime, eventsOf, type OpenLoRAClient, sendTx, signer } from "../client";
 import { InvalidArgumentError } from "../errors";
-import { coTrainingSharesAbi, modelRegistryAbi } from "../generated/abis";
+import { coTrainingSharesAbi, modelRegistryAbi, settlementAbi } from "../generated/abis";
 import {
   assembleContributors,
   type ContributorConsent,
@@ -213,10 +213,33 @@ export async function registerModelWithSigners(
   return { ...(await registerModel(client, params, list)), consents };
 }
 
-export async function getModel(client: OpenLoRAClient, modelId: bigint): Promise<ModelInfo> {
-  const m = await call(client, `ModelRegistry.getModel(${modelId})`, () =>
-    client.publicClient.readContract({ ...registry(client), functionName: "getModel", args: [modelId] }),
+/**
+ * Usage settled and not yet flushed into the registry (Settlement keeps it per model until anyone
+ * flushes): the registry's counters plus this are everything settled.
+ */
+export async function pendingUsage(
+  client: OpenLoRAClient,
+  modelId: bigint,
+): Promise<{ calls: bigint; revenue: bigint; net: bigint }> {
+  const [calls, revenue, net] = await call(client, `Settlement.pendingOf(${modelId})`, () =>
+    client.publicClient.readContract({
+      address: client.deployment.settlement,
+      abi: settlementAbi,
+      functionName: "pendingOf",
+      args: [modelId],
+    }),
   );
+  return { calls, revenue, net };
+}
+
+/** A model; `totalCalls` and `totalRevenue` count settled usage, flushed or still pending. */
+export async function getModel(client: OpenLoRAClient, modelId: bigint): Promise<ModelInfo> {
+  const [m, pending] = await Promise.all([
+    call(client, `ModelRegistry.getModel(${modelId})`, () =>
+      client.publicClient.readContract({ ...registry(client), functionName: "getModel", args: [modelId] }),
+    ),
+    pendingUsage(client, modelId),
+  ]);
   return {
     modelId,
     owner: m.owner,
@@ -229,8 +252,8 @@ export async function getModel(client: OpenLoRAClient, modelId: bigint): Promise
     parentModelId: m.parentModelId,
     pricePerCall: m.pricePerCall,
     vaultShareBps: m.vaultShareBps,
-    totalCalls: m.totalCalls,
-    totalRevenue: m.totalRevenue,
+    totalCalls: m.totalCalls + pending.calls,
+    totalRevenue: m.totalRevenue + pending.revenue,
     metadataURI: m.metadataURI,
     datasetHashes: [...m.datasetHashes],
   };

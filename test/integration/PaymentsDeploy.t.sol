@@ -111,6 +111,10 @@ contract PaymentsDeployTest is Test {
         totals[0] = ModelTotal(modelId, 1, 1000);
         vm.prank(runner);
         Settlement(d.settlement).settle(Batch(keccak256("receipts"), totals, vouchers));
+        // Anyone flushes the model: the deploy script wired the vaults and the shares to Settlement.
+        assertEq(CoTrainingShares(d.coTrainingShares).settlement(), d.settlement);
+        assertEq(ModelVaultFactory(d.modelVaultFactory).settlement(), d.settlement);
+        Settlement(d.settlement).flush(modelId);
         assertEq(ModelRegistry(d.modelRegistry).getModel(modelId).totalCalls, 1);
         // 1000 − 5% protocol − 10% runner = 850; the vault has no shares, so its 10% goes to the
         // holders too and the creator gets all 850.

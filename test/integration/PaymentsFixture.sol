@@ -84,6 +84,8 @@ abstract contract PaymentsFixture is ProtocolFixture {
         registry.grantRole(registry.SETTLEMENT_ROLE(), address(settler));
         shares.grantRole(shares.SETTLEMENT_ROLE(), address(settler));
         factory.grantRole(factory.SETTLEMENT_ROLE(), address(settler));
+        factory.setSettlement(address(settler));
+        shares.setSettlement(address(settler));
         vm.stopPrank();
     }
 
@@ -213,6 +215,9 @@ abstract contract PaymentsFixture is ProtocolFixture {
         owed = channels.totalBalance() + runners.totalStaked() + settler.totalFeesOwed() + shares.totalOwed();
         for (uint256 i; i < vaults.length; ++i) {
             owed += IVaultAccounting(vaults[i]).accountedAssets();
+            // Revenue settled and not yet flushed: PaymentChannels keeps it for Settlement.
+            (,, uint256 net) = settler.pendingOf(IVaultAccounting(vaults[i]).modelId());
+            owed += net;
         }
     }
 
@@ -228,4 +233,5 @@ abstract contract PaymentsFixture is ProtocolFixture {
 
 interface IVaultAccounting {
     function accountedAssets() external view returns (uint256);
+    function modelId() external view returns (uint256);
 }

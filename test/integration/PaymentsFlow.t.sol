@@ -51,6 +51,11 @@ contract PaymentsFlowTest is PaymentsFixture {
         // The agent pays 200 calls; the runner settles them with the root of their receipts.
         (CallReceipt[] memory receipts, bytes32[] memory leaves) = _serve(1, 200);
         uint256 sequence = _settleOne(_root(leaves), 200);
+        // Settled usage and revenue wait in Settlement until anyone flushes the model.
+        (uint256 pendingCalls,,) = settler.pendingOf(modelId);
+        assertEq(pendingCalls, 200);
+        assertEq(registry.getModel(modelId).totalCalls, 0);
+        settler.flush(modelId);
         assertEq(registry.getModel(modelId).totalCalls, 200);
         assertEq(registry.getModel(modelId).totalRevenue, 200 * price);
 
@@ -81,7 +86,10 @@ contract PaymentsFlowTest is PaymentsFixture {
         _settleOne(_root(leaves), 50);
         assertEq(settler.batchCount(runner.addr), 2);
 
-        // Everyone collects.
+        // Everyone collects; the first claim flushes the last 50 calls' revenue in. The view counts
+        // the pending holders' part already, so it shows what the claims pay.
+        assertEq(shares.claimable(modelId, creator.addr), 102_000 + 25_500, "claimable includes pending");
+        assertEq(shares.claimable(modelId, dataContributor.addr), 34_000 + 8500, "claimable includes pending");
         vm.prank(creator.addr);
         assertEq(shares.claim(modelId), 102_000 + 25_500);
         vm.prank(dataContributor.addr);

@@ -348,7 +348,8 @@ contract PaymentChannelsTest is PaymentsFixture {
         assertEq(usd.balanceOf(consumer.addr), DEPOSIT - 40e6);
         assertEq(channels.balanceOf(channelId), 0);
         assertEq(channels.totalBalance(), 0);
-        assertEq(usd.balanceOf(address(channels)), 0);
+        // What was settled stays here for Settlement to pay out.
+        assertEq(usd.balanceOf(address(channels)), 40e6);
         assertTrue(channels.getChannel(channelId).withdrawn);
     }
 
@@ -475,7 +476,7 @@ contract PaymentChannelsTest is PaymentsFixture {
 
     // ------------------------------------------------------------------ settleVouchers
 
-    function test_SettleVouchers_PaysLaneAndSendsAmountToCaller() public {
+    function test_SettleVouchers_PaysLaneAndKeepsAmountForCaller() public {
         SignedVoucher memory v = _voucher(consumer.key, channelId, 7, 12e6, 12);
         vm.expectEmit(address(channels));
         emit IPaymentChannels.VoucherRedeemed(channelId, 7, runner, 12e6, 12, 12e6, 12, v.transcriptHash, 12e6);
@@ -485,7 +486,9 @@ contract PaymentChannelsTest is PaymentsFixture {
         assertEq(totals[0].modelId, 7);
         assertEq(totals[0].calls, 12);
         assertEq(totals[0].amount, 12e6);
-        assertEq(usd.balanceOf(settleCaller), 12e6);
+        // Kept here for Settlement: the asset held exceeds the channels' balances by the amount.
+        assertEq(usd.balanceOf(settleCaller), 0);
+        assertEq(usd.balanceOf(address(channels)) - channels.totalBalance(), 12e6);
         IPaymentChannels.Lane memory lane = channels.getLane(channelId, 7);
         assertEq(lane.paidAmount, 12e6);
         assertEq(lane.paidCalls, 12);
@@ -747,8 +750,19 @@ contract PaymentChannelsTest is PaymentsFixture {
         (ModelTotal[] memory totals, uint256 amount) = _settle(_voucher(consumer.key, channelId, 1, a2, k2));
         assertEq(amount, a2 - a1);
         assertEq(totals[0].calls, k2 - k1);
-        assertEq(usd.balanceOf(settleCaller), a2);
+        assertEq(usd.balanceOf(address(channels)) - channels.totalBalance(), a2);
         assertEq(channels.balanceOf(channelId), DEPOSIT - a2);
+    }
+
+    function test_PayOut_OnlySettlementPaysFromKeptFunds() public {
+        _settle(_voucher(consumer.key, channelId, 1, 5e6, 1));
+        vm.expectRevert(_missingRole(stranger, channels.SETTLEMENT_ROLE()));
+        vm.prank(stranger);
+        channels.payOut(stranger, 1);
+        vm.prank(settleCaller);
+        channels.payOut(stranger, 5e6);
+        assertEq(usd.balanceOf(stranger), 5e6);
+        assertEq(usd.balanceOf(address(channels)), channels.totalBalance());
     }
 
     // ------------------------------------------------------------------ governance

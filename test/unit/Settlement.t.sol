@@ -59,9 +59,15 @@ contract SettlementTest is PaymentsFixture {
         _deposit(vaultB, backer, 1e6);
     }
 
+    /// @dev Settles, then flushes the batch's models, so that vaults, holders and the registry show it.
     function _settleAs(address who, Batch memory batch) internal returns (uint256 sequence) {
         vm.prank(who);
         sequence = settler.settle(batch);
+        uint256[] memory ids = new uint256[](batch.totals.length);
+        for (uint256 i; i < ids.length; ++i) {
+            ids[i] = batch.totals[i].modelId;
+        }
+        settler.flushMany(ids);
     }
 
     function _expectSettleRevert(Batch memory batch, bytes memory err) internal {
@@ -160,10 +166,22 @@ contract SettlementTest is PaymentsFixture {
         uint256 toHolders = amount - protocolFee - runnerFee - toVault; // 68e6
 
         vm.expectEmit(address(settler));
-        emit ISettlement.RevenueDistributed(modelA, runner, 1, 40, amount, protocolFee, runnerFee, toVault, toHolders);
+        emit ISettlement.RevenuePending(modelA, runner, 40, amount, toVault + toHolders);
         vm.expectEmit(address(settler));
         emit ISettlement.BatchSettled(runner, 1, batch.receiptsRoot, 1, 40, amount, amount);
-        uint256 sequence = _settleAs(runner, batch);
+        vm.prank(runner);
+        uint256 sequence = settler.settle(batch);
+        (uint256 pendingCalls, uint256 pendingRevenue, uint256 pendingNet) = settler.pendingOf(modelA);
+        assertEq(pendingCalls, 40);
+        assertEq(pendingRevenue, amount);
+        assertEq(pendingNet, toVault + toHolders);
+        assertEq(vaultA.totalRevenue(), 0, "nothing reaches the vault before a flush");
+        assertEq(_held(_vaults()), _owed(_vaults()));
+        vm.expectEmit(address(settler));
+        emit ISettlement.RevenueFlushed(modelA, 40, amount, toVault, toHolders);
+        settler.flush(modelA);
+        (pendingCalls, pendingRevenue, pendingNet) = settler.pendingOf(modelA);
+        assertEq(pendingCalls + pendingRevenue + pendingNet, 0);
 
         assertEq(sequence, 1);
         assertEq(settler.batchCount(runner), 1);
@@ -177,7 +195,8 @@ contract SettlementTest is PaymentsFixture {
         assertEq(settler.protocolFeesAccrued(), protocolFee);
         assertEq(settler.runnerFeesAccrued(runner), runnerFee);
         assertEq(settler.totalFeesOwed(), protocolFee + runnerFee);
-        assertEq(usd.balanceOf(address(settler)), protocolFee + runnerFee);
+        // PaymentChannels keeps the fees for Settlement, which pays them out from there.
+        assertEq(usd.balanceOf(address(channels)) - channels.totalBalance(), protocolFee + runnerFee);
         // The vault's share arrives locked, to unlock linearly.
         assertEq(vaultA.totalRevenue(), toVault);
         assertEq(vaultA.lockedRevenue(), toVault);
@@ -376,17 +395,22 @@ contract SettlementTest is PaymentsFixture {
         ModelVault vaultC = ModelVault(registry.getModelTerms(modelC).vault);
         uint256 amount = 100e6;
         uint256 net = amount - amount * PROTOCOL_FEE_BPS / 10_000 - amount * RUNNER_FEE_BPS / 10_000;
+        vm.prank(runner);
+        settler.settle(_lanebatch(_voucher(consumer.key, channelId, modelC, amount, 5), 0, 0));
+        assertEq(shares.totalCredited(modelC), 0, "pending until a flush");
+
+        // The first deposit into the empty vault flushes first: the split sees the vault empty.
+        address eve = makeAddr("eve");
+        usd.mint(eve, 1);
+        vm.prank(eve);
+        usd.approve(address(vaultC), 1);
         vm.expectEmit(address(settler));
-        emit ISettlement.RevenueDistributed(
-            modelC, runner, 1, 5, amount, amount * PROTOCOL_FEE_BPS / 10_000, amount * RUNNER_FEE_BPS / 10_000, 0, net
-        );
-        _settleAs(runner, _lanebatch(_voucher(consumer.key, channelId, modelC, amount, 5), 0, 0));
+        emit ISettlement.RevenueFlushed(modelC, 5, amount, 0, net);
+        vm.prank(eve);
+        uint256 minted = vaultC.deposit(1, eve);
         assertEq(vaultC.totalRevenue(), 0);
         assertEq(vaultC.lockedRevenue(), 0);
         assertEq(shares.totalCredited(modelC), net, "the vault's share went to the holders");
-
-        address eve = makeAddr("eve");
-        uint256 minted = _deposit(vaultC, eve, 1);
         vm.warp(block.timestamp + 30 days);
         vm.prank(eve);
         assertLe(vaultC.redeem(minted, eve, eve), 1, "eve collects nothing settled before her deposit");

@@ -150,8 +150,8 @@ function renderModel(container, m) {
   renderFlow(card, m);
   renderContributors(root.querySelector(".contributors tbody"), m);
 
-  setField(root, "dist-protocol", amount(m.distributed.protocolFee));
-  setField(root, "dist-runner", amount(m.distributed.runnerFee));
+  setField(root, "dist-fees", amount(m.distributed.fees));
+  setField(root, "dist-pending", amount(m.distributed.pending));
   setField(root, "dist-vault", amount(m.distributed.vault));
   setField(root, "dist-holders", amount(m.distributed.holders));
 

@@ -69,7 +69,12 @@ function capturingLog() {
 
 async function newSettler(
   name: string,
-  overrides: { publicClient?: PublicClient; log?: pino.Logger; clock?: () => number } = {},
+  overrides: {
+    publicClient?: PublicClient;
+    log?: pino.Logger;
+    clock?: () => number;
+    flushEveryMs?: number;
+  } = {},
 ) {
   const { journal, records } = await Journal.open(path.join(tmp, `${name}.journal`));
   const metrics = new RunnerMetrics();
@@ -89,6 +94,7 @@ async function newSettler(
     proofReceipts: 10_000,
     compactJournalBytes: 2 ** 30,
     clock: overrides.clock,
+    flushEveryMs: overrides.flushEveryMs,
   });
   await settler.recover(records);
   return { settler, journal, metrics };
@@ -105,7 +111,36 @@ const lanePaid = (lane: ConsumerLane) =>
 const metricValue = async (metrics: RunnerMetrics, name: string) =>
   (await metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
 
+const pendingOf = async (modelId: bigint) =>
+  (
+    await p.publicClient.readContract({
+      address: p.deployment.settlement,
+      abi: settlementAbi,
+      functionName: "pendingOf",
+      args: [modelId],
+    })
+  )[0];
+
 describe("settler on anvil", () => {
+  it("flushes the settled models' pending revenue once flushEveryMs has passed since the last flush", async () => {
+    const lanes = await channelLanes(1);
+    let now = Number((await p.publicClient.getBlock()).timestamp) * 1000;
+    const { settler, journal } = await newSettler("flush", { clock: () => now, flushEveryMs: 60_000 });
+    for (const lane of lanes) settler.addCall(lane.next());
+    await settler.settleAll();
+    // Too soon after the start: the revenue stays pending in Settlement.
+    expect(await Promise.all(models.map(pendingOf))).toEqual([1n, 1n]);
+
+    now += 60_000;
+    const [lane] = lanes;
+    if (!lane) throw new Error("no lane");
+    settler.addCall(lane.next());
+    await settler.settleAll();
+    // Due: both models this settler settled for are flushed, the older one too.
+    expect(await Promise.all(models.map(pendingOf))).toEqual([0n, 0n]);
+    await journal.close();
+  });
+
   it("settles on its policy: a closing channel's lane before its deadline, the others once the oldest call is old enough", async () => {
     const [closing] = await channelLanes(0);
     const [steady] = await channelLanes(1);

@@ -48,6 +48,7 @@ import {
 import { ChannelCloses } from "./channelCloses";
 import { compactOnWorker } from "./journalCompaction";
 import type { ReceiptTree } from "./receiptTree";
+import { RevenueFlusher } from "./revenueFlush";
 import {
   decideSettlement,
   SETTLE_POLICY_DEFAULTS,
@@ -100,6 +101,11 @@ export interface SettlerOptions {
   proofReceipts: number;
   /** The journal is compacted each time it has grown by this many bytes. */
   compactJournalBytes: number;
+  /**
+   * The settled models' pending revenue is flushed (revenueFlush.ts) after a settlement once this
+   * long has passed since the last flush; 0: after every settlement; unset: 6 × intervalMs.
+   */
+  flushEveryMs?: number;
 }
 
 export interface SettledBatch {
@@ -188,6 +194,7 @@ export class Settler {
    */
   private lastSettledAt: number;
   private sizeCheckedAt = Number.NEGATIVE_INFINITY;
+  private readonly flusher: RevenueFlusher;
 
   constructor(private readonly options: SettlerOptions) {
     this.clock = options.clock ?? Date.now;
@@ -204,6 +211,11 @@ export class Settler {
       gasWorthMultiple: defined(options.gasWorthMultiple, SETTLE_POLICY_DEFAULTS.gasWorthMultiple),
       nativeTokenPrice: options.nativeTokenPrice,
     };
+    this.flusher = new RevenueFlusher({
+      ...options,
+      everyMs: defined(options.flushEveryMs, 6 * options.intervalMs),
+      clock: this.clock,
+    });
   }
 
   get address(): Address {
@@ -508,8 +520,26 @@ export class Settler {
         throw error;
       }
       const settled = await this.submit(plan, data, gas);
-      if (settled) return settled;
+      if (settled) {
+        await this.flushRevenue(settled);
+        return settled;
+      }
     }
+  }
+
+  /** A failed flush loses nothing: the revenue stays pending and the models stay due. */
+  private async flushRevenue(settled: SettledBatch): Promise<void> {
+    this.flusher.noteSettled(settled.totals.map((t) => t.modelId));
+    try {
+      await this.flusher.flushIfDue();
+    } catch (error) {
+      this.options.log.warn({ err: error }, "flushing pending revenue failed; it is tried again later");
+    }
+  }
+
+  /** Flushes every model this runner settled for and has not flushed yet. */
+  flushPendingRevenue(): Promise<bigint[]> {
+    return this.flusher.flush();
   }
 
   /** Calls in lanes set aside: unsettled, and not planned. */

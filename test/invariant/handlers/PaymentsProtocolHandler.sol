@@ -440,6 +440,11 @@ contract PaymentsProtocolHandler is Test {
         }
     }
 
+    /// @dev Anyone moves a model's pending revenue into its vault and to its holders.
+    function flush(uint256 modelSeed) external counted("flush") {
+        p.settler.flush(modelIds[modelSeed % modelIds.length]);
+    }
+
     function claim(uint256 holderSeed, uint256 modelSeed) external counted("claim") {
         address holder = holders[holderSeed % holders.length];
         vm.prank(holder);
