@@ -56,7 +56,7 @@ function print(report: DemoReport) {
   );
   const s = report.settlement;
   console.log(
-    `Settlement: ${s.batches} batch(es) for ${s.calls} calls, ${s.gasUsed} gas in all: ${s.gasPerCall.toFixed(1)} gas per paid call`,
+    `Settlement: ${s.batches} batch(es) for ${s.calls} calls and a flush of the models' revenue, ${s.gasUsed} gas in all: ${s.gasPerCall.toFixed(1)} gas per paid call`,
   );
   console.log(
     `Proof: receipt ${report.proof.requestHash.slice(0, 18)}… is in batch ${report.proof.sequence} ` +

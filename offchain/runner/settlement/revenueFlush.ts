@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from "pino";
-import type { Account, Address, PublicClient, WalletClient } from "viem";
+import type { Account, Address, Hex, PublicClient, WalletClient } from "viem";
 import { settlementAbi } from "../../../sdk/generated/abis";
 
 export interface RevenueFlushOptions {
@@ -30,6 +30,13 @@ export class RevenueFlushFailedError extends Error {
   }
 }
 
+/** A flush the runner sent: its models and what it cost (a flush is part of settling's gas). */
+export interface FlushedRevenue {
+  modelIds: bigint[];
+  txHash: Hex;
+  gasUsed: bigint;
+}
+
 export class RevenueFlusher {
   private readonly due = new Set<bigint>();
   private lastFlushAt: number;
@@ -43,17 +50,17 @@ export class RevenueFlusher {
     for (const id of modelIds) this.due.add(id);
   }
 
-  /** Flushes the noted models once `everyMs` has passed since the last flush; returns them. */
-  async flushIfDue(): Promise<bigint[]> {
+  /** Flushes the noted models once `everyMs` has passed since the last flush; null when not due. */
+  async flushIfDue(): Promise<FlushedRevenue | null> {
     const { everyMs, clock } = this.options;
-    if (this.due.size === 0 || clock() - this.lastFlushAt < everyMs) return [];
+    if (this.due.size === 0 || clock() - this.lastFlushAt < everyMs) return null;
     return this.flush();
   }
 
-  /** Flushes the noted models now, in one transaction. */
-  async flush(): Promise<bigint[]> {
+  /** Flushes the noted models now, in one transaction; null when none is due. */
+  async flush(): Promise<FlushedRevenue | null> {
     const modelIds = [...this.due];
-    if (modelIds.length === 0) return [];
+    if (modelIds.length === 0) return null;
     const { publicClient, walletClient, account, settlement, log } = this.options;
     const hash = await walletClient.writeContract({
       address: settlement,
@@ -68,6 +75,6 @@ export class RevenueFlusher {
     for (const id of modelIds) this.due.delete(id);
     this.lastFlushAt = this.options.clock();
     log.info({ models: modelIds.map(String), txHash: hash }, "flushed pending revenue");
-    return modelIds;
+    return { modelIds, txHash: hash, gasUsed: receipt.gasUsed };
   }
 }

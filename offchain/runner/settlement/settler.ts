@@ -48,7 +48,7 @@ import {
 import { ChannelCloses } from "./channelCloses";
 import { compactOnWorker } from "./journalCompaction";
 import type { ReceiptTree } from "./receiptTree";
-import { RevenueFlusher } from "./revenueFlush";
+import { type FlushedRevenue, RevenueFlusher } from "./revenueFlush";
 import {
   decideSettlement,
   SETTLE_POLICY_DEFAULTS,
@@ -538,7 +538,7 @@ export class Settler {
   }
 
   /** Flushes every model this runner settled for and has not flushed yet. */
-  flushPendingRevenue(): Promise<bigint[]> {
+  flushPendingRevenue(): Promise<FlushedRevenue | null> {
     return this.flusher.flush();
   }
 
