@@ -24,19 +24,21 @@ class BenchError extends Error {
 }
 
 /** What one settle touched (test_Bench_Breakdown): counts, each first touch cold in a real transaction. */
-interface Breakdown {
-  name: string;
-  calls: number;
-  proxyHops: number;
-  implementations: number;
-  coldAccounts: number;
-  coldSlots: number;
-  changedSlots: number;
-  newSlots: number;
-  logs: number;
-  logTopics: number;
-  logBytes: number;
-}
+/** The counts of a BREAKDOWN line, in the order SettlementGas.t.sol prints them. */
+const BREAKDOWN_COUNTS = [
+  "calls",
+  "proxyHops",
+  "implementations",
+  "coldAccounts",
+  "coldSlots",
+  "changedSlots",
+  "newSlots",
+  "logs",
+  "logTopics",
+  "logBytes",
+] as const;
+
+type Breakdown = { name: string } & Record<(typeof BREAKDOWN_COUNTS)[number], number>;
 
 interface ContractSlots {
   scenario: string;
@@ -96,42 +98,12 @@ function parseBreakdowns(output: string): Breakdown[] {
   for (const line of output.split("\n")) {
     const match = /^\s*BREAKDOWN ((?:\d+ ){10})(.+)$/.exec(line);
     if (!match) continue;
-    const [
-      calls,
-      proxyHops,
-      implementations,
-      coldAccounts,
-      coldSlots,
-      changedSlots,
-      newSlots,
-      logs,
-      logTopics,
-      logBytes,
-    ] = (match[1] as string).trim().split(" ").map(Number) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    rows.push({
-      name: (match[2] as string).trim(),
-      calls,
-      proxyHops,
-      implementations,
-      coldAccounts,
-      coldSlots,
-      changedSlots,
-      newSlots,
-      logs,
-      logTopics,
-      logBytes,
+    const counts = (match[1] as string).trim().split(" ").map(Number);
+    const row = { name: (match[2] as string).trim() } as Breakdown;
+    BREAKDOWN_COUNTS.forEach((field, i) => {
+      row[field] = counts[i] as number;
     });
+    rows.push(row);
   }
   if (rows.length === 0) throw new BenchError("the benchmark printed no BREAKDOWN lines");
   return rows;
