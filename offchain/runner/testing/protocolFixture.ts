@@ -13,7 +13,13 @@ import {
   type PublicClient,
   parseUnits,
 } from "viem";
-import { chainFor, createOpenLoRAClient, type OpenLoRAClient } from "../../../sdk/client";
+import {
+  type ContractWrite,
+  chainFor,
+  createOpenLoRAClient,
+  type OpenLoRAClient,
+  sendTx,
+} from "../../../sdk/client";
 import { openChannel as openSdkChannel } from "../../../sdk/consumer/channels";
 import type { Deployment } from "../../../sdk/deployments";
 import { ensureBaseModel, registerModelWithSigners } from "../../../sdk/integrator/models";
@@ -58,10 +64,12 @@ export async function deployProtocol(): Promise<Protocol> {
     publicClient,
     deployer: devAccount(0),
     wallet,
+    // Through the SDK's sendTx, as users' writes go: estimated with its margin (a deposit's gas
+    // depends on the block's timestamp, and an exact estimate one second early runs out of gas),
+    // and a revert decoded.
     async write(account, request) {
-      const hash = await wallet(account).writeContract(request);
-      const receipt = await publicClient.waitForTransactionReceipt({ hash });
-      if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
+      const client = createOpenLoRAClient({ rpcUrl: devnet.rpcUrl, deployment: devnet.deployment, account });
+      await sendTx(client, `test write ${request.functionName}`, request as unknown as ContractWrite);
     },
     stop: devnet.stop,
   };
