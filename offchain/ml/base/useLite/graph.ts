@@ -42,6 +42,11 @@ export const USE_LITE_OUTPUT = "embedding";
 
 export interface UseLiteGraphOptions {
   loraModules?: readonly UseLiteModuleName[];
+  /**
+   * Intermediate values to expose as float outputs besides the embedding (the trainer reads
+   * the activations below the layers it trains): name → shape, e.g. "encoder.layer.1.ffn.in".
+   */
+  outputs?: Readonly<Record<string, readonly (number | string)[]>>;
 }
 
 /** TF stores attention projections as [1, 1, in, out] Conv2D kernels: the same bytes as [in, out]. */
@@ -234,7 +239,7 @@ class UseLiteGraph {
     g.output(USE_LITE_OUTPUT, "float32", ["batch", USE_LITE.outputDim]);
   }
 
-  build(): GraphBuilder {
+  build(outputs: UseLiteGraphOptions["outputs"] = {}): GraphBuilder {
     const { g } = this;
     g.input(USE_LITE_INPUTS.ids, "int64", ["batch", "tokens"]);
     g.input(USE_LITE_INPUTS.mask, "int64", ["batch", "tokens"]);
@@ -243,6 +248,7 @@ class UseLiteGraph {
     let x = this.embeddings();
     for (const layer of [0, 1] as const) x = this.layer(x, layer, bias);
     this.pool(x, maskFloat);
+    for (const [name, dims] of Object.entries(outputs)) g.output(name, "float32", dims);
     return g;
   }
 }
@@ -262,7 +268,7 @@ export function modulesMetadata(): string {
 /** Converts the package's graph to ONNX bytes. Same package and options → same bytes. */
 export function buildUseLiteOnnx(source: UseLiteSource, options: UseLiteGraphOptions = {}): Uint8Array {
   const lora = new Set(options.loraModules ?? []);
-  const graph = new UseLiteGraph(source, lora).build();
+  const graph = new UseLiteGraph(source, lora).build(options.outputs);
   return graph.toBytes({
     docString: "OpenLoRA base model use-lite-en: Universal Sentence Encoder-lite, converted from TF.js",
     metadata: [
