@@ -59,6 +59,8 @@ export const trainingConfigSchema = z.object({
   contributionMethod: z.string().optional(),
   permutations: z.number().int().positive().optional(),
   totalUnits: z.number().int().positive().optional(),
+  /** Tokens of each text the trainer read (USE-lite adapters; the base reads at most 128). */
+  maxTokens: z.number().int().positive().optional(),
 });
 
 export const manifestSchema = z.object({
