@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Page, type Route } from "playwright-core";
 import { type Address, erc20Abi, formatUnits } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -522,62 +522,77 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     const errors: string[] = [];
     fresh.on("pageerror", (error) => errors.push(error.message));
     // The event stream is held: whatever the page shows comes from what it was served with.
-    await fresh.route("**/dashboard/events", () => {});
-    const vault = (await getModel(spamModel)).vault;
-    await fresh.addInitScript(
-      firstFrame({
-        registered: `${stage("registered")} [data-field="count"]`,
-        settled: `${stage("settled")} [data-field="count"]`,
-        settledAmount: `${stage("settled")} [data-field="amount"]`,
-        rewarded: `${stage("rewarded")} [data-field="count"]`,
-        batches: '#totals [data-field="batches"]',
-        settledCalls: '#totals [data-field="settled-calls"]',
-        runnerFees: '#totals [data-field="runner-fees"]',
-        session: "#totals .session h3",
-        sessionCalls: '#totals [data-field="calls"]',
-        chainCalls: `${card(spamModel)} [data-field="chain-calls"]`,
-        vaultAssets: `${card(spamModel)} [data-field="vault-assets"]`,
-        unlock: `${card(spamModel)} [data-field="vault-unlock"]`,
-        connection: ".connection span",
-      }),
-    );
-    await fresh.goto(`${runner.url}/dashboard`);
-    const frame = await (
-      await fresh.waitForFunction("window.__firstFrame", null, { timeout: 10_000 })
-    ).jsonValue();
-
-    const [batch] = await batchesSettled();
-    const block = await p.publicClient.getBlockNumber();
-    expect(frame).toEqual({
-      registered: (await read<bigint>({ ...registry(), functionName: "modelCount" })).toString(),
-      settled: (
-        await read<bigint>({ ...settlement(), functionName: "batchCount", args: [runnerAccount.address] })
-      ).toString(),
-      settledAmount: tokens(
-        await read<bigint>({ ...settlement(), functionName: "settledAmount", args: [runnerAccount.address] }),
-      ),
-      rewarded: "1",
-      batches: "1",
-      settledCalls: String(batch?.calls),
-      runnerFees: tokens(
-        await read<bigint>({
-          ...settlement(),
-          functionName: "runnerFeesAccrued",
-          args: [runnerAccount.address],
-        }),
-      ),
-      session: expect.stringMatching(/^Since this runner started \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)$/),
-      sessionCalls: "0",
-      chainCalls: (await getModel(spamModel)).totalCalls.toString(),
-      vaultAssets: tokens(
-        await read<bigint>({ address: vault, abi: modelVaultAbi, functionName: "totalAssets" }),
-      ),
-      unlock: await unlockOf(vault),
-      connection: `as of block #${block}, going live…`,
+    const held: Route[] = [];
+    await fresh.route("**/dashboard/events", (route) => {
+      held.push(route);
     });
+    const vault = (await getModel(spamModel)).vault;
+    const [batch] = await batchesSettled();
+    try {
+      await fresh.addInitScript(
+        firstFrame({
+          registered: `${stage("registered")} [data-field="count"]`,
+          settled: `${stage("settled")} [data-field="count"]`,
+          settledAmount: `${stage("settled")} [data-field="amount"]`,
+          rewarded: `${stage("rewarded")} [data-field="count"]`,
+          batches: '#totals [data-field="batches"]',
+          settledCalls: '#totals [data-field="settled-calls"]',
+          runnerFees: '#totals [data-field="runner-fees"]',
+          session: "#totals .session h3",
+          sessionCalls: '#totals [data-field="calls"]',
+          chainCalls: `${card(spamModel)} [data-field="chain-calls"]`,
+          vaultAssets: `${card(spamModel)} [data-field="vault-assets"]`,
+          unlock: `${card(spamModel)} [data-field="vault-unlock"]`,
+          connection: ".connection span",
+        }),
+      );
+      await fresh.goto(`${runner.url}/dashboard`);
+      const frame = await (
+        await fresh.waitForFunction("window.__firstFrame", null, { timeout: 10_000 })
+      ).jsonValue();
 
-    // Let events through: the page goes live and keeps showing what the chain holds.
-    await fresh.unroute("**/dashboard/events");
+      const block = await p.publicClient.getBlockNumber();
+      expect(frame).toEqual({
+        registered: (await read<bigint>({ ...registry(), functionName: "modelCount" })).toString(),
+        settled: (
+          await read<bigint>({ ...settlement(), functionName: "batchCount", args: [runnerAccount.address] })
+        ).toString(),
+        settledAmount: tokens(
+          await read<bigint>({
+            ...settlement(),
+            functionName: "settledAmount",
+            args: [runnerAccount.address],
+          }),
+        ),
+        rewarded: "1",
+        batches: "1",
+        settledCalls: String(batch?.calls),
+        runnerFees: tokens(
+          await read<bigint>({
+            ...settlement(),
+            functionName: "runnerFeesAccrued",
+            args: [runnerAccount.address],
+          }),
+        ),
+        session: expect.stringMatching(/^Since this runner started \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)$/),
+        sessionCalls: "0",
+        chainCalls: (await getModel(spamModel)).totalCalls.toString(),
+        vaultAssets: tokens(
+          await read<bigint>({ address: vault, abi: modelVaultAbi, functionName: "totalAssets" }),
+        ),
+        unlock: await unlockOf(vault),
+        connection: `as of block #${block}, going live…`,
+      });
+      if (SCREENSHOTS) {
+        await fresh.screenshot({ path: path.join(SCREENSHOTS, "dashboard-restarted.png"), fullPage: true });
+      }
+    } finally {
+      // Let events through (a held stream would keep the page from closing).
+      await fresh.unroute("**/dashboard/events");
+      await Promise.all(held.map((route) => route.abort().catch(() => {})));
+    }
+
+    // The page goes live and keeps showing what the chain holds.
     await fresh.reload();
     await fresh.locator('[data-connection="live"]').waitFor({ timeout: 10_000 });
     expect(await fresh.locator('#totals [data-field="settled-calls"]').textContent()).toBe(
