@@ -57,9 +57,9 @@ if (skip) {
   );
 }
 const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS;
-/** In the page: at least 8 micropayments on their way from a model to its recipients. */
+/** In the page: at least 8 micropayments on their way from a model to its recipients, and one landed. */
 const IN_FLIGHT_TO_RECIPIENTS = `[...document.querySelectorAll('.flowsvg circle[opacity="0.9"]')]
-  .filter((dot) => dot.cx.baseVal.value > 330).length >= 8`;
+  .filter((dot) => dot.cx.baseVal.value > 280).length >= 8 && document.querySelector(".flowsvg .plus") !== null`;
 
 const SPAM = "offchain/ml/models/spam-filter";
 const SENTIMENT = "offchain/ml/models/crypto-sentiment";

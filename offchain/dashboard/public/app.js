@@ -279,7 +279,7 @@ function renderFlow(card, m) {
  * pays it and what the calls since this runner started streamed to it. The "+amount" of a call
  * that lands is drawn in its own column right of the boxes (PLUS_X), so it never covers a title.
  */
-const BOX = { x: 410, width: 210, height: 42 };
+const BOX = { x: 340, width: 220, height: 42 };
 const ROW_H = 48;
 const PLUS_X = BOX.x + BOX.width + 8;
 const FLOW_WIDTH = PLUS_X + 92;
@@ -305,16 +305,16 @@ function layoutFlow(card, m, recipients, layoutKey) {
     };
     return { g, line };
   };
-  card.consumerPath = svgEl("path", { d: `M 108 ${mid} L 180 ${mid}` });
+  card.consumerPath = svgEl("path", { d: `M 100 ${mid} L 140 ${mid}` });
   svg.append(card.consumerPath);
-  node(10, mid, 98, 30, "consumer", "#3a5bd9").line(1).textContent = "signed voucher";
-  const model = node(180, mid, 130, 30, `model #${m.modelId}`, "#1d2330");
+  node(8, mid, 92, 30, "consumer", "#3a5bd9").line(1).textContent = "signed voucher";
+  const model = node(140, mid, 130, 30, `model #${m.modelId}`, "#1d2330");
   card.modelLabel = model.line(1);
   card.modelNode = model.g;
 
   recipients.forEach((r, i) => {
     const y = 6 + ROW_H / 2 + i * ROW_H;
-    const path = svgEl("path", { d: `M 310 ${mid} C 360 ${mid}, 360 ${y}, ${BOX.x} ${y}` });
+    const path = svgEl("path", { d: `M 270 ${mid} C 305 ${mid}, 305 ${y}, ${BOX.x} ${y}` });
     svg.insertBefore(path, svg.firstChild);
     const { g, line } = node(BOX.x, y, BOX.width, BOX.height, r.label, KIND_COLOR[r.kind]);
     const perCall = svgEl("tspan", { "data-field": `percall-${r.id}` });
