@@ -52,6 +52,8 @@ export interface VaultOnChain {
   totalRevenue: bigint;
   /** Asset base units one whole share redeems for now. */
   sharePrice: bigint;
+  /** The timestamp (unix seconds) of the block these figures were read at: the chain's "now". */
+  readAt: bigint;
 }
 
 export interface FeesOnChain {
@@ -143,20 +145,31 @@ export class ChainReader {
     }
     const blockNumber = await this.client.getBlockNumber({ cacheTime: 0 });
     const at = { blockNumber } as const; // one block, so the figures agree with each other
-    const [totalAssets, totalSupply, lockedRevenue, unlockEnd, totalRevenue, sharePrice] = await Promise.all([
-      this.client.readContract({ ...vault, functionName: "totalAssets", ...at }),
-      this.client.readContract({ ...vault, functionName: "totalSupply", ...at }),
-      this.client.readContract({ ...vault, functionName: "lockedRevenue", ...at }),
-      this.client.readContract({ ...vault, functionName: "unlockEnd", ...at }),
-      this.client.readContract({ ...vault, functionName: "totalRevenue", ...at }),
-      this.client.readContract({
-        ...vault,
-        functionName: "convertToAssets",
-        args: [10n ** BigInt(decimals)],
-        ...at,
-      }),
-    ]);
-    return { address, totalAssets, totalSupply, lockedRevenue, unlockEnd, totalRevenue, sharePrice };
+    const [totalAssets, totalSupply, lockedRevenue, unlockEnd, totalRevenue, sharePrice, block] =
+      await Promise.all([
+        this.client.readContract({ ...vault, functionName: "totalAssets", ...at }),
+        this.client.readContract({ ...vault, functionName: "totalSupply", ...at }),
+        this.client.readContract({ ...vault, functionName: "lockedRevenue", ...at }),
+        this.client.readContract({ ...vault, functionName: "unlockEnd", ...at }),
+        this.client.readContract({ ...vault, functionName: "totalRevenue", ...at }),
+        this.client.readContract({
+          ...vault,
+          functionName: "convertToAssets",
+          args: [10n ** BigInt(decimals)],
+          ...at,
+        }),
+        this.client.getBlock(at),
+      ]);
+    return {
+      address,
+      totalAssets,
+      totalSupply,
+      lockedRevenue,
+      unlockEnd,
+      totalRevenue,
+      sharePrice,
+      readAt: block.timestamp,
+    };
   }
 
   async fees(): Promise<FeesOnChain> {

@@ -1,7 +1,9 @@
 // The dashboard in a real browser: Debian's Chromium, driven by playwright-core, opens the page of
 // a runner on anvil with the deployed protocol; paid calls, a settlement and a claim happen; the
 // page's counters, flow diagram stages and payout figures must come to equal what the chain holds
-// (read here with viem), and a receipt of the settled batch must verify on-chain from the page.
+// (read here with viem), in the payment asset's tokens with its symbol, and a receipt of the
+// settled batch must verify on-chain from the page. The runner then restarts: the first frame of
+// a page opened before any event arrives shows the chain's figures, not zeros.
 //
 // Needs /usr/bin/chromium (tools/install-debian-packages.sh). Without it the test is skipped, except in CI
 // (CI set), where it runs and fails. DASHBOARD_SCREENSHOTS=docs writes docs/dashboard*.png.
@@ -9,8 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { type Address, formatUnits } from "viem";
+import { type BrowserContext, chromium, type Page, type Route } from "playwright-core";
+import { type Address, erc20Abi, formatUnits } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   coTrainingSharesAbi,
@@ -21,9 +23,10 @@ import {
   testUsdAbi,
 } from "../../sdk/generated/abis";
 import { splitRevenue } from "../../sdk/math/revenueSplit";
+import { formatDate } from "../cli/commands/dates";
 import { landeBaseModel } from "../ml/base/baseModel";
 import { contentHash } from "../ml/hash";
-import { loadRunnerConfig } from "../runner/config";
+import { loadRunnerConfig, type RunnerConfig } from "../runner/config";
 import { type Runner, startRunner } from "../runner/runner";
 import { payingClient } from "../runner/testing/payingClient";
 import {
@@ -54,15 +57,46 @@ if (skip) {
   );
 }
 const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS;
-/** In the page: at least 8 micropayments on their way from a model to its recipients. */
+/** In the page: at least 8 micropayments on their way from a model to its recipients, and one landed. */
 const IN_FLIGHT_TO_RECIPIENTS = `[...document.querySelectorAll('.flowsvg circle[opacity="0.9"]')]
-  .filter((dot) => dot.cx.baseVal.value > 330).length >= 8`;
+  .filter((dot) => dot.cx.baseVal.value > 280).length >= 8 && document.querySelector(".flowsvg .plus") !== null`;
 
 const SPAM = "offchain/ml/models/spam-filter";
 const SENTIMENT = "offchain/ml/models/crypto-sentiment";
 const adapterHashOf = (dir: string) => contentHash(readFileSync(path.join(dir, "adapter.safetensors")));
-const DECIMALS = 6;
-const units = (raw: bigint) => formatUnits(raw, DECIMALS);
+/** In the page, before any script: notes every "+amount" label that overlaps a box of its diagram. */
+const WATCH_PLUS_LABELS = `(() => {
+  window.__plus = { seen: 0, overlaps: [], outside: [] };
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  new MutationObserver((records) => {
+    for (const record of records)
+      for (const label of record.addedNodes) {
+        if (!(label instanceof SVGElement) || !label.classList.contains("plus")) continue;
+        window.__plus.seen++;
+        const at = label.getBoundingClientRect();
+        const svg = label.ownerSVGElement.getBoundingClientRect();
+        if (at.left < svg.left || at.right > svg.right || at.top < svg.top || at.bottom > svg.bottom)
+          window.__plus.outside.push(label.textContent);
+        for (const box of label.ownerSVGElement.querySelectorAll(".node"))
+          if (overlap(at, box.getBoundingClientRect()))
+            window.__plus.overlaps.push(label.textContent + " over " + box.querySelector("text").textContent);
+      }
+  }).observe(document, { childList: true, subtree: true });
+})()`;
+/**
+ * In the page, before any script: the texts of `fields` (name: selector) in the first frame that
+ * draws the flow's stages (requestAnimationFrame runs once per frame, before it is painted).
+ */
+const firstFrame = (fields: Record<string, string>) => `(() => {
+  const fields = ${JSON.stringify(fields)};
+  const read = () => {
+    if (!document.querySelector('[data-stage="rewarded"] [data-field="amount"]')) return requestAnimationFrame(read);
+    window.__firstFrame = Object.fromEntries(
+      Object.entries(fields).map(([name, selector]) => [name, document.querySelector(selector)?.textContent ?? null]),
+    );
+  };
+  requestAnimationFrame(read);
+})()`;
 
 const owner = devAccount(1);
 const contributor = devAccount(2);
@@ -73,7 +107,12 @@ const investor = devAccount(6);
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "openlora-dashboard-"));
 let p: Protocol;
+let config: RunnerConfig;
 let runner: Runner;
+/** The payment asset as the chain describes it. */
+let asset: { symbol: string; decimals: number };
+/** Base units as the page should show them: tokens with the asset's symbol. */
+const tokens = (raw: bigint) => `${formatUnits(raw, asset.decimals)} ${asset.symbol}`;
 let context: BrowserContext;
 let page: Page;
 let spamModel: bigint;
@@ -107,6 +146,31 @@ const holdersOf = (modelId: bigint) =>
   });
 const claimable = (modelId: bigint, account: Address) =>
   read<bigint>({ ...shares(), functionName: "claimable", args: [modelId, account] });
+const plural = (n: bigint | undefined, word: string) => `${n} ${word}${n === 1n ? "" : "s"}`;
+/** The runner's BatchSettled events, oldest first. */
+const batchesSettled = async () =>
+  (
+    await p.publicClient.getContractEvents({
+      ...settlement(),
+      eventName: "BatchSettled",
+      args: { runner: runnerAccount.address },
+      fromBlock: 0n,
+    })
+  ).map((log) => log.args as { sequence: bigint; lanes: bigint; calls: bigint; amount: bigint });
+/** When a vault's locked revenue will have unlocked, as a date counted from the chain's time. */
+async function unlockOf(vault: Address): Promise<string> {
+  const vaultRead = (functionName: string) =>
+    read<bigint>({ address: vault, abi: modelVaultAbi, functionName });
+  const [locked, supply, end, block] = await Promise.all([
+    vaultRead("lockedRevenue"),
+    vaultRead("totalSupply"),
+    vaultRead("unlockEnd"),
+    p.publicClient.getBlock(),
+  ]);
+  if (locked === 0n) return "all unlocked";
+  if (supply === 0n) return "waits for a deposit";
+  return formatDate(end, block.timestamp);
+}
 
 /** What the page should show as streamed per recipient after `calls` calls at `price`. */
 async function expectedStream(modelId: bigint, price: bigint, calls: bigint) {
@@ -204,7 +268,13 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
       args: [50_000_000n, investor.address],
     } as never);
 
-    const config = loadRunnerConfig({
+    const token = { address: p.deployment.paymentAsset, abi: erc20Abi } as const;
+    asset = {
+      symbol: await p.publicClient.readContract({ ...token, functionName: "symbol" }),
+      decimals: await p.publicClient.readContract({ ...token, functionName: "decimals" }),
+    };
+
+    config = loadRunnerConfig({
       env: { OPENLORA_RUNNER_KEY: privateKeyOf(3) },
       flags: {
         rpcUrl: p.anvil.rpcUrl,
@@ -238,6 +308,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
   it("follows paid calls, settlement and a claim live, showing what the chain holds", async () => {
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
+    await page.addInitScript(WATCH_PLUS_LABELS);
     await page.goto(`${runner.url}/dashboard`);
     await page.locator('[data-connection="live"]').waitFor({ timeout: 10_000 });
 
@@ -248,7 +319,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     for (const name of ["attributed", "settled", "rewarded"]) {
       expect(await page.locator(stage(name)).getAttribute("data-state")).toBe("idle");
     }
-    await pageShows(`${card(spamModel)} [data-field="vault-assets"]`, units(50_000_000n));
+    await pageShows(`${card(spamModel)} [data-field="vault-assets"]`, tokens(50_000_000n));
 
     // Attribution: paid calls from two consumers, on both models at once.
     const spamCalls = 12;
@@ -276,7 +347,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     await pageShows(`${card(sentimentModel)} [data-field="calls"]`, String(sentimentCalls));
     await pageShows(`${stage("attributed")} [data-field="count"]`, String(spamCalls + sentimentCalls));
     expect(await page.locator(stage("attributed")).getAttribute("data-state")).toBe("done");
-    await pageShows(`${stage("attributed")} [data-field="amount"]`, units(12n * 1_000n + 8n * 2_500n));
+    await pageShows(`${stage("attributed")} [data-field="amount"]`, tokens(12n * 1_000n + 8n * 2_500n));
     await pageShows('#totals [data-field="pending"]', String(spamCalls + sentimentCalls));
     // Every paid call was animated, and its micropayments add up to the split of its price.
     expect(await page.locator(`${card(spamModel)} .flowsvg`).getAttribute("data-animated")).toBe(
@@ -287,16 +358,28 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
       [sentimentModel, 2_500n, BigInt(sentimentCalls)],
     ] as const) {
       const stream = await expectedStream(modelId, price, calls);
-      await pageShows(`${card(modelId)} [data-field="streamed-treasury"]`, units(stream.treasury));
-      await pageShows(`${card(modelId)} [data-field="streamed-runner"]`, units(stream.runner));
-      await pageShows(`${card(modelId)} [data-field="streamed-vault"]`, units(stream.vault));
+      await pageShows(`${card(modelId)} [data-field="streamed-treasury"]`, tokens(stream.treasury));
+      await pageShows(`${card(modelId)} [data-field="streamed-runner"]`, tokens(stream.runner));
+      await pageShows(`${card(modelId)} [data-field="streamed-vault"]`, tokens(stream.vault));
       for (const { account, amount } of stream.holders) {
         await pageShows(
           `${card(modelId)} [data-account="${account.toLowerCase()}"] [data-field="streamed"]`,
-          units(amount),
+          tokens(amount),
         );
       }
     }
+    // Each landing micropayment's "+amount" stayed clear of every box (and its title), inside its
+    // diagram: one label per recipient of each call (three and the model's holders).
+    const labels = spamCalls * (3 + 2) + sentimentCalls * (3 + 3);
+    await page.waitForFunction(`window.__plus.seen >= ${labels}`, null, { timeout: 10_000 });
+    const plus = (await page.evaluate("window.__plus")) as {
+      seen: number;
+      overlaps: string[];
+      outside: string[];
+    };
+    expect(plus.seen).toBe(labels);
+    expect(plus.overlaps).toEqual([]);
+    expect(plus.outside).toEqual([]);
     // Nothing is settled yet: the chain's counters are zero and so are the page's.
     expect((await getModel(spamModel)).totalCalls).toBe(0n);
     await pageShows(`${card(spamModel)} [data-field="chain-calls"]`, "0");
@@ -310,6 +393,12 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
       args: [runnerAccount.address],
     });
     expect(batchCount).toBe(1n);
+    // The models' settled revenue moves on to their vaults and holders (anyone may flush).
+    await p.write(owner, {
+      ...settlement(),
+      functionName: "flushMany",
+      args: [[spamModel, sentimentModel]],
+    } as never);
     await pageShows(`${stage("settled")} [data-field="count"]`, batchCount.toString());
     expect(await page.locator(stage("settled")).getAttribute("data-state")).toBe("done");
     await pageShows('#totals [data-field="pending"]', "0");
@@ -319,34 +408,37 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
         (await getModel(modelId)).totalCalls.toString(),
       );
       await pageShows(`${c} [data-field="chain-revenue"]`, async () =>
-        units((await getModel(modelId)).totalRevenue),
+        tokens((await getModel(modelId)).totalRevenue),
       );
       await pageShows(`${c} [data-field="dist-holders"]`, async () =>
-        units(await read<bigint>({ ...shares(), functionName: "totalCredited", args: [modelId] })),
+        tokens(await read<bigint>({ ...shares(), functionName: "totalCredited", args: [modelId] })),
       );
       const vault = (await getModel(modelId)).vault;
       const vaultRead = (functionName: string, args: unknown[] = []) =>
         read<bigint>({ address: vault, abi: modelVaultAbi, functionName, args });
-      await pageShows(`${c} [data-field="dist-vault"]`, async () => units(await vaultRead("totalRevenue")));
+      await pageShows(`${c} [data-field="dist-vault"]`, async () => tokens(await vaultRead("totalRevenue")));
       await pageShows(`${c} [data-field="vault-revenue"]`, async () =>
-        units(await vaultRead("totalRevenue")),
+        tokens(await vaultRead("totalRevenue")),
       );
       await pageShows(`${c} [data-field="vault-locked"]`, async () =>
-        units(await vaultRead("lockedRevenue")),
+        tokens(await vaultRead("lockedRevenue")),
       );
-      await pageShows(`${c} [data-field="vault-assets"]`, async () => units(await vaultRead("totalAssets")));
-      await pageShows(`${c} [data-field="share-price"]`, async () =>
-        units(await vaultRead("convertToAssets", [10n ** BigInt(DECIMALS + 6)])),
+      await pageShows(`${c} [data-field="vault-assets"]`, async () => tokens(await vaultRead("totalAssets")));
+      await pageShows(
+        `${c} [data-field="share-price"]`,
+        async () =>
+          `${tokens(await vaultRead("convertToAssets", [10n ** BigInt(asset.decimals + 6)]))} per share`,
       );
+      await pageShows(`${c} [data-field="vault-unlock"]`, () => unlockOf(vault));
       const [accounts] = await holdersOf(modelId);
       for (const account of accounts) {
         await pageShows(`${c} [data-account="${account.toLowerCase()}"] [data-field="claimable"]`, async () =>
-          units(await claimable(modelId, account)),
+          tokens(await claimable(modelId, account)),
         );
       }
     }
     await pageShows('#totals [data-field="runner-fees"]', async () =>
-      units(
+      tokens(
         await read<bigint>({
           ...settlement(),
           functionName: "runnerFeesAccrued",
@@ -355,8 +447,27 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
       ),
     );
     await pageShows('#totals [data-field="protocol-fees"]', async () =>
-      units(await read<bigint>({ ...settlement(), functionName: "protocolFeesAccrued" })),
+      tokens(await read<bigint>({ ...settlement(), functionName: "protocolFeesAccrued" })),
     );
+    // The investor's vault unlocks its revenue over days: the page says the date and how far it is.
+    expect(await text(`${card(spamModel)} [data-field="vault-unlock"]`)).toMatch(
+      /^\d{4}-\d\d-\d\d \d\d:\d\d UTC \(in \d+ (day|hour|minute|second)s?\)$/,
+    );
+    // This runner's settled totals, each with its label and unit, as the chain recorded them.
+    const [batch] = await batchesSettled();
+    const settledAmount = await read<bigint>({
+      ...settlement(),
+      functionName: "settledAmount",
+      args: [runnerAccount.address],
+    });
+    await pageShows(`${stage("settled")} [data-field="amount"]`, tokens(settledAmount));
+    await pageShows(
+      `${stage("settled")} [data-field="detail"]`,
+      `last: batch #${batch?.sequence} · ${plural(batch?.lanes, "lane")} · ${plural(batch?.calls, "call")} · ${tokens(batch?.amount ?? -1n)}`,
+    );
+    await pageShows('#totals [data-field="batches"]', batchCount.toString());
+    await pageShows('#totals [data-field="settled-calls"]', String(batch?.calls));
+    await pageShows('#totals [data-field="settled-amount"]', tokens(settledAmount));
 
     // The batch is listed with the root the chain stored, and a receipt verifies on-chain.
     const root = await read<`0x${string}`>({
@@ -390,16 +501,103 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     expect(claimed).toBeGreaterThan(0n);
     await pageShows(`${stage("rewarded")} [data-field="count"]`, "1");
     expect(await page.locator(stage("rewarded")).getAttribute("data-state")).toBe("done");
-    await pageShows(`${stage("rewarded")} [data-field="amount"]`, units(claimed));
+    await pageShows(`${stage("rewarded")} [data-field="amount"]`, tokens(claimed));
     const row2 = `${card(spamModel)} [data-account="${contributor.address.toLowerCase()}"]`;
-    await pageShows(`${row2} [data-field="claimed"]`, units(claimed));
+    await pageShows(`${row2} [data-field="claimed"]`, tokens(claimed));
     await pageShows(`${row2} [data-field="claimable"]`, async () =>
-      units(await claimable(spamModel, contributor.address)),
+      tokens(await claimable(spamModel, contributor.address)),
     );
 
     if (SCREENSHOTS) {
       await page.screenshot({ path: path.join(SCREENSHOTS, "dashboard-settled.png"), fullPage: true });
     }
+    expect(errors).toEqual([]);
+  });
+
+  it("after a restart, paints the chain's totals first and labels the runner's own counters", async () => {
+    // The runner restarts on the same data, the first page still listening; a new page opens at once.
+    await runner.stop({ settle: false });
+    runner = await startRunner(config, {}, pino({ level: "silent" }));
+    const fresh = await context.newPage();
+    const errors: string[] = [];
+    fresh.on("pageerror", (error) => errors.push(error.message));
+    // The event stream is held: whatever the page shows comes from what it was served with.
+    const held: Route[] = [];
+    await fresh.route("**/dashboard/events", (route) => {
+      held.push(route);
+    });
+    const vault = (await getModel(spamModel)).vault;
+    const [batch] = await batchesSettled();
+    try {
+      await fresh.addInitScript(
+        firstFrame({
+          registered: `${stage("registered")} [data-field="count"]`,
+          settled: `${stage("settled")} [data-field="count"]`,
+          settledAmount: `${stage("settled")} [data-field="amount"]`,
+          rewarded: `${stage("rewarded")} [data-field="count"]`,
+          batches: '#totals [data-field="batches"]',
+          settledCalls: '#totals [data-field="settled-calls"]',
+          runnerFees: '#totals [data-field="runner-fees"]',
+          session: "#totals .session h3",
+          sessionCalls: '#totals [data-field="calls"]',
+          chainCalls: `${card(spamModel)} [data-field="chain-calls"]`,
+          vaultAssets: `${card(spamModel)} [data-field="vault-assets"]`,
+          unlock: `${card(spamModel)} [data-field="vault-unlock"]`,
+          connection: ".connection span",
+        }),
+      );
+      await fresh.goto(`${runner.url}/dashboard`);
+      const frame = await (
+        await fresh.waitForFunction("window.__firstFrame", null, { timeout: 10_000 })
+      ).jsonValue();
+
+      const block = await p.publicClient.getBlockNumber();
+      expect(frame).toEqual({
+        registered: (await read<bigint>({ ...registry(), functionName: "modelCount" })).toString(),
+        settled: (
+          await read<bigint>({ ...settlement(), functionName: "batchCount", args: [runnerAccount.address] })
+        ).toString(),
+        settledAmount: tokens(
+          await read<bigint>({
+            ...settlement(),
+            functionName: "settledAmount",
+            args: [runnerAccount.address],
+          }),
+        ),
+        rewarded: "1",
+        batches: "1",
+        settledCalls: String(batch?.calls),
+        runnerFees: tokens(
+          await read<bigint>({
+            ...settlement(),
+            functionName: "runnerFeesAccrued",
+            args: [runnerAccount.address],
+          }),
+        ),
+        session: expect.stringMatching(/^Since this runner started \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)$/),
+        sessionCalls: "0",
+        chainCalls: (await getModel(spamModel)).totalCalls.toString(),
+        vaultAssets: tokens(
+          await read<bigint>({ address: vault, abi: modelVaultAbi, functionName: "totalAssets" }),
+        ),
+        unlock: await unlockOf(vault),
+        connection: `as of block #${block}, going live…`,
+      });
+      if (SCREENSHOTS) {
+        await fresh.screenshot({ path: path.join(SCREENSHOTS, "dashboard-restarted.png"), fullPage: true });
+      }
+    } finally {
+      // Let events through (a held stream would keep the page from closing).
+      await fresh.unroute("**/dashboard/events");
+      await Promise.all(held.map((route) => route.abort().catch(() => {})));
+    }
+
+    // The page goes live and keeps showing what the chain holds.
+    await fresh.reload();
+    await fresh.locator('[data-connection="live"]').waitFor({ timeout: 10_000 });
+    expect(await fresh.locator('#totals [data-field="settled-calls"]').textContent()).toBe(
+      String(batch?.calls),
+    );
     expect(errors).toEqual([]);
   });
 });

@@ -63,6 +63,19 @@ async function polled(block: bigint): Promise<void> {
     .toBe(true);
 }
 
+let baseModel: bigint;
+const newHub = (publicClient: PublicClient) =>
+  new DashboardHub({
+    publicClient,
+    deployment: p.deployment,
+    runner: runnerAccount.address,
+    chainId: p.anvil.chainId,
+    catalog: new ChainModelCatalog(p.publicClient, p.deployment.modelRegistry, baseModel, "all", 60_000),
+    settler: { settledBatches: [], settled: { batches: 0 }, pendingCalls: 0 },
+    log: pino({ level: "silent" }),
+    pollMs: POLL_MS,
+  });
+
 describe("dashboard hub", () => {
   beforeAll(async () => {
     p = await deployProtocol();
@@ -89,22 +102,29 @@ describe("dashboard hub", () => {
       args: [vault, 10n * DEPOSIT],
     } as never);
 
-    hub = new DashboardHub({
-      publicClient: countingClient(p.publicClient),
-      deployment: p.deployment,
-      runner: runnerAccount.address,
-      chainId: p.anvil.chainId,
-      catalog: new ChainModelCatalog(p.publicClient, p.deployment.modelRegistry, baseModelId, "all", 60_000),
-      settler: { settledBatches: [], settled: { batches: 0 }, pendingCalls: 0 },
-      log: pino({ level: "silent" }),
-      pollMs: POLL_MS,
-    });
+    baseModel = baseModelId;
+    hub = newHub(countingClient(p.publicClient));
     hub.start();
   });
 
   afterAll(async () => {
     hub?.stop();
     await p?.stop();
+  });
+
+  it("answers the state asked for right after start with the chain's history, not empty counters", async () => {
+    const fresh = newHub(p.publicClient);
+    fresh.start();
+    try {
+      const state = JSON.parse(await fresh.state(10_000));
+      expect(state.block).not.toBeNull();
+      expect(state.stages.registered.count).toBe(1);
+      expect(state.models).toHaveLength(1);
+      expect(state.models[0].vault).not.toBeNull();
+      expect(state.asset.symbol).not.toBe("");
+    } finally {
+      fresh.stop();
+    }
   });
 
   it("reads a vault's figures when someone looks, and the fee rates on every poll", async () => {

@@ -10,7 +10,15 @@
  * so a missed or reordered log never leaves a wrong number on the page.
  */
 import type { Logger } from "pino";
-import { type Address, type Hex, isAddressEqual, type Log, type PublicClient, parseEventLogs } from "viem";
+import {
+  type Address,
+  formatUnits,
+  type Hex,
+  isAddressEqual,
+  type Log,
+  type PublicClient,
+  parseEventLogs,
+} from "viem";
 import type { Deployment } from "../../sdk/deployments";
 import {
   coTrainingSharesAbi,
@@ -20,6 +28,7 @@ import {
   settlementAbi,
 } from "../../sdk/generated/abis";
 import { splitRevenue } from "../../sdk/math/revenueSplit";
+import { formatDate } from "../cli/commands/dates";
 import type { ModelCatalog, ServedModel } from "../runner/catalog";
 import type { PaidAnswer } from "../runner/paidCall";
 import type { ReceiptProof, SettledBatch } from "../runner/settlement/settler";
@@ -160,9 +169,17 @@ export class DashboardHub {
   /** Refreshes run one at a time, so an older read never lands after a newer one. */
   private refreshing: Promise<void> = Promise.resolve();
   private pendingSeen = -1;
+  /** BatchSettled of this runner added up over the history scanned (no view counts calls). */
+  private settledUsage = { calls: 0n, lanes: 0n };
+  /** Resolves after the first poll, read or failed: the page's first paint waits for it. */
+  private readonly firstPoll: Promise<void>;
+  private firstPollDone: () => void = () => {};
 
   constructor(private readonly options: DashboardOptions) {
     this.reader = new ChainReader(options.publicClient, options.deployment, options.runner);
+    this.firstPoll = new Promise((resolve) => {
+      this.firstPollDone = resolve;
+    });
   }
 
   /** Starts polling the chain (the first poll reads everything and scans the history). */
@@ -202,8 +219,13 @@ export class DashboardHub {
     return () => this.listeners.delete(listener);
   }
 
-  /** The snapshot as JSON, with what only the page shows read first (GET /dashboard/state). */
-  async state(): Promise<string> {
+  /**
+   * The snapshot as JSON, with what only the page shows read first (GET /dashboard/state, and the
+   * page's first paint). Right after start it waits up to `waitMs` for the first poll, so that a
+   * page opened then shows the chain's history rather than empty counters.
+   */
+  async state(waitMs = 0): Promise<string> {
+    if (waitMs > 0) await within(this.firstPoll, waitMs);
     if (this.cursor !== null && hasAny(this.shownStale)) await this.refreshInTurn(true).catch(() => {});
     return toJson(this.snapshot());
   }
@@ -228,7 +250,7 @@ export class DashboardHub {
     }
     this.fire(
       "attributed",
-      `model #${m.modelId} · call ${answer.receipt.callIndex} on channel ${answer.receipt.channelId}`,
+      `model #${m.modelId} · call ${answer.receipt.callIndex} on channel ${answer.receipt.channelId} · ${this.tokens(answer.price)}`,
       answer.price,
       now,
     );
@@ -282,6 +304,15 @@ export class DashboardHub {
       fees: this.fees,
       pendingCalls: this.options.settler.pendingCalls,
       stages: this.stages,
+      // This runner's settled usage (BatchSettled): from the scanned history, so `fromBlock` says
+      // where the count starts when the history was cut short (null: since the deployment).
+      settledUsage: {
+        ...this.settledUsage,
+        fromBlock:
+          this.historyFrom !== null && this.historyFrom > BigInt(this.options.deployment.startBlock ?? 0)
+            ? this.historyFrom
+            : null,
+      },
       totals: {
         calls: models.reduce((sum, m) => sum + m.calls, 0),
         callsPerSecond: models.reduce((sum, m) => sum + m.rate.perSecond(10, now), 0),
@@ -342,7 +373,14 @@ export class DashboardHub {
         streamed: m.streamed.holders.get(key(h.account)) ?? 0n,
       })),
       vault: m.vault,
+      unlock: m.vault ? unlockText(m.vault) : null,
     };
+  }
+
+  /** Base units as the payment asset's tokens, with its symbol: "0.854 tUSD". */
+  private tokens(raw: bigint): string {
+    const value = formatUnits(raw, this.asset.decimals);
+    return this.asset.symbol ? `${value} ${this.asset.symbol}` : `${value} (base units)`;
   }
 
   // ------------------------------------------------------------------ chain polling
@@ -363,6 +401,7 @@ export class DashboardHub {
       this.dirty = true;
       delay = Math.min(15_000, delay * 2 ** Math.min(this.failures, 4));
     }
+    this.firstPollDone();
     this.schedulePush();
     if (this.stopped) return;
     this.pollTimer = setTimeout(() => void this.poll(), delay);
@@ -408,6 +447,7 @@ export class DashboardHub {
     const logs = await this.logs(from, latest);
     // What the history adds up is rebuilt from scratch, so a retried start never counts twice.
     this.stages.rewarded = { count: 0, amount: 0n, lastAt: null, detail: "" };
+    this.settledUsage = { calls: 0n, lanes: 0n };
     for (const m of this.models.values()) {
       m.distributed = { calls: 0n, amount: 0n, fees: 0n, pending: 0n, vault: 0n, holders: 0n };
       m.claimed.clear();
@@ -470,7 +510,12 @@ export class DashboardHub {
       } else if (from(log.address, deployment.coTrainingShares)) {
         if (log.eventName === "RewardsClaimed") {
           const { modelId, account, amount } = log.args;
-          this.fire("rewarded", `${short(account)} claimed from model #${modelId}`, amount, at);
+          this.fire(
+            "rewarded",
+            `${short(account)} claimed ${this.tokens(amount)} from model #${modelId}`,
+            amount,
+            at,
+          );
           const m = this.models.get(modelId);
           if (m) m.claimed.set(key(account), (m.claimed.get(key(account)) ?? 0n) + amount);
         }
@@ -481,8 +526,15 @@ export class DashboardHub {
         }
       } else if (from(log.address, deployment.settlement)) {
         if (log.eventName === "BatchSettled" && isAddressEqual(log.args.runner, runner)) {
-          const { sequence, calls, amount } = log.args;
-          this.fire("settled", `batch ${sequence}: ${calls} calls`, amount, at);
+          const { sequence, lanes, calls, amount } = log.args;
+          this.settledUsage.calls += calls;
+          this.settledUsage.lanes += lanes;
+          this.fire(
+            "settled",
+            `batch #${sequence} · ${lanes} ${lanes === 1n ? "lane" : "lanes"} · ${calls} ${calls === 1n ? "call" : "calls"} · ${this.tokens(amount)}`,
+            amount,
+            at,
+          );
         } else if (log.eventName === "RevenuePending") {
           const m = this.models.get(log.args.modelId);
           if (m) {
@@ -690,6 +742,24 @@ function moveInto(to: Stale, from: Stale): void {
   }
   to.fees ||= from.fees;
   from.fees = false;
+}
+
+/** When a vault's locked revenue will have unlocked, as a date counted from the chain's time. */
+function unlockText(vault: VaultOnChain): string {
+  if (vault.lockedRevenue === 0n) return "all unlocked";
+  if (vault.totalSupply === 0n) return "waits for a deposit";
+  return formatDate(vault.unlockEnd, vault.readAt);
+}
+
+/** `promise`, or nothing after `ms`. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  await Promise.race([promise, timeout]);
+  clearTimeout(timer);
 }
 
 function short(address: string): string {

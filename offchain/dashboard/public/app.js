@@ -1,6 +1,7 @@
-// The runner dashboard's page: renders every snapshot pushed on /dashboard/events and animates
-// each paid call as micropayments flowing from the consumer through the model to the treasury,
-// the runner, the model's vault and its contributors. Plain DOM and inline SVG, no framework.
+// The runner dashboard's page: renders the chain's state written into the page (before the first
+// frame), then every snapshot pushed on /dashboard/events, and animates each paid call as
+// micropayments flowing from the consumer through the model to the treasury, the runner, the
+// model's vault and its contributors. Plain DOM and inline SVG, no framework.
 
 const SVG = "http://www.w3.org/2000/svg";
 const STAGES = ["registered", "attributed", "settled", "rewarded"];
@@ -24,7 +25,17 @@ function formatUnits(raw, decimals) {
   const fraction = digits.slice(digits.length - decimals).replace(/0+$/, "");
   return `${negative ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}`;
 }
-const amount = (raw) => (raw === null || raw === undefined ? "–" : formatUnits(raw, snap.asset.decimals));
+/** Base units as tokens with the payment asset's symbol: "0.854 tUSD". */
+function amount(raw) {
+  if (raw === null || raw === undefined) return "–";
+  const value = formatUnits(raw, snap.asset.decimals);
+  return snap.asset.symbol ? `${value} ${snap.asset.symbol}` : `${value} (base units)`;
+}
+/** Unix milliseconds as "2026-12-06 05:30 UTC". */
+function utc(ms) {
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
 const short = (hex) => (hex ? `${hex.slice(0, 6)}…${hex.slice(-4)}` : "–");
 const percent = (bps) => `${(Number(bps) / 100).toFixed(2)}%`;
 
@@ -53,9 +64,12 @@ function svgEl(tag, attrs = {}, text) {
 function setConnection(state) {
   const node = document.querySelector(".connection");
   node.dataset.connection = state;
-  node.querySelector("span").textContent = { live: "live", connecting: "connecting…", down: "disconnected" }[
-    state
-  ];
+  node.querySelector("span").textContent = {
+    live: "live",
+    served: `as of block #${snap?.block ?? "–"}, going live…`,
+    connecting: "reconnecting…",
+    down: "disconnected",
+  }[state];
 }
 
 function connect() {
@@ -81,7 +95,11 @@ function render(s) {
   setField(document, "runner", s.runner);
   setField(document, "chain", s.chainId);
   setField(document, "block", s.block === null ? "–" : `#${s.block}`);
-  setField(document, "asset", s.asset.symbol || "base units");
+  setField(
+    document,
+    "asset",
+    s.asset.symbol ? `${s.asset.symbol} (${s.asset.decimals} decimals)` : "base units",
+  );
   const error = document.querySelector(".chain-error");
   error.hidden = !s.chainError;
   error.textContent = s.chainError ? `chain unreachable, showing the last known state: ${s.chainError}` : "";
@@ -89,6 +107,15 @@ function render(s) {
   for (const name of STAGES) renderStage(name, s.stages[name], first);
 
   const totals = document.getElementById("totals");
+  setField(totals, "batches", s.fees ? s.fees.batchCount : "–");
+  setField(totals, "settled-calls", s.settledUsage.calls);
+  setField(
+    totals,
+    "settled-since",
+    s.settledUsage.fromBlock === null ? "" : `(since block #${s.settledUsage.fromBlock})`,
+  );
+  setField(totals, "settled-amount", s.fees ? amount(s.fees.settledAmount) : "–");
+  setField(totals, "started", `(${utc(s.startedAt)})`);
   setField(totals, "calls", s.totals.calls);
   setField(totals, "cps", s.totals.callsPerSecond.toFixed(1));
   setField(totals, "revenue", amount(s.totals.revenue));
@@ -103,6 +130,7 @@ function render(s) {
 
   const container = document.getElementById("models");
   if (s.models.length > 0) container.querySelector(".empty")?.remove();
+  else if (s.block !== null) setField(container, "empty", "No model served yet.");
   for (const model of s.models) renderModel(container, model);
   renderBatches(s.batches);
 }
@@ -158,16 +186,11 @@ function renderModel(container, m) {
   const v = m.vault;
   setField(root, "vault-address", v ? short(v.address) : "");
   setField(root, "vault-assets", v ? amount(v.totalAssets) : "–");
-  setField(root, "vault-supply", v ? formatUnits(v.totalSupply, snap.asset.decimals + 6) : "–");
-  setField(root, "share-price", v ? amount(v.sharePrice) : "–");
+  setField(root, "vault-supply", v ? `${formatUnits(v.totalSupply, snap.asset.decimals + 6)} shares` : "–");
+  setField(root, "share-price", v ? `${amount(v.sharePrice)} per share` : "–");
   setField(root, "vault-locked", v ? amount(v.lockedRevenue) : "–");
   setField(root, "vault-revenue", v ? amount(v.totalRevenue) : "–");
-  const end = v ? Number(v.unlockEnd) * 1000 : 0;
-  let unlock = "–";
-  if (v && BigInt(v.lockedRevenue) === 0n) unlock = "all unlocked";
-  else if (v && BigInt(v.totalSupply) === 0n) unlock = "waits for a deposit";
-  else if (v) unlock = new Date(end).toLocaleTimeString();
-  setField(root, "vault-unlock", unlock);
+  setField(root, "vault-unlock", m.unlock ?? "–");
   const unlockedShare =
     v && BigInt(v.totalRevenue) > 0n
       ? Number(((BigInt(v.totalRevenue) - BigInt(v.lockedRevenue)) * 1000n) / BigInt(v.totalRevenue)) / 10
@@ -245,47 +268,59 @@ function renderFlow(card, m) {
   for (const r of recipients) {
     const node = card.recipients.get(r.id);
     const perCall = perCallOf(m.perCall, r.id);
-    node.perCall.textContent = perCall === null ? "" : `+${amount(perCall)} / call`;
+    node.perCall.textContent = perCall === null ? "–" : `+${amount(perCall)}`;
     node.total.textContent = amount(streamedOf(m, r.id));
   }
-  card.modelLabel.textContent = `${amount(m.pricePerCall)} / call`;
+  card.modelLabel.textContent = `${amount(m.pricePerCall)} per call`;
 }
 
+/**
+ * The diagram: consumer → model → one box per recipient, each box with its title, what one call
+ * pays it and what the calls since this runner started streamed to it. The "+amount" of a call
+ * that lands is drawn in its own column right of the boxes (PLUS_X), so it never covers a title.
+ */
+const BOX = { x: 340, width: 220, height: 42 };
+const ROW_H = 48;
+const PLUS_X = BOX.x + BOX.width + 8;
+const FLOW_WIDTH = PLUS_X + 92;
+
 function layoutFlow(card, m, recipients, layoutKey) {
-  const rowH = 36;
-  const height = Math.max(150, recipients.length * rowH + 16);
+  const height = Math.max(150, recipients.length * ROW_H + 12);
   const mid = height / 2;
   const svg = card.svg;
-  svg.setAttribute("viewBox", `0 0 640 ${height}`);
+  svg.setAttribute("viewBox", `0 0 ${FLOW_WIDTH} ${height}`);
   svg.replaceChildren();
   card.recipients.clear();
   card.layoutKey = layoutKey;
 
-  const node = (x, y, w, label, color) => {
-    const g = svgEl("g", { class: "node", transform: `translate(${x},${y - 15})` });
-    g.append(svgEl("rect", { width: w, height: 30, style: `stroke:${color}` }));
-    g.append(svgEl("text", { x: 8, y: 13 }, label));
-    const sub = svgEl("text", { x: 8, y: 25, class: "sub" });
-    g.append(sub);
+  const node = (x, y, w, h, label, color) => {
+    const g = svgEl("g", { class: "node", transform: `translate(${x},${y - h / 2})` });
+    g.append(svgEl("rect", { width: w, height: h, style: `stroke:${color}` }));
+    g.append(svgEl("text", { x: 8, y: 13, class: "title" }, label));
     svg.append(g);
-    return { g, sub };
+    const line = (n) => {
+      const text = svgEl("text", { x: 8, y: 13 + 12 * n, class: "sub" });
+      g.append(text);
+      return text;
+    };
+    return { g, line };
   };
-  card.consumerPath = svgEl("path", { d: `M 108 ${mid} L 190 ${mid}` });
+  card.consumerPath = svgEl("path", { d: `M 100 ${mid} L 140 ${mid}` });
   svg.append(card.consumerPath);
-  node(10, mid, 98, "consumer", "#3a5bd9").sub.textContent = "signed voucher";
-  const model = node(190, mid, 120, `model #${m.modelId}`, "#1d2330");
-  card.modelLabel = model.sub;
+  node(8, mid, 92, 30, "consumer", "#3a5bd9").line(1).textContent = "signed voucher";
+  const model = node(140, mid, 130, 30, `model #${m.modelId}`, "#1d2330");
+  card.modelLabel = model.line(1);
   card.modelNode = model.g;
 
   recipients.forEach((r, i) => {
-    const y = 8 + rowH / 2 + i * rowH;
-    const path = svgEl("path", { d: `M 310 ${mid} C 360 ${mid}, 360 ${y}, 410 ${y}` });
+    const y = 6 + ROW_H / 2 + i * ROW_H;
+    const path = svgEl("path", { d: `M 270 ${mid} C 305 ${mid}, 305 ${y}, ${BOX.x} ${y}` });
     svg.insertBefore(path, svg.firstChild);
-    const { g, sub } = node(410, y, 222, r.label, KIND_COLOR[r.kind]);
-    sub.textContent = "";
+    const { g, line } = node(BOX.x, y, BOX.width, BOX.height, r.label, KIND_COLOR[r.kind]);
     const perCall = svgEl("tspan", { "data-field": `percall-${r.id}` });
-    const total = svgEl("tspan", { "data-field": `streamed-${r.id}`, x: 150 });
-    sub.append(perCall, total);
+    line(1).append(perCall, svgEl("tspan", {}, " per call"));
+    const total = svgEl("tspan", { "data-field": `streamed-${r.id}` });
+    line(2).append(total, svgEl("tspan", {}, " streamed"));
     card.recipients.set(r.id, { ...r, g, path, perCall, total, y });
   });
 }
@@ -353,11 +388,7 @@ function pulseNode(g) {
 }
 
 function plus(svg, r, part) {
-  const label = svgEl(
-    "text",
-    { x: 600, y: r.y - 17, class: "plus", "text-anchor": "end" },
-    `+${amount(part)}`,
-  );
+  const label = svgEl("text", { x: PLUS_X, y: r.y + 4, class: "plus" }, `+${amount(part)}`);
   svg.append(label);
   setTimeout(() => label.remove(), 700);
 }
@@ -451,5 +482,13 @@ document.getElementById("verify-form").addEventListener("submit", (e) => {
   else location.hash = `verify=${hash}`;
 });
 window.addEventListener("hashchange", onHash);
+
+// The state the page was served with (null when the chain was not read in time): rendered now,
+// before the first frame, so the figures never start at zero while the event stream connects.
+const served = JSON.parse(document.getElementById("state").textContent);
+if (served) {
+  render(served);
+  setConnection("served");
+}
 onHash();
 connect();
