@@ -203,8 +203,15 @@ class Scratch {
   readonly dz = new Float64Array(F);
   readonly z = new Float64Array(F);
   norm = 1;
+  /** B₂ᵀ·W_p [r × 512]: ffn.out's LoRA seen through the frozen pooler (once per batch). */
+  readonly throughPooler: Float64Array;
+  /** Σ_rows dq ⊗ u₂ [512 × r]: W_p·dq's share of ffn.out's B gradient, applied once per batch. */
+  readonly poolerGradient: Float64Array;
+  readonly dPoolerLora = new Float64Array(D);
 
   constructor(p: UseLiteLoraParameters) {
+    this.throughPooler = new Float64Array(p.rank * D);
+    this.poolerGradient = new Float64Array(D * p.rank);
     this.probabilities = new Float64Array(p.classes);
     this.uFfnOut = new Float64Array(p.rank);
     this.uPooler = new Float64Array(p.rank);
@@ -239,11 +246,18 @@ export class UseLiteLoraModel {
       down(ffnOut.a, s.hidden, 0, F, s.uFfnOut);
       upAdd(ffnOut.b, s.uFfnOut, p.scaling, s.pooledDelta, D);
     }
-    const lowerTrains = ffnIn !== undefined || ffnOut !== undefined;
     for (let j = 0; j < D; j++)
       s.pooled[j] = (data.pooled[n * D + j] as number) + (s.pooledDelta[j] as number);
     s.q.set(data.poolerOut.subarray(n * D, (n + 1) * D));
-    if (lowerTrains) matVecAdd(frozen.pooler, s.pooledDelta, D, D, s.q);
+    if (ffnIn) {
+      matVecAdd(frozen.pooler, s.pooledDelta, D, D, s.q);
+    } else if (ffnOut) {
+      // The pooled change is rank r: s·u₂·B₂ᵀ·W_p = s·u₂·(B₂ᵀ·W_p), r × 512 a row instead of 512².
+      for (let k = 0; k < p.rank; k++) {
+        const c = p.scaling * (s.uFfnOut[k] as number);
+        for (let j = 0; j < D; j++) s.q[j] = (s.q[j] as number) + c * (s.throughPooler[k * D + j] as number);
+      }
+    }
     if (pooler) {
       down(pooler.a, s.pooled, 0, D, s.uPooler);
       upAdd(pooler.b, s.uPooler, p.scaling, s.q, D);
@@ -328,7 +342,6 @@ export class UseLiteLoraModel {
     const ffnIn = p.modules.get("encoder.layer.1.ffn.in");
     const ffnOut = p.modules.get("encoder.layer.1.ffn.out");
     const pooler = p.modules.get("pooler.dense");
-    const lowerTrains = ffnIn !== undefined || ffnOut !== undefined;
     if (pooler)
       loraBackward(
         pooler,
@@ -340,7 +353,12 @@ export class UseLiteLoraModel {
         p.scaling,
         s.du,
       );
-    if (!lowerTrains) return;
+    if (!ffnIn && !ffnOut) return;
+    if (!ffnIn && ffnOut) {
+      const gOut = g.modules.get("encoder.layer.1.ffn.out") as ModuleParameters;
+      this.ffnOutBackwardLowRank(p, ffnOut, gOut, pooler, s);
+      return;
+    }
     // dpooled = W_p·dq + Σ_k du_k·A₃[k] (the LoRA path's input gradient).
     matVecTransposed(this.frozen.pooler, s.dq, D, D, s.dPooled);
     if (pooler) addInputGradient(pooler, s.du, s.dPooled);
@@ -359,6 +377,75 @@ export class UseLiteLoraModel {
     matVecTransposed(this.frozen.ffnOut, s.dPooled, F, D, s.dHidden);
     if (ffnOut) addInputGradient(ffnOut, s.du, s.dHidden);
     this.ffnInBackward(p, ffnIn, g.modules.get("encoder.layer.1.ffn.in") as ModuleParameters, n, s);
+  }
+
+  /**
+   * ffn.out's factors when nothing below trains: dpooled = W_p·dq + A₃ᵀ·du₃. The A₃ᵀ·du₃ part is
+   * applied here; W_p·dq reaches B₂ only through Σ_rows dq ⊗ u₂, which endBatch multiplies by
+   * W_p once, and reaches A₂ through du₂ = s·(B₂ᵀW_p)·dq.
+   */
+  private ffnOutBackwardLowRank(
+    p: UseLiteLoraParameters,
+    m: ModuleParameters,
+    g: ModuleParameters,
+    pooler: ModuleParameters | undefined,
+    s: Scratch,
+  ): void {
+    const r = p.rank;
+    const scale = p.scaling;
+    s.dPoolerLora.fill(0);
+    if (pooler) addInputGradient(pooler, s.du, s.dPoolerLora);
+    for (let k = 0; k < r; k++) {
+      const u = s.uFfnOut[k] as number;
+      let viaPooler = 0;
+      for (let j = 0; j < D; j++) {
+        viaPooler += (s.throughPooler[k * D + j] as number) * (s.dq[j] as number);
+        s.poolerGradient[j * r + k] = (s.poolerGradient[j * r + k] as number) + (s.dq[j] as number) * u;
+      }
+      let viaLora = 0;
+      for (let o = 0; o < D; o++) {
+        const d = s.dPoolerLora[o] as number;
+        viaLora += d * (m.b[o * r + k] as number);
+        g.b[o * r + k] = (g.b[o * r + k] as number) + scale * d * u;
+      }
+      const du = scale * (viaPooler + viaLora);
+      const row = k * F;
+      for (let i = 0; i < F; i++) g.a[row + i] = (g.a[row + i] as number) + du * (s.hidden[i] as number);
+    }
+  }
+
+  /** Before a batch: B₂ᵀ·W_p for the low-rank path (see ffnOutBackwardLowRank). */
+  private startBatch(p: UseLiteLoraParameters, s: Scratch): void {
+    const ffnOut = p.modules.get("encoder.layer.1.ffn.out");
+    if (!ffnOut || p.modules.has("encoder.layer.1.ffn.in")) return;
+    const r = p.rank;
+    const w = this.frozen.pooler;
+    s.throughPooler.fill(0);
+    s.poolerGradient.fill(0);
+    for (let o = 0; o < D; o++) {
+      for (let k = 0; k < r; k++) {
+        const b = ffnOut.b[o * r + k] as number;
+        if (b === 0) continue;
+        const row = k * D;
+        for (let j = 0; j < D; j++)
+          s.throughPooler[row + j] = (s.throughPooler[row + j] as number) + b * (w[o * D + j] as number);
+      }
+    }
+  }
+
+  /** After a batch's backward passes: B₂'s gradient through W_p, s·W_p·Σ(dq ⊗ u₂). */
+  private endBatch(p: UseLiteLoraParameters, s: Scratch, g: UseLiteLoraParameters): void {
+    const gOut = g.modules.get("encoder.layer.1.ffn.out");
+    if (!gOut || p.modules.has("encoder.layer.1.ffn.in")) return;
+    const r = p.rank;
+    const w = this.frozen.pooler;
+    for (let o = 0; o < D; o++) {
+      for (let k = 0; k < r; k++) {
+        let sum = 0;
+        for (let j = 0; j < D; j++) sum += (w[o * D + j] as number) * (s.poolerGradient[j * r + k] as number);
+        gOut.b[o * r + k] = (gOut.b[o * r + k] as number) + p.scaling * sum;
+      }
+    }
   }
 
   /** Through the mean and each token's ReLU into ffn.in's LoRA factors. */
@@ -392,6 +479,7 @@ export class UseLiteLoraModel {
   ): { loss: number; correct: number } {
     grads.flat.fill(0);
     const s = new Scratch(p);
+    this.startBatch(p, s);
     const weight = 1 / indices.length;
     let loss = 0;
     let correct = 0;
@@ -403,12 +491,14 @@ export class UseLiteLoraModel {
       if (argmax(probabilities) === target) correct++;
       this.backward(p, n, target, s, weight, grads);
     }
+    this.endBatch(p, s, grads);
     return { loss: loss * weight, correct };
   }
 
   /** Class probabilities of every row: [count × classes]. */
   predict(p: UseLiteLoraParameters): Float64Array {
     const s = new Scratch(p);
+    this.startBatch(p, s);
     const out = new Float64Array(this.data.count * p.classes);
     for (let n = 0; n < this.data.count; n++) out.set(this.forward(p, n, s), n * p.classes);
     return out;
