@@ -8,7 +8,7 @@ import { DeploymentError } from "../../../sdk/deployments";
 import { ConfigError, loadRunnerConfig } from "../../runner/config";
 import { DataDirLockedError } from "../../runner/dataDirLock";
 import { CliError, ExitCode } from "../errors";
-import { asCliError } from "./chainOptions";
+import { asCliError, DEPLOYMENT_ENV, RPC_ENV } from "./chainOptions";
 import { portError, preflight } from "./servePreflight";
 
 interface ServeOptions {
@@ -37,15 +37,27 @@ function flags(options: ServeOptions): Record<string, unknown> {
   };
 }
 
+/**
+ * The environment as the runner's configuration reads it, with the chain settings that every
+ * other command reads ($OPENLORA_RPC, $OPENLORA_DEPLOYMENT) under the runner's own names.
+ */
+export function runnerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...env,
+    OPENLORA_RPC_URL: env.OPENLORA_RPC_URL ?? env[RPC_ENV],
+    OPENLORA_DEPLOYMENTS: env.OPENLORA_DEPLOYMENTS ?? env[DEPLOYMENT_ENV],
+  };
+}
+
 export function registerServe(program: Command): void {
   program
     .command("serve")
     .description("serve registered adapters over HTTP, paid per call, and settle on-chain")
     .option("--config <file>", "JSON configuration file")
-    .option("--rpc <url>", "JSON-RPC endpoint of the chain")
+    .option("--rpc <url>", `JSON-RPC endpoint of the chain (default: $${RPC_ENV} or http://127.0.0.1:8545)`)
     .option(
       "--deployments <file>",
-      "deployments file (default: the local node's deployments/local/<chainId>-<port>.json, else deployments/<chainId>.json)",
+      `deployments file (default: $${DEPLOYMENT_ENV}, or the local node's deployments/local/<chainId>-<port>.json, else deployments/<chainId>.json)`,
     )
     .option("--host <host>", "address to listen on")
     .option("--port <port>", "port to listen on (0: any free port)")
@@ -58,11 +70,17 @@ export function registerServe(program: Command): void {
       const { RunnerStartError, startRunner } = await import("../../runner/runner");
       let runner: Awaited<ReturnType<typeof startRunner>>;
       try {
-        const config = loadRunnerConfig({ file: options.config, env: process.env, flags: flags(options) });
-        await preflight(config);
-        runner = await startRunner(config).catch((error: NodeJS.ErrnoException) => {
-          throw portError(error, config.host, config.port);
+        const config = loadRunnerConfig({
+          file: options.config,
+          env: runnerEnv(process.env),
+          flags: flags(options),
         });
+        const { deploymentFile } = await preflight(config);
+        runner = await startRunner({ ...config, deployments: deploymentFile }).catch(
+          (error: NodeJS.ErrnoException) => {
+            throw portError(error, config.host, config.port);
+          },
+        );
       } catch (error) {
         if (error instanceof CliError) throw error;
         if (error instanceof ConfigError || error instanceof DeploymentError) {

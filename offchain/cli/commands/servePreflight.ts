@@ -16,20 +16,23 @@ import { ADAPTER_FILE } from "../../ml/adapter/adapterFile";
 import { contentHash } from "../../ml/hash";
 import type { RunnerConfig } from "../../runner/config";
 import { CliError, ExitCode } from "../errors";
-import { amountFormatter } from "./chainOptions";
+import { amountFormatter, repoRoot } from "./chainOptions";
 
 /** The adapter file a configured source names (a trained adapter directory holds one). */
 function adapterFileOf(source: string): string {
   return existsSync(source) && statSync(source).isDirectory() ? path.join(source, ADAPTER_FILE) : source;
 }
 
-/** Refuses a runner configuration that could start but not serve or settle what it was given. */
-export async function preflight(config: RunnerConfig): Promise<void> {
+/**
+ * Refuses a runner configuration that could start but not serve or settle what it was given;
+ * returns the deployments file it read, for the runner to read too.
+ */
+export async function preflight(config: RunnerConfig): Promise<{ deploymentFile: string }> {
   for (const source of config.adapters) {
     if (!existsSync(adapterFileOf(source)))
       throw new CliError(`adapter file not found: ${adapterFileOf(source)}`, ExitCode.usage, { source });
   }
-  const client = await chainClient(config);
+  const { client, deploymentFile } = await chainClient(config);
   const endpoint = config.port === 0 ? "<this runner's URL>" : `http://${config.host}:${config.port}`;
   await assertRunnerActive(client, privateKeyToAccount(config.privateKey as Hex).address, endpoint);
   for (const source of config.adapters) {
@@ -43,9 +46,12 @@ export async function preflight(config: RunnerConfig): Promise<void> {
     }
   }
   await assertPortFree(config.host, config.port);
+  return { deploymentFile };
 }
 
-async function chainClient(config: RunnerConfig): Promise<OpenLoRAClient> {
+async function chainClient(
+  config: RunnerConfig,
+): Promise<{ client: OpenLoRAClient; deploymentFile: string }> {
   let chainId: number;
   try {
     chainId = await createPublicClient({
@@ -56,14 +62,18 @@ async function chainClient(config: RunnerConfig): Promise<OpenLoRAClient> {
       rpcUrl: config.rpcUrl,
     });
   }
-  const deployment = readDeployment(config.deployments ?? findDeploymentFile(chainId, config.rpcUrl));
+  // The node's file in the project's deployments/, as every other command finds it, from any
+  // working directory.
+  const deploymentFile =
+    config.deployments ?? findDeploymentFile(chainId, config.rpcUrl, path.join(repoRoot, "deployments"));
+  const deployment = readDeployment(deploymentFile);
   if (deployment.chainId !== chainId) {
     throw new CliError(
       `the deployments file is for chain ${deployment.chainId}, the node at ${config.rpcUrl} runs chain ${chainId}`,
       ExitCode.usage,
     );
   }
-  return createOpenLoRAClient({ rpcUrl: config.rpcUrl, deployment });
+  return { client: createOpenLoRAClient({ rpcUrl: config.rpcUrl, deployment }), deploymentFile };
 }
 
 async function assertRunnerActive(client: OpenLoRAClient, runner: Hex, endpoint: string): Promise<void> {
