@@ -3,9 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { loadAdapter } from "../adapter/adapterFile";
-import { landeBaseModel } from "../base/baseModel";
 import { TrainingConfigError } from "../errors";
+import { loadPeftAdapter } from "../peft/adapterDirectory";
 import { Rng } from "../random";
 import { type Dataset, type Example, readDataset } from "../training/dataset";
 import { parseCotrainConfig } from "./config";
@@ -22,14 +21,15 @@ function dataset(name: string, data: Example[]): Dataset {
   return { name, hash: `0x${"0".repeat(64)}`, rows: data };
 }
 
-const base = landeBaseModel();
-const config = parseCotrainConfig({ rounds: 5, localEpochs: 2, seed: 3 });
+// The pooler alone and e-mails cut to 32 tokens keep these tests fast; the full defaults are
+// exercised by `npm run models` (build-models.test.ts checks its bytes).
+const FAST = { targets: ["pooler.dense" as const], maxTokens: 32 };
+const config = parseCotrainConfig({ rounds: 5, localEpochs: 2, seed: 3, ...FAST });
 const val = dataset("validation", validation);
 
 describe("co-training contributions", () => {
-  it("a contributor with label-flipped data earns fewer units than clean contributors of the same size", () => {
-    const result = cotrain(
-      base,
+  it("a contributor with label-flipped data earns fewer units than clean contributors of the same size", async () => {
+    const result = await cotrain(
       [
         { id: "alice", dataset: dataset("a", clean1) },
         { id: "bob", dataset: dataset("b", clean2) },
@@ -48,9 +48,8 @@ describe("co-training contributions", () => {
     expect(alice + bob + mallory).toBe(config.totalUnits);
   });
 
-  it("a contributor duplicating another's data does not add credit: the pair shares the original's", () => {
-    const without = cotrain(
-      base,
+  it("a contributor duplicating another's data does not add credit: the pair shares the original's", async () => {
+    const without = await cotrain(
       [
         { id: "alice", dataset: dataset("a", clean1) },
         { id: "bob", dataset: dataset("b", clean2) },
@@ -59,8 +58,7 @@ describe("co-training contributions", () => {
       undefined,
       config,
     );
-    const withCopy = cotrain(
-      base,
+    const withCopy = await cotrain(
       [
         { id: "alice", dataset: dataset("a", clean1) },
         { id: "bob", dataset: dataset("b", clean2) },
@@ -83,7 +81,7 @@ describe("co-training contributions", () => {
 });
 
 describe("openlora cotrain (library)", () => {
-  it("writes a federated adapter whose manifest lists shards, contributors, contributions and units", () => {
+  it("writes a federated adapter whose manifest lists shards, contributors, contributions and units", async () => {
     const dir = mkdtempSync(join(tmpdir(), "openlora-cotrain-"));
     const write = (name: string, data: Example[]) => {
       const path = join(dir, name);
@@ -91,7 +89,7 @@ describe("openlora cotrain (library)", () => {
       return path;
     };
     const address = "0x00000000000000000000000000000000000000aB";
-    const { manifest } = cotrainRun({
+    const { manifest } = await cotrainRun({
       contributors: [
         { id: "alice", file: write("alice.jsonl", clean1) },
         { id: address, file: write("bob.jsonl", clean2) },
@@ -99,15 +97,16 @@ describe("openlora cotrain (library)", () => {
       validation: write("validation.jsonl", validation),
       test: write("test.jsonl", rows.slice(900, 1100)),
       out: join(dir, "out"),
-      config: { rounds: 5, localEpochs: 2, seed: 1, totalUnits: 1000 },
+      config: { rounds: 5, localEpochs: 2, seed: 1, totalUnits: 1000, ...FAST },
     });
     expect(manifest.training).toMatchObject({
+      maxTokens: 32,
       mode: "federated",
       rounds: 5,
       localEpochs: 2,
       totalUnits: 1000,
     });
-    expect(manifest.training.contributionMethod).toBe("shapley-exact");
+    expect(manifest.training?.contributionMethod).toBe("shapley-exact");
     expect(manifest.contributors.map((c) => [c.id, c.address, c.rows])).toEqual([
       ["alice", undefined, 200],
       [address, address, 200],
@@ -119,15 +118,16 @@ describe("openlora cotrain (library)", () => {
       ["validation", undefined],
       ["test", undefined],
     ]);
-    expect(manifest.metrics.heldOut.rows).toBe(200);
+    expect(manifest.metrics.heldOut?.rows).toBe(200);
     expect(manifest.metrics.validation?.rows).toBe(300);
-    expect(manifest.metrics.heldOut.accuracy).toBeGreaterThan(0.75);
-    expect(loadAdapter(join(dir, "out"), base).manifest).toEqual(manifest);
+    expect(manifest.metrics.heldOut?.accuracy).toBeGreaterThan(0.75);
+    expect(manifest.lora.targetModules).toEqual(["pooler.dense"]);
+    expect(loadPeftAdapter(join(dir, "out")).manifest).toEqual(manifest);
   });
 
-  it("refuses duplicate or malformed contributor ids", () => {
+  it("refuses duplicate or malformed contributor ids", async () => {
     const common = { validation: FIXTURE, out: tmpdir(), config: {} };
-    expect(() =>
+    await expect(
       cotrainRun({
         ...common,
         contributors: [
@@ -135,10 +135,10 @@ describe("openlora cotrain (library)", () => {
           { id: "a", file: FIXTURE },
         ],
       }),
-    ).toThrow(TrainingConfigError);
-    expect(() => cotrainRun({ ...common, contributors: [{ id: "bad id", file: FIXTURE }] })).toThrow(
+    ).rejects.toThrow(TrainingConfigError);
+    await expect(cotrainRun({ ...common, contributors: [{ id: "bad id", file: FIXTURE }] })).rejects.toThrow(
       /bad contributor id/,
     );
-    expect(() => cotrainRun({ ...common, contributors: [] })).toThrow(/at least one contributor/);
+    await expect(cotrainRun({ ...common, contributors: [] })).rejects.toThrow(/at least one contributor/);
   });
 });

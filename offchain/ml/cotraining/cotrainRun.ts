@@ -11,15 +11,22 @@
  * contributions.
  */
 
-import { saveAdapter } from "../adapter/adapterFile";
-import type { AdapterManifest, ContributorRecord, DatasetRecord } from "../adapter/manifest";
-import type { BaseModel } from "../base/baseModel";
-import { landeBaseModel } from "../base/baseModel";
+import type { ContributorRecord, DatasetRecord } from "../adapter/manifest";
+import { useLiteBase } from "../base/useLite/useLiteBase";
 import { DatasetError, TrainingConfigError } from "../errors";
+import { savePeftAdapter } from "../peft/adapterDirectory";
+import type { PeftManifest } from "../peft/manifest";
 import { type Dataset, labelsOf, readDataset } from "../training/dataset";
-import { evaluate } from "../training/evaluate";
-import { encodeExamples, selectExamples } from "../training/examples";
-import { type LoraParameters, roundToFloat32, toAdapter } from "../training/loraModel";
+import {
+  computeActivations,
+  frozenWeights,
+  selectActivations,
+  tokenize,
+} from "../useLiteTraining/activations";
+import { toPeftAdapter } from "../useLiteTraining/adapter";
+import { scoreProbabilities, servedProbabilities } from "../useLiteTraining/evaluate";
+import { roundToFloat32, UseLiteLoraModel, type UseLiteLoraParameters } from "../useLiteTraining/model";
+import { trainTargets } from "../useLiteTraining/targets";
 import { contributorValues, dataBlocks, rowKey } from "./blocks";
 import { type CotrainConfig, type CotrainConfigInput, parseCotrainConfig } from "./config";
 import { cachedUtility, exactShapley, leaveOneOut, monteCarloShapley, proposeUnits } from "./contribution";
@@ -47,7 +54,6 @@ export interface CotrainRunOptions {
   out: string;
   name?: string;
   config: CotrainConfigInput;
-  base?: BaseModel;
   onCoalition?: (progress: CoalitionProgress) => void;
 }
 
@@ -78,9 +84,9 @@ export interface Contribution {
 /** Everything a co-training run computes, before files are written. */
 export interface CotrainResult {
   labels: string[];
-  params: LoraParameters;
+  params: UseLiteLoraParameters;
   contribution: Contribution;
-  metrics: AdapterManifest["metrics"];
+  metrics: PeftManifest["metrics"];
 }
 
 function methodName(config: CotrainConfig, n: number): string {
@@ -89,14 +95,13 @@ function methodName(config: CotrainConfig, n: number): string {
 }
 
 /** Co-trains on in-memory data sets (shards in contributor order). */
-export function cotrain(
-  base: BaseModel,
+export async function cotrain(
   contributors: ReadonlyArray<{ id: string; dataset: Dataset }>,
   validation: Dataset,
   test: Dataset | undefined,
   config: CotrainConfig,
   onCoalition?: (progress: CoalitionProgress) => void,
-): CotrainResult {
+): Promise<CotrainResult> {
   const pooledRows = contributors.flatMap((c) => c.dataset.rows);
   const labels = labelsOf(pooledRows);
   if (labels.length < 2) throw new DatasetError("contributors' data needs at least two labels", { labels });
@@ -104,25 +109,43 @@ export function cotrain(
     const unknown = set ? labelsOf(set.rows).filter((label) => !labels.includes(label)) : [];
     if (unknown.length > 0) throw new DatasetError(`${set?.name} has labels no contributor has`, { unknown });
   }
-  const pooled = encodeExamples(base, pooledRows, labels);
-  const validationData = encodeExamples(base, validation.rows, labels);
+  const classesOf = (rows: Dataset["rows"]) => Int32Array.from(rows, (row) => labels.indexOf(row.label));
+  const modules = trainTargets(config.targets);
+  const base = useLiteBase();
+  // The base runs once over the pooled rows and the validation rows; every coalition reuses it.
+  const readRows = (rows: Dataset["rows"]) =>
+    computeActivations(
+      tokenize(
+        base,
+        rows.map((row) => row.text),
+        config.maxTokens,
+      ),
+      modules,
+    );
+  const pooled = await readRows(pooledRows);
+  const pooledClasses = classesOf(pooledRows);
+  const validationModel = new UseLiteLoraModel(await readRows(validation.rows), frozenWeights());
+  const validationClasses = classesOf(validation.rows);
   const blocks = dataBlocks(contributors.map(({ dataset }) => dataset.rows.map(rowKey)));
   const clients = blocks.map((block) => ({
     key: block.key,
-    examples: selectExamples(pooled, block.indices),
+    model: new UseLiteLoraModel(selectActivations(pooled, block.indices), frozenWeights()),
+    targets: Int32Array.from(block.indices, (i) => pooledClasses[i] as number),
   }));
   const n = blocks.length;
-  const trained = new Map<number, LoraParameters>();
+  const trained = new Map<number, UseLiteLoraParameters>();
   const inCoalition = (mask: number) => clients.filter((_, b) => mask & (1 << b));
   const holdersOf = (mask: number) => [
     ...new Set(
       blocks.flatMap((block, b) => (mask & (1 << b) ? block.holders.map((h) => contributors[h]?.id) : [])),
     ),
   ];
+  const accuracyOn = (params: UseLiteLoraParameters) =>
+    scoreProbabilities(validationModel.predict(params), validationClasses, labels.length).accuracy;
   const utility = cachedUtility((mask) => {
-    const params = federatedTrain(base, inCoalition(mask), labels.length, config);
+    const params = federatedTrain(inCoalition(mask), modules, labels.length, config);
     trained.set(mask, params);
-    const accuracy = evaluate(params, validationData).accuracy;
+    const accuracy = accuracyOn(params);
     onCoalition?.({ trained: trained.size, members: holdersOf(mask) as string[], accuracy });
     return accuracy;
   });
@@ -136,9 +159,17 @@ export function cotrain(
   const values = contributorValues(blocks, blockValues, contributors.length);
   const all = (1 << n) - 1;
   utility(all);
-  const params = trained.get(all) as LoraParameters;
+  const params = trained.get(all) as UseLiteLoraParameters;
   const stored = roundToFloat32(params);
   const trainIndices = blocks.flatMap((block) => block.indices);
+  const trainModel = new UseLiteLoraModel(selectActivations(pooled, trainIndices), frozenWeights());
+  const adapter = toPeftAdapter(stored, labels, config);
+  const heldOut = test ?? validation;
+  const heldOutProbabilities = await servedProbabilities(
+    base,
+    adapter,
+    heldOut.rows.map((row) => row.text),
+  );
   return {
     labels,
     params,
@@ -150,26 +181,27 @@ export function cotrain(
       coalitions: utility.evaluations(),
     },
     metrics: {
-      train: evaluate(stored, selectExamples(pooled, trainIndices)),
-      heldOut: test
-        ? evaluate(stored, encodeExamples(base, test.rows, labels))
-        : evaluate(stored, validationData),
-      validation: evaluate(stored, validationData),
+      train: scoreProbabilities(
+        trainModel.predict(stored),
+        Int32Array.from(trainIndices, (i) => pooledClasses[i] as number),
+        labels.length,
+      ),
+      heldOut: scoreProbabilities(heldOutProbabilities, classesOf(heldOut.rows), labels.length),
+      validation: scoreProbabilities(validationModel.predict(stored), validationClasses, labels.length),
     },
   };
 }
 
-export function cotrainRun(options: CotrainRunOptions): {
-  manifest: AdapterManifest;
+export async function cotrainRun(options: CotrainRunOptions): Promise<{
+  manifest: PeftManifest;
   contribution: Contribution;
-} {
+}> {
   const config = parseCotrainConfig(options.config);
   checkContributors(options.contributors);
   const contributors = options.contributors.map(({ id, file }) => ({ id, dataset: readDataset(file) }));
   const validation = readDataset(options.validation);
   const test = options.test ? readDataset(options.test) : undefined;
-  const base = options.base ?? landeBaseModel();
-  const result = cotrain(base, contributors, validation, test, config, options.onCoalition);
+  const result = await cotrain(contributors, validation, test, config, options.onCoalition);
   const datasets: DatasetRecord[] = contributors.map(({ id, dataset }) => ({
     name: dataset.name,
     hash: dataset.hash,
@@ -191,7 +223,8 @@ export function cotrainRun(options: CotrainRunOptions): {
     contribution: result.contribution.values[i] as number,
     units: result.contribution.units[i] as number,
   }));
-  const manifest = saveAdapter(options.out, base, toAdapter(result.params, result.labels), {
+  const stored = roundToFloat32(result.params);
+  const manifest = savePeftAdapter(options.out, toPeftAdapter(stored, result.labels, config), {
     name: options.name ?? `cotrain-${contributors.map((c) => c.id).join("+")}`,
     seed: config.seed,
     datasets,
@@ -211,6 +244,7 @@ export function cotrainRun(options: CotrainRunOptions): {
       contributionMethod: result.contribution.method,
       ...(result.contribution.method === "shapley-monte-carlo" ? { permutations: config.permutations } : {}),
       totalUnits: config.totalUnits,
+      maxTokens: config.maxTokens,
     },
     metrics: result.metrics,
   });
