@@ -20,7 +20,7 @@ import { claimRewards } from "../../sdk/investor/rewards";
 import { depositToVault, getVaultState } from "../../sdk/investor/vaults";
 import { claimRunnerFees, registerRunner } from "../../sdk/runners";
 import { type DevAccount, startDevnet } from "../chain/devnet";
-import type { AdapterManifest } from "../ml/adapter/manifest";
+import type { RegistrableAdapter } from "../cli/commands/adapterManifest";
 import { landeBaseModel } from "../ml/base/baseModel";
 import { readDataset } from "../ml/training/dataset";
 import { loadRunnerConfig } from "../runner/config";
@@ -116,7 +116,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stop
     const registered: {
       modelId: bigint;
       name: string;
-      manifest: AdapterManifest;
+      manifest: RegistrableAdapter;
       dir: string;
       owner: number;
       contributors: { index: number; name: string; units: bigint }[];
@@ -309,7 +309,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stop
 
 interface ReportInputs {
   admin: OpenLoRAClient;
-  registered: { modelId: bigint; name: string; manifest: AdapterManifest }[];
+  registered: { modelId: bigint; name: string; manifest: RegistrableAdapter }[];
   contributors: DemoReport["contributors"];
   runner: Runner;
   devnet: { rpcUrl: string; deployment: OpenLoRAClient["deployment"] };
@@ -338,7 +338,7 @@ async function buildReport(input: ReportInputs): Promise<DemoReport> {
       name: model.name,
       calls: info.totalCalls,
       revenue: info.totalRevenue,
-      accuracy: model.manifest.metrics.heldOut.accuracy,
+      accuracy: model.manifest.heldOutAccuracy ?? Number.NaN,
     });
     credited += await read.readContract({ ...shares, functionName: "totalCredited", args: [model.modelId] });
     const vault = await getVaultState(admin, { modelId: model.modelId });

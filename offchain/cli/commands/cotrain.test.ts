@@ -49,6 +49,10 @@ describe("openlora cotrain (CLI)", () => {
       "5",
       "--units",
       "1000",
+      "--targets",
+      "pooler.dense",
+      "--max-tokens",
+      "32",
     ]);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout);
@@ -59,6 +63,8 @@ describe("openlora cotrain (CLI)", () => {
     expect(units.alice + units.bob + units.mallory).toBe(1000);
     expect(units.mallory).toBeLessThan(Math.min(units.alice, units.bob));
     expect(run.stderr).toMatch(/cotrain coalition 8: alice, bob, mallory/);
+    expect(result.lora).toMatchObject({ targetModules: ["pooler.dense"] });
+    expect(result.adapter.path).toBe(join(dir, "out", "adapter_model.safetensors"));
   });
 
   it("refuses a contributor given without a file, with exit code 2", async () => {

@@ -10,7 +10,10 @@ import {
   asCliError,
   checkTrainTarget,
   formatEvaluation,
+  loraSummary,
+  moduleList,
   SERVED_MAX_RANK,
+  TARGETS_HELP,
   toNumber,
 } from "./train";
 
@@ -39,6 +42,9 @@ interface CotrainOptions {
   method?: string;
   permutations?: number;
   units?: number;
+  targets?: string[];
+  maxTokens?: number;
+  rslora?: boolean;
 }
 
 export function registerCotrain(program: Command): void {
@@ -54,14 +60,24 @@ export function registerCotrain(program: Command): void {
       "--validation <file>",
       "the coordinator's validation set: contributions are measured on it",
     )
-    .requiredOption("--out <dir>", "directory for adapter.safetensors and manifest.json")
+    .requiredOption(
+      "--out <dir>",
+      "directory for adapter_config.json, adapter_model.safetensors and manifest.json",
+    )
     .option("--test <file>", "held-out test set for the manifest's metrics (default: the validation set)")
     .option("--name <name>", "adapter name in the manifest")
     .option("--rounds <n>", "federated rounds (default 10)", toNumber)
     .option("--local-epochs <n>", "local epochs per contributor per round (default 2)", toNumber)
     .option("--rank <n>", `LoRA rank r (default 8, at most ${SERVED_MAX_RANK}: what runners serve)`, toNumber)
     .option("--alpha <x>", "LoRA alpha; scale = alpha / rank (default 16)", toNumber)
-    .option("--lr <x>", "Adam learning rate (default 0.01, cosine-decayed over rounds)", toNumber)
+    .option("--rslora", "rsLoRA: scale = alpha / sqrt(rank)")
+    .option("--targets <modules>", TARGETS_HELP, moduleList)
+    .option(
+      "--max-tokens <n>",
+      "tokens of each text the trainer reads (default 128, the base's limit)",
+      toNumber,
+    )
+    .option("--lr <x>", "Adam learning rate (default 0.003, cosine-decayed over rounds)", toNumber)
     .option("--batch <n>", "mini-batch size (default 32)", toNumber)
     .option("--weight-decay <x>", "decoupled weight decay (default 0)", toNumber)
     .option("--seed <n>", "random seed (default 0)", toNumber)
@@ -74,9 +90,9 @@ export function registerCotrain(program: Command): void {
       const { cotrainRun } = await import("../../ml/cotraining/cotrainRun");
       const json = Boolean(command.optsWithGlobals().json);
       const started = performance.now();
-      let result: ReturnType<typeof cotrainRun>;
+      let result: Awaited<ReturnType<typeof cotrainRun>>;
       try {
-        result = cotrainRun({
+        result = await cotrainRun({
           contributors: options.contributor,
           validation: options.validation,
           out: options.out,
@@ -94,6 +110,9 @@ export function registerCotrain(program: Command): void {
             method: options.method as "shapley" | "loo" | undefined,
             permutations: options.permutations,
             totalUnits: options.units,
+            targets: options.targets as never,
+            maxTokens: options.maxTokens,
+            useRslora: options.rslora,
           },
           onCoalition: ({ trained, members, accuracy }) => {
             const who = members.length > 0 ? members.join(", ") : "(no data)";
@@ -118,9 +137,9 @@ export function registerCotrain(program: Command): void {
         );
         return;
       }
-      const { training: t } = manifest;
+      const t = manifest.training;
       console.log(
-        `co-trained adapter "${manifest.name}" (${t.rounds} rounds × ${t.localEpochs} local epochs, rank ${t.rank}, seed ${t.seed}) in ${seconds.toFixed(1)} s`,
+        `co-trained adapter "${manifest.name}" (${loraSummary(manifest)}, ${t?.rounds} rounds × ${t?.localEpochs} local epochs, seed ${manifest.seed}) in ${seconds.toFixed(1)} s`,
       );
       console.log(`  ${formatEvaluation("held-out", manifest.metrics.heldOut)}`);
       console.log(`  contributions (${contribution.method}, ${contribution.coalitions} coalitions trained):`);

@@ -3,7 +3,7 @@
  * hashes, contributors and their share units) with every contributor's EIP-712 consent, and
  * `openlora consent`: a contributor signs its consent for a registrant to collect.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { type Account, type Address, getAddress, type Hex, isAddressEqual, keccak256 } from "viem";
@@ -21,9 +21,8 @@ import {
 } from "../../../sdk/integrator/consent";
 import { ensureBaseModel, modelIdByAdapterHash, registerModel } from "../../../sdk/integrator/models";
 import { devAccounts } from "../../chain/devnet";
-import { type AdapterManifest, parseManifest } from "../../ml/adapter/manifest";
-import { ModelError } from "../../ml/errors";
 import { CliError, ExitCode } from "../errors";
+import { type RegistrableAdapter, readManifest } from "./adapterManifest";
 import {
   action,
   amountFormatter,
@@ -41,28 +40,6 @@ import { assertFunds } from "./funds";
 export const CONTRIBUTOR_KEYS_ENV = "OPENLORA_CONTRIBUTOR_KEYS";
 /** Units of a model registered by its trainer alone (no co-training contributors in the manifest). */
 export const SOLO_UNITS = 10_000n;
-
-/** Reads a manifest from a file or from a directory holding manifest.json. */
-export function readManifest(location: string): { manifest: AdapterManifest; dir: string; file: string } {
-  const file =
-    existsSync(location) && statSync(location).isDirectory()
-      ? path.join(location, "manifest.json")
-      : location;
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf8"));
-  } catch (error) {
-    throw new CliError(`cannot read the manifest ${file}: ${(error as Error).message}`, ExitCode.usage, {
-      file,
-    });
-  }
-  try {
-    return { manifest: parseManifest(json, file), dir: path.dirname(file), file };
-  } catch (error) {
-    if (error instanceof ModelError) throw new CliError(error.message, ExitCode.usage, error.details);
-    throw error;
-  }
-}
 
 /** `id=key` pairs from --contributor flags and $OPENLORA_CONTRIBUTOR_KEYS (comma-separated). */
 function contributorKeys(flags: string[]): Map<string, Account> {
@@ -96,7 +73,7 @@ interface Resolved {
 
 /** Who shares in the model, with which units and (when we hold it) which key signs for them. */
 function resolveContributors(
-  manifest: AdapterManifest,
+  manifest: RegistrableAdapter,
   registrant: Account,
   keys: Map<string, Account>,
   devContributors: boolean,
@@ -144,19 +121,21 @@ function resolveContributors(
 }
 
 /** Compact self-description stored as the model's metadata URI. */
-export function metadataUri(manifest: AdapterManifest): string {
+export function metadataUri(manifest: RegistrableAdapter): string {
   const json = JSON.stringify({
     name: manifest.name,
     baseModel: manifest.baseModel.id,
     labels: manifest.labels,
-    adapter: { format: manifest.adapter.format, bytes: manifest.adapter.bytes, rank: manifest.lora.rank },
-    training: manifest.training.mode,
-    heldOutAccuracy: Number(manifest.metrics.heldOut.accuracy.toFixed(4)),
+    adapter: { format: manifest.adapter.format, bytes: manifest.adapter.bytes, rank: manifest.rank },
+    training: manifest.trainingMode,
+    ...(manifest.heldOutAccuracy === undefined
+      ? {}
+      : { heldOutAccuracy: Number(manifest.heldOutAccuracy.toFixed(4)) }),
   });
   return `data:application/json;base64,${Buffer.from(json).toString("base64")}`;
 }
 
-function checkAdapterFile(manifest: AdapterManifest, dir: string) {
+function checkAdapterFile(manifest: RegistrableAdapter, dir: string) {
   const file = path.join(dir, manifest.adapter.file);
   if (!existsSync(file)) return false;
   const hash = keccak256(readFileSync(file));

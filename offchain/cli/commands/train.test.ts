@@ -36,12 +36,30 @@ function csvSample(rows: number): string {
 describe("openlora train (CLI)", () => {
   it("trains from a CSV file and prints one JSON object with the held-out accuracy", async () => {
     const out = join(dir, "adapter");
-    const run = await openlora(["--json", "train", "--data", csvSample(400), "--out", out, "--epochs", "30"]);
+    const run = await openlora([
+      "--json",
+      "train",
+      "--data",
+      csvSample(400),
+      "--out",
+      out,
+      "--epochs",
+      "30",
+      "--max-tokens",
+      "32",
+    ]);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result.metrics.heldOut.rows).toBe(80);
     expect(result.metrics.heldOut.accuracy).toBeGreaterThan(0.7);
     expect(result.labels).toEqual(["ham", "spam"]);
+    expect(result.lora).toMatchObject({ r: 8, targetModules: ["encoder.layer.1.ffn.out", "pooler.dense"] });
+    expect(result.adapter.path).toBe(join(out, "adapter_model.safetensors"));
+    expect(JSON.parse(readFileSync(join(out, "adapter_config.json"), "utf8"))).toMatchObject({
+      peft_type: "LORA",
+      target_modules: ["encoder.layer.1.ffn.out", "pooler.dense"],
+      modules_to_save: ["classifier"],
+    });
     expect(JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")).adapter.hash).toBe(
       result.adapter.hash,
     );
@@ -57,10 +75,15 @@ describe("openlora train (CLI)", () => {
       join(dir, "human"),
       "--epochs",
       "2",
+      "--max-tokens",
+      "16",
+      "--targets",
+      "pooler.dense",
     ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/held-out accuracy 0\.\d{4} \(40 rows\)/);
-    expect(run.stdout).toMatch(/adapter .*adapter\.safetensors {2}0x[0-9a-f]{64}/);
+    expect(run.stdout).toMatch(/LoRA r 8, alpha 16 on pooler\.dense, 2 epochs/);
+    expect(run.stdout).toMatch(/adapter .*adapter_model\.safetensors {2}0x[0-9a-f]{64}/);
   });
 
   it("exits with code 2 and a clear message on malformed data or bad options", async () => {
@@ -83,5 +106,16 @@ describe("openlora train (CLI)", () => {
     ]);
     expect(rank.code).toBe(2);
     expect(rank.stderr).toMatch(/^openlora: invalid training options/m);
+    const target = await openlora([
+      "train",
+      "--data",
+      csvSample(50),
+      "--out",
+      join(dir, "x"),
+      "--targets",
+      "encoder.layer.0.attention.qkv",
+    ]);
+    expect(target.code).toBe(2);
+    expect(target.stderr).toMatch(/^openlora: cannot train LoRA on encoder\.layer\.0\.attention\.qkv/m);
   });
 });

@@ -1,14 +1,17 @@
 /**
- * `openlora train`: fine-tunes a LoRA adapter (and a task head) on the frozen base model from
- * a local labelled data set, and writes `adapter.safetensors` + `manifest.json`.
+ * `openlora train`: fine-tunes a LoRA adapter (and a task head) on the frozen USE-lite base from
+ * a local labelled data set, and writes it as PEFT does (`adapter_config.json`,
+ * `adapter_model.safetensors`) with our `manifest.json`.
  */
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { ADAPTER_FILE, MANIFEST_FILE } from "../../ml/adapter/adapterFile";
-import type { AdapterManifest, Evaluation } from "../../ml/adapter/manifest";
+import type { Evaluation } from "../../ml/adapter/manifest";
 import { ModelError } from "../../ml/errors";
+import { ADAPTER_MODEL_FILE } from "../../ml/peft/adapterModel";
+import { MANIFEST_FILE, type PeftManifest } from "../../ml/peft/manifest";
 import type { EpochProgress } from "../../ml/training/trainer";
+import { DEFAULT_TRAIN_TARGETS, TRAINABLE_MODULES } from "../../ml/useLiteTraining/targets";
 import { runnerConfigSchema } from "../../runner/config";
 import { CliError, ExitCode } from "../errors";
 
@@ -23,7 +26,7 @@ export function checkTrainTarget(options: { out: string; rank?: number }): void 
   const { out, rank } = options;
   if (existsSync(out) && !statSync(out).isDirectory()) {
     throw new CliError(
-      `--out ${out} is a file, not a directory: name a directory for adapter.safetensors and manifest.json`,
+      `--out ${out} is a file, not a directory: name a directory for the adapter's files`,
       ExitCode.usage,
     );
   }
@@ -51,6 +54,16 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** Commander value parser for --targets: a comma-separated list of module names. */
+export function moduleList(value: string): string[] {
+  return value
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+}
+
+export const TARGETS_HELP = `LoRA target modules, comma-separated (default ${DEFAULT_TRAIN_TARGETS.join(",")}; trainable: ${TRAINABLE_MODULES.join(", ")})`;
+
 /** One progress line per epoch on stderr (rewritten in place on a terminal). */
 export function progressPrinter(label: string): (progress: EpochProgress) => void {
   const tty = process.stderr.isTTY;
@@ -61,11 +74,22 @@ export function progressPrinter(label: string): (progress: EpochProgress) => voi
   };
 }
 
+/** "LoRA r 8, alpha 16 on encoder.layer.1.ffn.out, pooler.dense". */
+export function loraSummary(manifest: PeftManifest): string {
+  const { r, alpha, useRslora, targetModules } = manifest.lora;
+  return `LoRA r ${r}, alpha ${alpha}${useRslora ? " (rsLoRA)" : ""} on ${targetModules.join(", ")}`;
+}
+
 /** The fields `--json` prints for any trained adapter: where it is, what it is, how it scored. */
-export function adapterSummary(out: string, manifest: AdapterManifest, seconds: number) {
+export function adapterSummary(out: string, manifest: PeftManifest, seconds: number) {
   return {
     name: manifest.name,
-    adapter: { path: join(out, ADAPTER_FILE), hash: manifest.adapter.hash, bytes: manifest.adapter.bytes },
+    adapter: {
+      path: join(out, ADAPTER_MODEL_FILE),
+      hash: manifest.adapter.hash,
+      bytes: manifest.adapter.bytes,
+    },
+    lora: manifest.lora,
     manifest: join(out, MANIFEST_FILE),
     baseModel: manifest.baseModel,
     metrics: manifest.metrics,
@@ -73,7 +97,8 @@ export function adapterSummary(out: string, manifest: AdapterManifest, seconds: 
   };
 }
 
-export function formatEvaluation(name: string, e: Evaluation): string {
+export function formatEvaluation(name: string, e: Evaluation | undefined): string {
+  if (!e) return `${name} (not measured)`;
   return `${name} accuracy ${e.accuracy.toFixed(4)} (${e.rows} rows), macro-F1 ${e.macroF1.toFixed(4)}, loss ${e.loss.toFixed(4)}`;
 }
 
@@ -90,24 +115,39 @@ interface TrainOptions {
   weightDecay?: number;
   holdout?: number;
   seed?: number;
+  targets?: string[];
+  maxTokens?: number;
+  rslora?: boolean;
 }
 
 export function registerTrain(program: Command): void {
   program
     .command("train")
-    .description("fine-tune a LoRA adapter and task head on the frozen base model from a labelled data set")
+    .description(
+      "fine-tune a LoRA adapter and task head on the frozen USE-lite transformer from a labelled data set",
+    )
     .requiredOption(
       "--data <file>",
       "training data, .csv (text,label columns) or .jsonl; repeatable",
       collect,
     )
-    .requiredOption("--out <dir>", "directory for adapter.safetensors and manifest.json")
+    .requiredOption(
+      "--out <dir>",
+      "directory for adapter_config.json, adapter_model.safetensors and manifest.json",
+    )
     .option("--test <file>", "held-out test data (default: hold out --holdout of the data)")
     .option("--name <name>", "adapter name in the manifest (default: the data file names)")
     .option("--rank <n>", `LoRA rank r (default 8, at most ${SERVED_MAX_RANK}: what runners serve)`, toNumber)
     .option("--alpha <x>", "LoRA alpha; scale = alpha / rank (default 16)", toNumber)
+    .option("--rslora", "rsLoRA: scale = alpha / sqrt(rank)")
+    .option("--targets <modules>", TARGETS_HELP, moduleList)
+    .option(
+      "--max-tokens <n>",
+      "tokens of each text the trainer reads (default 128, the base's limit)",
+      toNumber,
+    )
     .option("--epochs <n>", "training epochs (default 40)", toNumber)
-    .option("--lr <x>", "Adam learning rate (default 0.01, cosine-decayed)", toNumber)
+    .option("--lr <x>", "Adam learning rate (default 0.003, cosine-decayed)", toNumber)
     .option("--batch <n>", "mini-batch size (default 32)", toNumber)
     .option("--weight-decay <x>", "decoupled weight decay (default 0)", toNumber)
     .option("--holdout <fraction>", "fraction of each label held out when no --test (default 0.2)", toNumber)
@@ -115,12 +155,12 @@ export function registerTrain(program: Command): void {
     .action(async (options: TrainOptions, command: Command) => {
       checkTrainTarget(options);
       // Loaded here, not at startup: onnxruntime and the training code are for this command only.
-      const { trainRun } = await import("../../ml/training/trainRun");
+      const { useLiteTrainRun } = await import("../../ml/useLiteTraining/trainRun");
       const json = Boolean(command.optsWithGlobals().json);
       const started = performance.now();
-      let result: ReturnType<typeof trainRun>;
+      let result: Awaited<ReturnType<typeof useLiteTrainRun>>;
       try {
-        result = trainRun({
+        result = await useLiteTrainRun({
           data: options.data,
           out: options.out,
           ...(options.test ? { test: options.test } : {}),
@@ -134,6 +174,9 @@ export function registerTrain(program: Command): void {
             weightDecay: options.weightDecay,
             holdout: options.holdout,
             seed: options.seed,
+            targets: options.targets as never,
+            maxTokens: options.maxTokens,
+            useRslora: options.rslora,
           },
           onEpoch: progressPrinter("train"),
         });
@@ -147,9 +190,8 @@ export function registerTrain(program: Command): void {
         console.log(JSON.stringify({ ...summary, labels: manifest.labels }));
         return;
       }
-      const { training: t } = manifest;
       console.log(
-        `trained adapter "${manifest.name}" (rank ${t.rank}, ${t.epochs} epochs, seed ${t.seed}) in ${seconds.toFixed(1)} s`,
+        `trained adapter "${manifest.name}" (${loraSummary(manifest)}, ${manifest.training?.epochs} epochs, seed ${manifest.seed}) in ${seconds.toFixed(1)} s`,
       );
       console.log(`  ${formatEvaluation("held-out", manifest.metrics.heldOut)}`);
       console.log(`  ${formatEvaluation("train   ", manifest.metrics.train)}`);

@@ -3,15 +3,15 @@ import { z } from "zod";
 import { USE_LITE } from "../base/useLite/modules";
 import { TrainingConfigError } from "../errors";
 import { trainConfigSchema } from "../training/config";
-import { DEFAULT_TRAIN_TARGETS, TRAINABLE_MODULES } from "./targets";
+import { DEFAULT_TRAIN_TARGETS, trainTargets } from "./targets";
 
 /** Shared by `train` and `cotrain`: the LoRA itself and how rows are read. */
 export const loraOptionsSchema = z.object({
-  /** Modules to put LoRA on (targets.ts says which can be trained). */
+  /** Modules to put LoRA on (targets.ts says which can be trained, and refuses others by name). */
   targets: z
-    .array(z.enum(TRAINABLE_MODULES))
-    .min(1)
-    .default([...DEFAULT_TRAIN_TARGETS]),
+    .array(z.string())
+    .default([...DEFAULT_TRAIN_TARGETS])
+    .transform((modules) => trainTargets(modules)),
   /** rsLoRA: scale by alpha/√r instead of alpha/r. */
   useRslora: z.boolean().default(false),
   /** Tokens of each text the trainer reads (the base reads at most 128). */
