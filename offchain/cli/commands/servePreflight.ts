@@ -12,16 +12,11 @@ import { createOpenLoRAClient, type OpenLoRAClient } from "../../../sdk/client";
 import { findDeploymentFile, readDeployment } from "../../../sdk/deployments";
 import { modelIdByAdapterHash } from "../../../sdk/integrator/models";
 import { getRunner, minBond } from "../../../sdk/runners";
-import { ADAPTER_FILE } from "../../ml/adapter/adapterFile";
 import { contentHash } from "../../ml/hash";
+import { adapterFileOf } from "../../runner/adapterSource";
 import type { RunnerConfig } from "../../runner/config";
 import { CliError, ExitCode } from "../errors";
 import { amountFormatter } from "./chainOptions";
-
-/** The adapter file a configured source names (a trained adapter directory holds one). */
-function adapterFileOf(source: string): string {
-  return existsSync(source) && statSync(source).isDirectory() ? path.join(source, ADAPTER_FILE) : source;
-}
 
 /** Refuses a runner configuration that could start but not serve or settle what it was given. */
 export async function preflight(config: RunnerConfig): Promise<void> {
