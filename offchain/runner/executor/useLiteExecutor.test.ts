@@ -1,0 +1,182 @@
+/**
+ * The runner's USE-lite path against the merged-weights reference: one micro-batch mixing rows of
+ * four adapters (different target modules, ranks, rsLoRA, F16, with and without a head) equals,
+ * row by row, each adapter's merged-weights graph to 1e-4; a row's answer is bit for bit the same
+ * alone and within any batch; adapters it does not fully understand are refused, slot untouched.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { USE_LITE, USE_LITE_MODULE_NAMES } from "../../ml/base/useLite/modules";
+import { loadUseLiteSource } from "../../ml/base/useLite/source";
+import { PARITY_SENTENCES } from "../../ml/base/useLite/testing/sentences";
+import { denseBatch, runUseLite, useLiteBase } from "../../ml/base/useLite/useLiteBase";
+import { AdapterHashMismatchError, BaseModelMismatchError } from "../../ml/errors";
+import { contentHash } from "../../ml/hash";
+import { createSession } from "../../ml/onnx/session";
+import { encodePeftAdapter, type PeftAdapter } from "../../ml/peft/adapterModel";
+import { PeftShapeError } from "../../ml/peft/errors";
+import { buildMergedUseLiteOnnx, classify } from "../../ml/peft/loraMath";
+import { PROVENANCE } from "../../ml/peft/testing/randomAdapter";
+import { AdapterCache, ModelRefusedError } from "../adapterCache";
+import { AdapterStore } from "../adapterStore";
+import { type PeftFixture, peftAdapterBytes } from "../testing/peftAdapters";
+import { AdapterTooLargeError } from "./adapterArena";
+import { type TokenRow, tokenBucket, UseLiteExecutor } from "./useLiteExecutor";
+
+const TOLERANCE = 1e-4;
+const FIXTURES: Record<string, PeftFixture> = {
+  "classifier, default targets, r 8": { seed: 31, labels: ["bearish", "neutral", "bullish"] },
+  "embedding, all ten modules, r 4, rsLoRA": {
+    seed: 32,
+    lora: { r: 4, alpha: 8, useRslora: true, targetModules: USE_LITE_MODULE_NAMES },
+  },
+  "classifier, layer 0 attention + pooler, r 16, F16 file": {
+    seed: 33,
+    labels: ["ham", "spam"],
+    bScale: 0.1,
+    lora: {
+      r: 16,
+      alpha: 32,
+      targetModules: ["encoder.layer.0.attention.qkv", "encoder.layer.0.attention.output", "pooler.dense"],
+    },
+    dtype: "F16",
+  },
+  "embedding, layer 1 feed-forward, r 2": {
+    seed: 34,
+    lora: { r: 2, alpha: 4, targetModules: ["encoder.layer.1.ffn.in", "encoder.layer.1.ffn.out"] },
+  },
+};
+const NAMES = Object.keys(FIXTURES);
+const adapters = NAMES.map((name) => peftAdapterBytes(FIXTURES[name] as PeftFixture));
+const base = useLiteBase();
+/** Every parity sentence (empty, emoji, other scripts, over 128 tokens), each with one adapter in turn. */
+const ROWS = PARITY_SENTENCES.map((text, i) => ({ text, slot: i % adapters.length }));
+const ids = ROWS.map(({ text }) => base.tokenizer.encode(text));
+const batch: TokenRow[] = ROWS.map(({ slot }, i) => ({ input: ids[i] as number[], slot }));
+
+let executor: UseLiteExecutor;
+
+beforeAll(async () => {
+  executor = await UseLiteExecutor.create({ slots: 6, maxRank: 16, maxClasses: 8 });
+  adapters.forEach(({ bytes, hash }, slot) => {
+    executor.load(slot, bytes, hash);
+  });
+});
+
+afterAll(async () => {
+  await executor?.release();
+});
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let j = 0; j < a.length; j++) max = Math.max(max, Math.abs((a[j] as number) - (b[j] as number)));
+  return max;
+}
+
+/** What a row answers by the merged-weights reference (and by the base without the adapter). */
+async function reference(adapter: PeftAdapter, rows: number[][]) {
+  const source = loadUseLiteSource();
+  const merged = await createSession(buildMergedUseLiteOnnx(source, adapter), 1);
+  const plain = await createSession(base.onnx, 1);
+  const dense = denseBatch(rows);
+  const [withAdapter, without] = [await runUseLite(merged, dense), await runUseLite(plain, dense)];
+  await Promise.all([merged.release(), plain.release()]);
+  const answer = (embeddings: Float32Array) =>
+    adapter.head ? classify(embeddings, adapter.head) : embeddings;
+  return { merged: answer(withAdapter), plain: answer(without) };
+}
+
+describe("UseLiteExecutor", () => {
+  it(`serves a batch mixing four adapters equal per row to the merged-weights reference (${TOLERANCE})`, async () => {
+    const served = await executor.run(batch);
+    expect(served).toHaveLength(ROWS.length);
+    for (const [slot, name] of NAMES.entries()) {
+      const { adapter } = (adapters[slot] as (typeof adapters)[number]).decoded;
+      const rows = ROWS.flatMap((row, i) => (row.slot === slot ? [i] : []));
+      const { merged, plain } = await reference(
+        adapter,
+        rows.map((i) => ids[i] as number[]),
+      );
+      const width = adapter.head ? adapter.head.labels.length : USE_LITE.outputDim;
+      const diffs: number[] = [];
+      const moved: number[] = [];
+      rows.forEach((row, j) => {
+        const mine = served[row] as Float32Array;
+        expect(mine.length, `${name} row ${row}`).toBe(width);
+        diffs.push(maxDiff(mine, merged.subarray(j * width, (j + 1) * width)));
+        if ((ids[row] as number[]).length > 0)
+          moved.push(maxDiff(mine, plain.subarray(j * width, (j + 1) * width)));
+      });
+      console.log(
+        `${name}: ${rows.length} rows, max |served − merged| ${Math.max(...diffs).toExponential(2)}, adapter moved rows by ≥ ${Math.min(...moved).toExponential(2)}`,
+      );
+      for (const [j, diff] of diffs.entries()) expect(diff, `${name} row ${rows[j]}`).toBeLessThan(TOLERANCE);
+      // Each adapter must move every row far beyond the tolerance, or the comparison proves nothing.
+      expect(Math.min(...moved)).toBeGreaterThan(10 * TOLERANCE);
+    }
+  });
+
+  it("answers a row bit for bit the same alone and within a mixed batch", async () => {
+    const together = await executor.run(batch);
+    const buckets = new Set(ids.map((row) => tokenBucket(row.length)));
+    expect(buckets.size).toBeGreaterThan(2); // rows of several buckets, so padding is exercised
+    for (const [i, row] of batch.entries()) {
+      const [alone] = await executor.run([row]);
+      expect(Array.from(alone as Float32Array), `row ${i}`).toEqual(Array.from(together[i] as Float32Array));
+    }
+  });
+
+  it("refuses tampered bytes, another base's adapter and one above its rank, keeping the slot's adapter", async () => {
+    const [first, second] = adapters as [(typeof adapters)[0], (typeof adapters)[1]];
+    const before = await executor.run([batch[0] as TokenRow]);
+    const tampered = first.bytes.slice();
+    tampered[tampered.length - 3] = (tampered[tampered.length - 3] as number) ^ 0x01;
+    expect(() => executor.load(0, tampered, first.hash)).toThrow(AdapterHashMismatchError);
+    // Bytes that do hash to what was registered, but name another base.
+    const otherBase = encodePeftAdapter(second.decoded.adapter, PROVENANCE, {
+      baseHash: `0x${"ab".repeat(32)}`,
+    });
+    expect(() => executor.load(0, otherBase, contentHash(otherBase))).toThrow(BaseModelMismatchError);
+    const big = peftAdapterBytes({ seed: 35, lora: { r: 32, alpha: 32 } });
+    expect(() => executor.load(0, big.bytes, big.hash)).toThrow(AdapterTooLargeError);
+    expect(await executor.run([batch[0] as TokenRow])).toEqual(before);
+  });
+
+  it("refuses a file whose tensor has the wrong shape, naming the tensor", () => {
+    const { decoded } = adapters[1] as (typeof adapters)[number];
+    const module = "encoder.layer.0.ffn.in";
+    const factors = decoded.adapter.factors.get(module);
+    if (!factors) throw new Error(`fixture has no ${module}`);
+    // One input column short: a file a broken exporter might write.
+    const short = { a: factors.a.subarray(0, factors.a.length - decoded.adapter.config.r), b: factors.b };
+    const broken = { ...decoded.adapter, factors: new Map(decoded.adapter.factors).set(module, short) };
+    expect(() => encodePeftAdapter(broken, PROVENANCE)).toThrow(PeftShapeError);
+  });
+
+  it("through the adapter cache: a refused model answers its reason, the others keep serving", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "openlora-uselite-cache-"));
+    try {
+      const store = new AdapterStore(dir);
+      const cache = new AdapterCache(executor, store);
+      const [good, bad] = [adapters[0], adapters[1]] as [(typeof adapters)[0], (typeof adapters)[1]];
+      store.put(good.bytes);
+      const badHash = store.put(bad.bytes);
+      const stored = store.pathOf(badHash);
+      const flipped = bad.bytes.slice();
+      flipped[100] = (flipped[100] as number) ^ 0x40;
+      writeFileSync(stored, flipped);
+      expect(() => cache.acquire(2n, badHash)).toThrow(ModelRefusedError);
+      expect(cache.refusal(2n)).toBeInstanceOf(AdapterHashMismatchError);
+      const held = cache.acquire(1n, good.hash);
+      expect(held.labels).toEqual(["bearish", "neutral", "bullish"]);
+      const [probabilities] = await executor.run([{ input: ids[2] as number[], slot: held.slot }]);
+      held.release();
+      expect(probabilities).toHaveLength(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
