@@ -307,10 +307,13 @@ export class RunnerHttpServer {
       versions: [model.adapterHash],
       platform: "onnxruntime",
       inputs: [{ name: "text", datatype: "BYTES", shape: [1] }],
-      outputs: [
-        { name: "label", datatype: "BYTES", shape: [1] },
-        { name: "scores", datatype: "FP32", shape: [1, -1] },
-      ],
+      outputs:
+        this.ctx.inference.labels(model.modelId, model.adapterHash)?.length === 0
+          ? [{ name: "embedding", datatype: "FP32", shape: [1, -1] }]
+          : [
+              { name: "label", datatype: "BYTES", shape: [1] },
+              { name: "scores", datatype: "FP32", shape: [1, -1] },
+            ],
       parameters: describe(model),
     };
   }

@@ -82,6 +82,20 @@ export class InferenceService<Input = unknown> {
     return this.cache.refusal(modelId);
   }
 
+  /**
+   * What a model answers: its labels, [] for an embedding, or undefined while its adapter cannot
+   * be loaded (refused, or every slot busy). Loads the adapter if it is not in the cache.
+   */
+  labels(modelId: bigint, adapterHash: Hex): readonly string[] | undefined {
+    try {
+      const adapter = this.cache.acquire(modelId, adapterHash);
+      adapter.release();
+      return adapter.labels;
+    } catch {
+      return undefined; // the reason is the cache's refusal, which /ready and /infer report
+    }
+  }
+
   get queueDepth(): number {
     return this.scheduler.depth;
   }
