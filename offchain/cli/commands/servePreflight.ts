@@ -3,9 +3,8 @@
  * for an adapter no model uses, a settlement by a key that is not a staked runner, a port taken)
  * is refused at start with the command that fixes it.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import path from "node:path";
 import { createPublicClient, type Hex, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createOpenLoRAClient, type OpenLoRAClient } from "../../../sdk/client";
