@@ -23,7 +23,9 @@ import { AdapterCache, ModelRefusedError } from "../adapterCache";
 import { AdapterStore } from "../adapterStore";
 import { type PeftFixture, peftAdapterBytes } from "../testing/peftAdapters";
 import { AdapterTooLargeError } from "./adapterArena";
-import { type TokenRow, tokenBucket, UseLiteExecutor } from "./useLiteExecutor";
+import { type TokenRow, tokenBucket, UseLiteExecutor, type UseLiteLayout } from "./useLiteExecutor";
+
+const LAYOUTS: UseLiteLayout[] = ["gather", "grouped"];
 
 const TOLERANCE = 1e-4;
 const FIXTURES: Record<string, PeftFixture> = {
@@ -56,17 +58,22 @@ const ROWS = PARITY_SENTENCES.map((text, i) => ({ text, slot: i % adapters.lengt
 const ids = ROWS.map(({ text }) => base.tokenizer.encode(text));
 const batch: TokenRow[] = ROWS.map(({ slot }, i) => ({ input: ids[i] as number[], slot }));
 
-let executor: UseLiteExecutor;
+const executors = new Map<UseLiteLayout, UseLiteExecutor>();
+/** Per adapter, the merged reference's answers for its rows (computed once for both layouts). */
+const references = new Map<number, Promise<{ merged: Float32Array; plain: Float32Array }>>();
 
 beforeAll(async () => {
-  executor = await UseLiteExecutor.create({ slots: 6, maxRank: 16, maxClasses: 8 });
-  adapters.forEach(({ bytes, hash }, slot) => {
-    executor.load(slot, bytes, hash);
-  });
+  for (const layout of LAYOUTS) {
+    const executor = await UseLiteExecutor.create({ slots: 6, maxRank: 16, maxClasses: 8, layout });
+    adapters.forEach(({ bytes, hash }, slot) => {
+      executor.load(slot, bytes, hash);
+    });
+    executors.set(layout, executor);
+  }
 });
 
 afterAll(async () => {
-  await executor?.release();
+  await Promise.all([...executors.values()].map((executor) => executor.release()));
 });
 
 function maxDiff(a: Float32Array, b: Float32Array): number {
@@ -77,7 +84,7 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** What a row answers by the merged-weights reference (and by the base without the adapter). */
-async function reference(adapter: PeftAdapter, rows: number[][]) {
+async function computeReference(adapter: PeftAdapter, rows: number[][]) {
   const source = loadUseLiteSource();
   const merged = await createSession(buildMergedUseLiteOnnx(source, adapter), 1);
   const plain = await createSession(base.onnx, 1);
@@ -89,17 +96,31 @@ async function reference(adapter: PeftAdapter, rows: number[][]) {
   return { merged: answer(withAdapter), plain: answer(without) };
 }
 
-describe("UseLiteExecutor", () => {
+function reference(slot: number, rows: number[]) {
+  const cached =
+    references.get(slot) ??
+    computeReference(
+      (adapters[slot] as (typeof adapters)[number]).decoded.adapter,
+      rows.map((i) => ids[i] as number[]),
+    );
+  references.set(slot, cached);
+  return cached;
+}
+
+describe.each(LAYOUTS)("UseLiteExecutor, %s layout", (layout) => {
+  const executor = {
+    run: (rows: readonly TokenRow[]) => (executors.get(layout) as UseLiteExecutor).run(rows),
+    load: (slot: number, bytes: Uint8Array, hash: `0x${string}`) =>
+      (executors.get(layout) as UseLiteExecutor).load(slot, bytes, hash),
+  };
+
   it(`serves a batch mixing four adapters equal per row to the merged-weights reference (${TOLERANCE})`, async () => {
     const served = await executor.run(batch);
     expect(served).toHaveLength(ROWS.length);
     for (const [slot, name] of NAMES.entries()) {
       const { adapter } = (adapters[slot] as (typeof adapters)[number]).decoded;
       const rows = ROWS.flatMap((row, i) => (row.slot === slot ? [i] : []));
-      const { merged, plain } = await reference(
-        adapter,
-        rows.map((i) => ids[i] as number[]),
-      );
+      const { merged, plain } = await reference(slot, rows);
       const width = adapter.head ? adapter.head.labels.length : USE_LITE.outputDim;
       const diffs: number[] = [];
       const moved: number[] = [];
@@ -111,7 +132,7 @@ describe("UseLiteExecutor", () => {
           moved.push(maxDiff(mine, plain.subarray(j * width, (j + 1) * width)));
       });
       console.log(
-        `${name}: ${rows.length} rows, max |served − merged| ${Math.max(...diffs).toExponential(2)}, adapter moved rows by ≥ ${Math.min(...moved).toExponential(2)}`,
+        `${layout}, ${name}: ${rows.length} rows, max |served − merged| ${Math.max(...diffs).toExponential(2)}, adapter moved rows by ≥ ${Math.min(...moved).toExponential(2)}`,
       );
       for (const [j, diff] of diffs.entries()) expect(diff, `${name} row ${rows[j]}`).toBeLessThan(TOLERANCE);
       // Each adapter must move every row far beyond the tolerance, or the comparison proves nothing.
@@ -160,7 +181,7 @@ describe("UseLiteExecutor", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "openlora-uselite-cache-"));
     try {
       const store = new AdapterStore(dir);
-      const cache = new AdapterCache(executor, store);
+      const cache = new AdapterCache(executors.get(layout) as UseLiteExecutor, store);
       const [good, bad] = [adapters[0], adapters[1]] as [(typeof adapters)[0], (typeof adapters)[1]];
       store.put(good.bytes);
       const badHash = store.put(bad.bytes);

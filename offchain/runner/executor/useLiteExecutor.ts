@@ -1,17 +1,20 @@
 /**
  * Serves PEFT LoRA adapters on the transformer base, USE-lite: text → SentencePiece ids → the
- * USE-lite graph with LoRA side inputs on all ten linear layers (`<module>.lora_a` [in, r],
- * `<module>.lora_b` [r, out]; zeros, which leave the base exact, where an adapter does not target
- * a module), then the adapter's head on the 512-d embedding, or the embedding itself for an
- * adapter without a head.
+ * USE-lite graph with LoRA side paths on all ten linear layers (zeros, which leave the base
+ * exact, where an adapter does not target a module), then the adapter's head on the 512-d
+ * embedding, or the embedding itself for an adapter without a head. Two layouts:
+ *  - gather (the default): every adapter's factors sit stacked in an arena (useLiteArena.ts) and
+ *    the graph gathers each row's own (useLiteGatherGraph.ts), so rows of any adapters share a run:
+ *    one session.run per token bucket.
+ *  - grouped: the adapter's factors are the graph's side inputs (`<module>.lora_a` [in, r],
+ *    `<module>.lora_b` [r, out]), one adapter per run: one session.run per adapter and bucket.
+ * `npm run bench:serving:use-lite` compares them.
  *
- * A side input is one matrix per run, so all rows of a run share one adapter: a micro-batch is
- * split into groups of rows with the same adapter and the same token bucket, one session.run per
- * group. Rows are padded to their bucket (8, 16, 32, 64 or 128 tokens), never to the longest row
- * of the batch: a row's numbers then depend on its own text alone, whatever else shares its run,
- * so an answer computed again (a redelivered paid call) hashes the same. One exception was
- * measured: onnxruntime computes a run of one row differently in the last bits from the same row
- * among others, so a group of one row runs with an empty second row beside it.
+ * Rows are padded to their bucket (8, 16, 32, 64 or 128 tokens), never to the longest row of the
+ * batch: a row's numbers then depend on its own text alone, whatever else shares its run, so an
+ * answer computed again (a redelivered paid call) hashes the same; padding to the longest row was
+ * measured to move the last bits. So does a run of one row, against the same row among others: a
+ * run of one row gets an empty second row beside it. (The tests check both, in both layouts.)
  */
 import * as ort from "onnxruntime-node";
 import type { Hex } from "viem";
@@ -23,6 +26,8 @@ import { type ClassifierHead, decodePeftAdapter, type PeftAdapter } from "../../
 import { classify, sideInputFeeds } from "../../ml/peft/loraMath";
 import type { AdapterSlots } from "../adapterCache";
 import { AdapterTooLargeError } from "./adapterArena";
+import { UseLiteArena } from "./useLiteArena";
+import { buildUseLiteGatherGraph, LORA_SLOT_INPUT } from "./useLiteGatherGraph";
 
 /** Token counts rows are padded to; a row takes the smallest that holds it. */
 export const TOKEN_BUCKETS = [8, 16, 32, 64, USE_LITE.maxTokens] as const;
@@ -40,10 +45,19 @@ export interface UseLiteExecutorOptions {
   maxClasses: number;
   /** onnxruntime's threads (default 1, which leaves a core to HTTP and payments). */
   threads?: number;
+  /** How rows get their adapters (default "gather"; see the header). */
+  layout?: UseLiteLayout;
 }
 
+/**
+ * gather: one run per token bucket, each row's factors gathered from the stacked arena;
+ * grouped: one run per adapter and token bucket, the adapter's factors fed as side inputs.
+ */
+export type UseLiteLayout = "gather" | "grouped";
+
 interface LoadedAdapter {
-  feeds: Record<string, ort.Tensor>;
+  /** The adapter's own side inputs (grouped layout only; gather reads the arena). */
+  feeds?: Record<string, ort.Tensor>;
   head?: ClassifierHead;
 }
 
@@ -77,26 +91,38 @@ export function useLiteBytesPerSlot(maxRank: number, maxClasses: number): number
 export class UseLiteExecutor implements AdapterSlots<PeftAdapter> {
   private readonly loaded: (LoadedAdapter | undefined)[];
 
+  private readonly arena: UseLiteArena | null;
+
   private constructor(
     private readonly session: ort.InferenceSession,
     private readonly options: UseLiteExecutorOptions,
+    readonly layout: UseLiteLayout,
   ) {
     this.loaded = new Array(options.slots).fill(undefined);
+    this.arena = layout === "gather" ? new UseLiteArena(options.slots, options.maxRank) : null;
   }
 
-  /** Builds the side-input graph from the package (after checking the base's pinned hash). */
+  /** Builds the serving graph from the package (after checking the base's pinned hash). */
   static async create(options: UseLiteExecutorOptions): Promise<UseLiteExecutor> {
     useLiteBase(); // refuses weights that do not convert to USE_LITE_HASH
-    const onnx = buildUseLiteOnnx(loadUseLiteSource(), { loraModules: USE_LITE_MODULE_NAMES });
+    const layout = options.layout ?? "gather";
+    const sideInputGraph = buildUseLiteOnnx(loadUseLiteSource(), { loraModules: USE_LITE_MODULE_NAMES });
+    const onnx =
+      layout === "gather" ? buildUseLiteGatherGraph(sideInputGraph, USE_LITE_MODULE_NAMES) : sideInputGraph;
     const session = await ort.InferenceSession.create(onnx, {
       executionProviders: ["cpu"],
       intraOpNumThreads: options.threads ?? 1,
       interOpNumThreads: 1,
     });
-    return new UseLiteExecutor(session, options);
+    return new UseLiteExecutor(session, options, layout);
   }
 
-  readonly method = "use-lite side inputs, one run per adapter and token bucket";
+  /** What serves the rows, for logs and benchmarks. */
+  get method(): string {
+    return this.layout === "gather"
+      ? "use-lite gather: one run per token bucket, each row's factors from the arena"
+      : "use-lite side inputs: one run per adapter and token bucket";
+  }
 
   get slots(): number {
     return this.options.slots;
@@ -127,8 +153,10 @@ export class UseLiteExecutor implements AdapterSlots<PeftAdapter> {
     if (!Number.isInteger(slot) || slot < 0 || slot >= this.options.slots) {
       throw new RangeError(`slot ${slot} is outside 0..${this.options.slots - 1}`);
     }
-    const feeds = sideInputFeeds(adapter, USE_LITE_MODULE_NAMES);
-    this.loaded[slot] = adapter.head ? { feeds, head: adapter.head } : { feeds };
+    let entry: LoadedAdapter = {};
+    if (this.arena) this.arena.write(slot, adapter);
+    else entry = { feeds: sideInputFeeds(adapter, USE_LITE_MODULE_NAMES) };
+    this.loaded[slot] = adapter.head ? { ...entry, head: adapter.head } : entry;
     return adapter.head?.labels ?? [];
   }
 
@@ -141,29 +169,57 @@ export class UseLiteExecutor implements AdapterSlots<PeftAdapter> {
   async run(rows: readonly TokenRow[]): Promise<Float32Array[]> {
     const out = new Array<Float32Array>(rows.length);
     for (const [key, indices] of this.groups(rows)) {
-      const [slot, tokens] = key.split(":").map(Number) as [number, number];
-      const adapter = this.loaded[slot];
-      if (!adapter) throw new Error(`no adapter is loaded in slot ${slot}`);
-      const inputs = indices.map((i) => (rows[i] as TokenRow).input);
-      if (inputs.length === 1) inputs.push([]); // see the header: one row alone comes out otherwise
-      const embeddings = await runUseLite(this.session, paddedBatch(inputs, tokens), adapter.feeds);
-      const results = adapter.head ? classify(embeddings, adapter.head) : embeddings;
-      const width = results.length / inputs.length;
+      const tokens = Number(key.split(":")[1]);
+      const group = indices.map((i) => rows[i] as TokenRow);
+      // See the header: a run of one row comes out otherwise in the last bits.
+      if (group.length === 1) group.push({ input: [], slot: (group[0] as TokenRow).slot });
+      const embeddings = await runUseLite(
+        this.session,
+        paddedBatch(
+          group.map((row) => row.input),
+          tokens,
+        ),
+        this.feedsFor(group),
+      );
       indices.forEach((row, j) => {
-        out[row] = results.subarray(j * width, (j + 1) * width);
+        out[row] = this.answer(
+          embeddings.subarray(j * USE_LITE.outputDim, (j + 1) * USE_LITE.outputDim),
+          group[j] as TokenRow,
+        );
       });
     }
     return out;
   }
 
-  /** Row indices by "slot:bucket", in first-seen order. */
+  private adapterIn(slot: number): LoadedAdapter {
+    const adapter = this.loaded[slot];
+    if (!adapter) throw new Error(`no adapter is loaded in slot ${slot}`);
+    return adapter;
+  }
+
+  /** The LoRA feeds of a run: the arena and each row's slot, or the group's one adapter. */
+  private feedsFor(group: readonly TokenRow[]): Record<string, ort.Tensor> {
+    if (!this.arena) return this.adapterIn((group[0] as TokenRow).slot).feeds as Record<string, ort.Tensor>;
+    for (const row of group) this.adapterIn(row.slot);
+    const slots = BigInt64Array.from(group, (row) => BigInt(row.slot));
+    return { ...this.arena.feeds, [LORA_SLOT_INPUT]: new ort.Tensor("int64", slots, [group.length]) };
+  }
+
+  /** The head's probabilities, or the embedding itself for an adapter without a head. */
+  private answer(embedding: Float32Array, row: TokenRow): Float32Array {
+    const { head } = this.adapterIn(row.slot);
+    return head ? classify(embedding, head) : embedding;
+  }
+
+  /** Row indices by "slot:bucket" (grouped) or "*:bucket" (gather), in first-seen order. */
   private groups(rows: readonly TokenRow[]): Map<string, number[]> {
     const groups = new Map<string, number[]>();
     rows.forEach((row, i) => {
       if (row.input.length > USE_LITE.maxTokens) {
         throw new RangeError(`row ${i} has ${row.input.length} tokens, more than ${USE_LITE.maxTokens}`);
       }
-      const key = `${row.slot}:${tokenBucket(row.input.length)}`;
+      const adapter = this.arena ? "*" : row.slot;
+      const key = `${adapter}:${tokenBucket(row.input.length)}`;
       const group = groups.get(key) ?? [];
       group.push(i);
       groups.set(key, group);
