@@ -1,11 +1,12 @@
 // `npm run bench:serving:use-lite`: a batch of 32 crypto-sentiment posts served on USE-lite with
 // PEFT adapters (rank 8, default targets, a 3-label head), in one process on the same inputs:
-//   runner, 1 adapter     what the runner runs (UseLiteExecutor) for 32 rows of one adapter:
-//                         one run per token bucket the rows fall in
-//   runner, 4 adapters    the same rows over 4 adapters (8 each): a run per adapter and bucket
-//   runner, 32 adapters   every row its own adapter: 32 runs of one row (and the filler row)
+//   gather, N adapters    what the runner runs (UseLiteExecutor, gather layout): each row's
+//                         factors gathered from the arena, one run per token bucket, for the 32
+//                         rows over 1, 4 or 32 adapters
+//   grouped, N adapters   the grouped layout: the adapter's factors as side inputs, one run per
+//                         adapter and bucket (32 adapters: 32 runs of one row and its filler)
 //   merged, 1 adapter     the classic way: a merged-weights session, all 32 rows in one run
-//                         padded to the longest (not reproducible alone vs batched: see the executor)
+//                         padded to the longest (its rows are not reproducible alone vs batched)
 //   merged, 4 adapters    one merged session per adapter, one run each
 //   base alone            the base graph without LoRA inputs, 32 rows in one run
 // at 1 and 2 onnxruntime threads, in interleaved rounds (see interleavedRates). Tokenizing is
@@ -16,7 +17,12 @@ import { loadUseLiteSource } from "../ml/base/useLite/source";
 import { denseBatch, runUseLite, useLiteBase } from "../ml/base/useLite/useLiteBase";
 import { createSession } from "../ml/onnx/session";
 import { buildMergedUseLiteOnnx, classify } from "../ml/peft/loraMath";
-import { type TokenRow, tokenBucket, UseLiteExecutor } from "../runner/executor/useLiteExecutor";
+import {
+  type TokenRow,
+  tokenBucket,
+  UseLiteExecutor,
+  type UseLiteLayout,
+} from "../runner/executor/useLiteExecutor";
 import { peftAdapterBytes } from "../runner/testing/peftAdapters";
 import { interleavedRates, type RoundRates, report } from "./table";
 
@@ -35,11 +41,17 @@ const base = useLiteBase();
 const ids = texts.map((text) => base.tokenizer.encode(text));
 const adapters = Array.from({ length: BATCH }, (_, i) => peftAdapterBytes({ seed: 100 + i, labels: LABELS }));
 
-async function measure(threads: number) {
-  const executor = await UseLiteExecutor.create({ slots: BATCH, maxRank: 8, maxClasses: 8, threads });
+async function executorFor(layout: UseLiteLayout, threads: number): Promise<UseLiteExecutor> {
+  const executor = await UseLiteExecutor.create({ slots: BATCH, maxRank: 8, maxClasses: 8, threads, layout });
   adapters.forEach(({ bytes, hash }, slot) => {
     executor.load(slot, bytes, hash);
   });
+  return executor;
+}
+
+async function measure(threads: number) {
+  const gather = await executorFor("gather", threads);
+  const grouped = await executorFor("grouped", threads);
   const rowsFor = (adapterCount: number): TokenRow[] =>
     ids.map((input, i) => ({ input, slot: i % adapterCount }));
   const [one, four, all] = [rowsFor(1), rowsFor(4), rowsFor(BATCH)];
@@ -61,9 +73,12 @@ async function measure(threads: number) {
 
   const rates = await interleavedRates(
     {
-      runner1: () => executor.run(one),
-      runner4: () => executor.run(four),
-      runner32: () => executor.run(all),
+      gather1: () => gather.run(one),
+      gather4: () => gather.run(four),
+      gather32: () => gather.run(all),
+      grouped1: () => grouped.run(one),
+      grouped4: () => grouped.run(four),
+      grouped32: () => grouped.run(all),
       merged1: () => mergedRun(merged[0] as ort.InferenceSession, dense, 0),
       merged4: async () => {
         for (const [g, batch] of groupsOf4.entries())
@@ -74,7 +89,12 @@ async function measure(threads: number) {
     ROUNDS,
     MS_PER_ROUND,
   );
-  await Promise.all([executor.release(), plain.release(), ...merged.map((s) => s.release())]);
+  await Promise.all([
+    gather.release(),
+    grouped.release(),
+    plain.release(),
+    ...merged.map((s) => s.release()),
+  ]);
   const reference = rates.merged1.median;
   const row = (method: string, rate: RoundRates) => ({
     threads,
@@ -85,9 +105,12 @@ async function measure(threads: number) {
     "vs merged, 1 adapter": Number((rate.median / reference).toFixed(2)),
   });
   return [
-    row("runner, 1 adapter (a run per token bucket)", rates.runner1),
-    row("runner, 4 adapters (a run per adapter and bucket)", rates.runner4),
-    row("runner, 32 adapters (32 one-row runs)", rates.runner32),
+    row("runner (gather), 1 adapter", rates.gather1),
+    row("runner (gather), 4 adapters", rates.gather4),
+    row("runner (gather), 32 adapters", rates.gather32),
+    row("grouped, 1 adapter (a run per bucket)", rates.grouped1),
+    row("grouped, 4 adapters (a run per adapter and bucket)", rates.grouped4),
+    row("grouped, 32 adapters (32 one-row runs)", rates.grouped32),
     row("merged session, 1 adapter, one run", rates.merged1),
     row("merged sessions, 4 adapters, a run each", rates.merged4),
     row("base alone, no LoRA inputs, one run", rates.baseAlone),
