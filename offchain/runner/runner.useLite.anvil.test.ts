@@ -2,6 +2,7 @@
 // HTTP to a PEFT classifier and to an embedding adapter, answered as the merged-weights
 // reference answers them, settled and proven on-chain; a tampered adapter refused while the
 // others serve; models registered on another base not served.
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -203,6 +204,52 @@ describe("runner on anvil, serving USE-lite", () => {
       expect(answer.outputs[0]?.name).toBe("label");
     } finally {
       await runner.stop({ settle: false });
+    }
+  });
+
+  it("starts from the CLI with `serve --base use-lite` on PEFT adapter directories", async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        "bin/openlora.mjs",
+        "serve",
+        "--base",
+        "use-lite",
+        "--rpc",
+        p.anvil.rpcUrl,
+        "--deployments",
+        deploymentsFile,
+        "--port",
+        "0",
+        "--data-dir",
+        path.join(tmp, "cli"),
+        "--adapters",
+        dirs.classifier,
+        dirs.embedding,
+      ],
+      { env: { ...process.env, OPENLORA_RUNNER_KEY: privateKeyOf(3) }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let output = "";
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString();
+          const match = /"url":"(http:\/\/[^"]+)"/.exec(output);
+          if (match && output.includes("runner is serving")) resolve(match[1] as string);
+        };
+        child.stdout?.on("data", onData);
+        child.stderr?.on("data", onData);
+        child.once("exit", (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
+      });
+      const client = await payingClient(p, runnerAccount.address, devAccount(6), 100_000n);
+      const answer = (await client.call(url, models.embedding, "served from the CLI")) as InferAnswer;
+      expect(answer.outputs[0]?.shape).toEqual([1, 512]);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGTERM");
+        await exited;
+      }
     }
   });
 });
