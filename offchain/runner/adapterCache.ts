@@ -131,6 +131,12 @@ export class AdapterCache {
     if (entry) entry.pinned = false;
   }
 
+  /** The labels of a model's adapter if it is in the cache now ([] for embeddings); never loads it. */
+  residentLabels(modelId: bigint, adapterHash: Hex): readonly string[] | undefined {
+    const entry = this.entries.get(modelId);
+    return entry && entry.adapterHash === adapterHash.toLowerCase() ? entry.labels : undefined;
+  }
+
   /** Why a model is refused, if it is. */
   refusal(modelId: bigint): Error | undefined {
     return this.refused.get(modelId)?.error;

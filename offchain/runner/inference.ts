@@ -83,17 +83,11 @@ export class InferenceService<Input = unknown> {
   }
 
   /**
-   * What a model answers: its labels, [] for an embedding, or undefined while its adapter cannot
-   * be loaded (refused, or every slot busy). Loads the adapter if it is not in the cache.
+   * What a model answers, if its adapter is in the cache: its labels, or [] for an embedding.
+   * Never loads it: an unpaid request must not make the runner verify adapters or evict them.
    */
   labels(modelId: bigint, adapterHash: Hex): readonly string[] | undefined {
-    try {
-      const adapter = this.cache.acquire(modelId, adapterHash);
-      adapter.release();
-      return adapter.labels;
-    } catch {
-      return undefined; // the reason is the cache's refusal, which /ready and /infer report
-    }
+    return this.cache.residentLabels(modelId, adapterHash);
   }
 
   get queueDepth(): number {

@@ -134,12 +134,6 @@ describe("runner on anvil, serving USE-lite", () => {
         models.victim,
       ]);
       expect((await fetch(`${runner.url}/v2/models/${models.lande}`)).status).toBe(404);
-      const outputsOf = async (model: bigint) =>
-        ((await (await fetch(`${runner.url}/v2/models/${model}`)).json()) as InferAnswer).outputs.map(
-          (output) => output.name,
-        );
-      expect(await outputsOf(models.classifier)).toEqual(["label", "scores"]);
-      expect(await outputsOf(models.embedding)).toEqual(["embedding"]);
 
       const text = "ETH just broke out, this rally looks strong 🚀";
       const sentiment = (await client.call(runner.url, models.classifier, text)) as InferAnswer;
@@ -157,6 +151,13 @@ describe("runner on anvil, serving USE-lite", () => {
       const values = vector.data as number[];
       expect(maxDiff(values, await reference(dirs.embedding, text))).toBeLessThan(TOLERANCE);
       expect(Math.hypot(...values)).toBeCloseTo(1, 5);
+      // Once an adapter is loaded, its metadata names what it answers.
+      const outputsOf = async (model: bigint) =>
+        ((await (await fetch(`${runner.url}/v2/models/${model}`)).json()) as InferAnswer).outputs.map(
+          (output) => output.name,
+        );
+      expect(await outputsOf(models.classifier)).toEqual(["label", "scores"]);
+      expect(await outputsOf(models.embedding)).toEqual(["embedding"]);
 
       const settled = await fetch(`${runner.url}/v2/settlement`, { method: "POST" });
       expect(((await settled.json()) as { batches: unknown[] }).batches).toHaveLength(1);
