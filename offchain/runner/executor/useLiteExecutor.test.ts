@@ -16,8 +16,9 @@ import { AdapterHashMismatchError, BaseModelMismatchError } from "../../ml/error
 import { contentHash } from "../../ml/hash";
 import { createSession } from "../../ml/onnx/session";
 import { encodePeftAdapter, type PeftAdapter } from "../../ml/peft/adapterModel";
-import { PeftShapeError } from "../../ml/peft/errors";
+import { PeftShapeError, UnsupportedPeftFeatureError } from "../../ml/peft/errors";
 import { buildMergedUseLiteOnnx, classify } from "../../ml/peft/loraMath";
+import { decodeSafetensors, encodeSafetensors } from "../../ml/peft/safetensors";
 import { PROVENANCE } from "../../ml/peft/testing/randomAdapter";
 import { AdapterCache, ModelRefusedError } from "../adapterCache";
 import { AdapterStore } from "../adapterStore";
@@ -166,15 +167,26 @@ describe.each(LAYOUTS)("UseLiteExecutor, %s layout", (layout) => {
     expect(await executor.run([batch[0] as TokenRow])).toEqual(before);
   });
 
-  it("refuses a file whose tensor has the wrong shape, naming the tensor", () => {
-    const { decoded } = adapters[1] as (typeof adapters)[number];
-    const module = "encoder.layer.0.ffn.in";
-    const factors = decoded.adapter.factors.get(module);
-    if (!factors) throw new Error(`fixture has no ${module}`);
-    // One input column short: a file a broken exporter might write.
-    const short = { a: factors.a.subarray(0, factors.a.length - decoded.adapter.config.r), b: factors.b };
-    const broken = { ...decoded.adapter, factors: new Map(decoded.adapter.factors).set(module, short) };
-    expect(() => encodePeftAdapter(broken, PROVENANCE)).toThrow(PeftShapeError);
+  it("refuses a registered file whose tensor has the wrong shape or a DoRA config, naming what it refuses", async () => {
+    const { bytes } = adapters[1] as (typeof adapters)[number];
+    const { tensors, metadata } = decodeSafetensors(bytes);
+    const key = "base_model.model.encoder.layer.0.ffn.in.lora_A.weight";
+    const tensor = tensors.get(key);
+    if (!tensor) throw new Error(`fixture has no ${key}`);
+    // One input column short, as a broken exporter might write it; its hash is what was registered.
+    const [r, inputs] = tensor.shape as [number, number];
+    const short = { shape: [r, inputs - 1], data: tensor.data.subarray(0, r * (inputs - 1)) };
+    const reshaped = encodeSafetensors({ ...Object.fromEntries(tensors), [key]: short }, metadata);
+    expect(() => executor.load(4, reshaped, contentHash(reshaped))).toThrow(
+      new RegExp(`tensor ${key.replaceAll(".", "\\.")} has shape \\[${r},${inputs - 1}\\]`),
+    );
+    expect(() => executor.load(4, reshaped, contentHash(reshaped))).toThrow(PeftShapeError);
+    const config = JSON.parse(metadata["openlora.adapter_config"] as string);
+    const dora = encodeSafetensors(Object.fromEntries(tensors), {
+      ...metadata,
+      "openlora.adapter_config": JSON.stringify({ ...config, use_dora: true }),
+    });
+    expect(() => executor.load(4, dora, contentHash(dora))).toThrow(UnsupportedPeftFeatureError);
   });
 
   it("through the adapter cache: a refused model answers its reason, the others keep serving", async () => {
