@@ -4,11 +4,15 @@
  * UseLiteExecutor as the runner's cache loads them, and the rows run in the executor's batches.
  * What `openlora eval` prints is therefore what a runner serving the adapter would answer.
  */
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import type { Hex } from "viem";
+import { ADAPTER_FILE } from "../ml/adapter/adapterFile";
 import { ModelError } from "../ml/errors";
 import { loadPeftAdapter } from "../ml/peft/adapterDirectory";
 import type { Example } from "../ml/training/dataset";
+import { PEFT_ADAPTER_FILE } from "./adapterSource";
 import { UseLiteExecutor } from "./executor/useLiteExecutor";
 
 /** The adapter cannot be scored on these rows: no head, or labels it does not know. */
@@ -65,6 +69,12 @@ function argmax(values: Float32Array): number {
  * adapter without a head or rows labelled with labels the adapter does not know.
  */
 export async function evaluatePeftAdapter(dir: string, examples: readonly Example[]): Promise<AdapterScore> {
+  if (!existsSync(join(dir, PEFT_ADAPTER_FILE)) && existsSync(join(dir, ADAPTER_FILE))) {
+    throw new EvaluationError(
+      `adapter ${dir} holds ${ADAPTER_FILE}, a lande adapter: eval scores PEFT adapters on USE-lite (${PEFT_ADAPTER_FILE})`,
+      { adapter: dir },
+    );
+  }
   const loaded = loadPeftAdapter(dir);
   const head = loaded.adapter.head;
   if (!head) {

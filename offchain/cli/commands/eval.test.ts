@@ -1,7 +1,7 @@
 // `openlora eval` run as the real CLI: its numbers equal what the merged-weights reference
 // predicts for the same rows; it refuses an adapter without a head, labels the adapter does not
 // know and a tampered adapter, with exit code 2.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -110,7 +110,7 @@ describe("openlora eval (CLI)", () => {
     expect(counts.reduce((a, b) => a + b, 0)).toBe(12);
   });
 
-  it("refuses an embedding adapter, unknown labels and a tampered adapter with exit code 2", async () => {
+  it("refuses an embedding adapter, unknown labels, a lande adapter and a tampered adapter with exit code 2", async () => {
     const data = writeJsonl("few.jsonl", ROWS.slice(0, 3));
     const headless = await runCli(["eval", "--adapter", embedding, "--data", data]);
     expect([headless.code, headless.stderr]).toEqual([
@@ -125,6 +125,15 @@ describe("openlora eval (CLI)", () => {
       error: "the data has labels the adapter does not know: crab (its labels: bearish, neutral, bullish)",
       details: { unknown: ["crab"], labels: LABELS },
     });
+
+    const lande = join(dir, "lande");
+    mkdirSync(lande);
+    writeFileSync(join(lande, "adapter.safetensors"), "not read");
+    const wrongKind = await runCli(["eval", "--adapter", lande, "--data", data]);
+    expect([wrongKind.code, wrongKind.stderr]).toEqual([
+      2,
+      `openlora: adapter ${lande} holds adapter.safetensors, a lande adapter: eval scores PEFT adapters on USE-lite (adapter_model.safetensors)\n`,
+    ]);
 
     const file = join(classifier, "adapter_model.safetensors");
     const bytes = readFileSync(file);
