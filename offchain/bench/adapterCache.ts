@@ -10,7 +10,7 @@ import { keccak256Bytes } from "../crypto/keccak";
 import { encodeAdapter } from "../ml/adapter/adapterFile";
 import { wideBenchmarkBase } from "../ml/base/baseModel";
 import { Rng } from "../ml/random";
-import { AdapterCache } from "../runner/adapterCache";
+import { AdapterCache, landeSlots } from "../runner/adapterCache";
 import { AdapterStore } from "../runner/adapterStore";
 import { AdapterArena } from "../runner/executor/adapterArena";
 import { MultiAdapterExecutor } from "../runner/executor/multiAdapterExecutor";
@@ -52,7 +52,7 @@ try {
 
   const slots = Math.floor((BUDGET_MB * 2 ** 20) / AdapterArena.bytesPerSlot(base, RANK, CLASSES));
   const executor = await MultiAdapterExecutor.create(base, { slots, maxRank: RANK, maxClasses: CLASSES });
-  const cache = new AdapterCache(base, executor.arena, store);
+  const cache = new AdapterCache(landeSlots(base, executor.arena), store);
   const rssArena = process.memoryUsage().rss;
 
   // Fill the arena, then cycle through all adapters in order: with more adapters than slots,

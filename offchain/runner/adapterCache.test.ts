@@ -8,7 +8,7 @@ import { encodeAdapter } from "../ml/adapter/adapterFile";
 import { type BaseModel, landeBaseModel } from "../ml/base/baseModel";
 import { AdapterHashMismatchError } from "../ml/errors";
 import { Rng } from "../ml/random";
-import { AdapterCache, CacheFullError, ModelRefusedError } from "./adapterCache";
+import { AdapterCache, CacheFullError, landeSlots, ModelRefusedError } from "./adapterCache";
 import { AdapterStore } from "./adapterStore";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
 import { randomAdapter } from "./testing/randomAdapter";
@@ -48,7 +48,7 @@ const id = (i: number) => BigInt(i + 1);
 
 describe("AdapterCache", () => {
   it("loads adapters just in time, serves them from their slot, and evicts the least recently used", async () => {
-    const cache = new AdapterCache(base, executor.arena, store);
+    const cache = new AdapterCache(landeSlots(base, executor.arena), store);
     const first = cache.acquire(id(0), hashes[0] as Hex);
     expect(first.labels).toEqual(["spam", "ham"]);
     first.release();
@@ -70,7 +70,7 @@ describe("AdapterCache", () => {
   });
 
   it("never evicts a pinned adapter or one in use by a batch in flight", () => {
-    const cache = new AdapterCache(base, executor.arena, store);
+    const cache = new AdapterCache(landeSlots(base, executor.arena), store);
     cache.pin(id(0), hashes[0] as Hex);
     const inFlight = cache.acquire(id(1), hashes[1] as Hex);
     expect(() => cache.acquire(id(2), hashes[2] as Hex)).toThrow(CacheFullError);
@@ -82,7 +82,7 @@ describe("AdapterCache", () => {
   });
 
   it("refuses a tampered adapter with a clear error and keeps serving the others", () => {
-    const cache = new AdapterCache(base, executor.arena, store);
+    const cache = new AdapterCache(landeSlots(base, executor.arena), store);
     const file = store.pathOf(hashes[3] as Hex);
     const bytes = readFileSync(file);
     bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff; // flip one weight byte
@@ -104,7 +104,7 @@ describe("AdapterCache", () => {
   });
 
   it("refuses a model whose registered hash is not in the store", () => {
-    const cache = new AdapterCache(base, executor.arena, store);
+    const cache = new AdapterCache(landeSlots(base, executor.arena), store);
     expect(() => cache.acquire(9n, `0x${"12".repeat(32)}`)).toThrow(/not in the local store/);
   });
 });

@@ -3,13 +3,40 @@
  * store into a free arena slot, or into the least recently used one that is neither pinned nor
  * used by a batch in flight. Before first use, the bytes are checked against the adapter hash
  * registered on-chain (and the base model and shapes); a model whose bytes fail is refused
- * with that error until its registration changes, and every other model keeps serving.
+ * with that error until its registration changes, and every other model keeps serving. What a
+ * slot holds, and how bytes are checked, is the serving backend's (AdapterSlots): lande's arena,
+ * or USE-lite's PEFT adapters.
  */
 import type { Hex } from "viem";
+import type { LoraAdapter } from "../ml/adapter/adapter";
 import { decodeAdapter } from "../ml/adapter/adapterFile";
 import type { BaseModel } from "../ml/base/baseModel";
 import type { AdapterStore } from "./adapterStore";
 import type { AdapterArena } from "./executor/adapterArena";
+
+/** A fixed number of slots that verified adapters are loaded into. */
+export interface AdapterSlots<Decoded = unknown> {
+  readonly slots: number;
+  /**
+   * Verifies `bytes` against the registered `adapterHash` and the base and decodes them; throws
+   * what it refuses. Called before a slot is taken, so a refused adapter evicts nothing.
+   */
+  decode(bytes: Uint8Array, adapterHash: Hex): Decoded;
+  /** Writes a decoded adapter into `slot`; returns its labels ([] for an adapter serving embeddings). */
+  write(slot: number, adapter: Decoded): readonly string[];
+}
+
+/** lande's slots: the adapter arena; an adapter without a head answers the base's labels. */
+export function landeSlots(base: BaseModel, arena: AdapterArena): AdapterSlots<LoraAdapter> {
+  return {
+    slots: arena.shape.slots,
+    decode: (bytes, adapterHash) => decodeAdapter(bytes, base, adapterHash),
+    write(slot, adapter) {
+      arena.write(slot, adapter);
+      return adapter.head?.labels ?? base.labels;
+    },
+  };
+}
 
 export class ModelRefusedError extends Error {
   constructor(
@@ -52,11 +79,10 @@ export class AdapterCache {
   readonly stats = { hits: 0, loads: 0, evictions: 0, refusals: 0 };
 
   constructor(
-    private readonly base: BaseModel,
-    private readonly arena: AdapterArena,
+    private readonly slots: AdapterSlots,
     private readonly store: AdapterStore,
   ) {
-    this.freeSlots = Array.from({ length: arena.shape.slots }, (_, i) => arena.shape.slots - 1 - i);
+    this.freeSlots = Array.from({ length: slots.slots }, (_, i) => slots.slots - 1 - i);
   }
 
   get size(): number {
@@ -105,35 +131,43 @@ export class AdapterCache {
     if (entry) entry.pinned = false;
   }
 
+  /** The labels of a model's adapter if it is in the cache now ([] for embeddings); never loads it. */
+  residentLabels(modelId: bigint, adapterHash: Hex): readonly string[] | undefined {
+    const entry = this.entries.get(modelId);
+    return entry && entry.adapterHash === adapterHash.toLowerCase() ? entry.labels : undefined;
+  }
+
   /** Why a model is refused, if it is. */
   refusal(modelId: bigint): Error | undefined {
     return this.refused.get(modelId)?.error;
   }
 
   private load(modelId: bigint, adapterHash: Hex): Entry {
-    let adapter: ReturnType<typeof decodeAdapter>;
+    let adapter: unknown;
     try {
-      adapter = decodeAdapter(this.store.get(adapterHash), this.base, adapterHash);
+      adapter = this.slots.decode(this.store.get(adapterHash), adapterHash);
     } catch (error) {
-      this.stats.refusals++;
-      this.refused.set(modelId, { adapterHash, error: error as Error });
-      throw new ModelRefusedError(modelId, error as Error);
+      throw this.refuse(modelId, adapterHash, error as Error);
     }
     const slot = this.takeSlot();
+    let labels: readonly string[];
     try {
-      this.arena.write(slot, adapter);
+      labels = this.slots.write(slot, adapter);
     } catch (error) {
       this.freeSlots.push(slot);
-      this.stats.refusals++;
-      this.refused.set(modelId, { adapterHash, error: error as Error });
-      throw new ModelRefusedError(modelId, error as Error);
+      throw this.refuse(modelId, adapterHash, error as Error);
     }
     this.refused.delete(modelId);
     this.stats.loads++;
-    const labels = adapter.head?.labels ?? this.base.labels;
     const entry: Entry = { modelId, adapterHash, slot, pinned: false, inUse: 0, labels };
     this.entries.set(modelId, entry);
     return entry;
+  }
+
+  private refuse(modelId: bigint, adapterHash: Hex, error: Error): ModelRefusedError {
+    this.stats.refusals++;
+    this.refused.set(modelId, { adapterHash, error });
+    return new ModelRefusedError(modelId, error);
   }
 
   private takeSlot(): number {
@@ -145,7 +179,7 @@ export class AdapterCache {
       this.stats.evictions++;
       return this.freeSlots.pop() as number;
     }
-    throw new CacheFullError({ slots: this.arena.shape.slots });
+    throw new CacheFullError({ slots: this.slots.slots });
   }
 
   private evict(entry: Entry): void {

@@ -24,6 +24,14 @@ describe("loadRunnerConfig", () => {
     expect(config.settlement.intervalMs).toBe(600_000);
   });
 
+  it("serves lande unless told, use-lite by OPENLORA_BASE or a flag, and refuses another base by name", () => {
+    expect(loadRunnerConfig({ env: { OPENLORA_RUNNER_KEY: KEY } }).base).toBe("lande");
+    const env = { OPENLORA_RUNNER_KEY: KEY, OPENLORA_BASE: "use-lite" };
+    expect(loadRunnerConfig({ env }).base).toBe("use-lite");
+    expect(loadRunnerConfig({ env, flags: { base: "lande" } }).base).toBe("lande");
+    expect(() => loadRunnerConfig({ env, flags: { base: "bert" } })).toThrow(/base: .*"lande".*"use-lite"/);
+  });
+
   it("reads the settlement policy from the environment and refuses a bad value by name", () => {
     const env = {
       OPENLORA_RUNNER_KEY: KEY,

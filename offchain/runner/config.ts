@@ -8,6 +8,9 @@ import { z } from "zod";
 import { LORA_KERNELS } from "./executor/loraKernel";
 import { SETTLE_POLICY_DEFAULTS } from "./settlement/settlePolicy";
 
+/** The base models a runner can serve (servingBase.ts); lande stays the default until the committed adapters move to use-lite. */
+export const SERVED_BASES = ["lande", "use-lite"] as const;
+
 const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 32-byte hex private key");
 const modelList = z.union([z.literal("all"), z.array(z.coerce.bigint()).min(1)]);
 
@@ -34,12 +37,16 @@ export const runnerConfigSchema = z.object({
     .int()
     .positive()
     .default(64 * 1024),
+  base: z
+    .enum(SERVED_BASES)
+    .default("lande")
+    .describe(
+      "the base model served: lande (language-ID MLP) or use-lite (the USE-lite transformer, PEFT adapters)",
+    ),
   loraKernel: z
     .enum(LORA_KERNELS)
     .default("auto")
-    .describe(
-      "how rows get their adapters: native (our BGMV kernel), graph (onnxruntime alone), auto (native where built)",
-    ),
+    .describe("lande's rows: native (our BGMV kernel), graph (onnxruntime alone), auto (native where built)"),
   batch: z
     .object({
       maxBatch: z.coerce.number().int().min(1).max(1024).default(32),

@@ -26,14 +26,14 @@ import { Rng } from "../ml/random";
 import { type ChannelSnapshot, PaymentGate } from "../payments/paymentGate";
 import { ReceiptSigner } from "../payments/receiptSigner";
 import { VoucherVerifier } from "../payments/voucherVerifier";
-import { AdapterCache } from "./adapterCache";
+import { AdapterCache, landeSlots } from "./adapterCache";
 import { AdapterStore } from "./adapterStore";
 import { AnsweredCalls } from "./answeredCalls";
 import type { ServedModel } from "./catalog";
 import { ChainUnavailableError } from "./chain";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
 import { type RunnerHttpContext, RunnerHttpServer } from "./http";
-import { InferenceService } from "./inference";
+import { type Classification, InferenceService, landeBackend } from "./inference";
 import { Journal, readJournal } from "./journal";
 import { RunnerMetrics } from "./metrics";
 import { MAX_REDELIVERIES } from "./paidCall";
@@ -104,9 +104,8 @@ beforeAll(async () => {
   executor = await MultiAdapterExecutor.create(base, { slots: 4, maxRank: 4, maxClasses: 4 });
   const metrics = new RunnerMetrics();
   const inference = new InferenceService(
-    base,
-    executor,
-    new AdapterCache(base, executor.arena, store),
+    landeBackend(base, executor),
+    new AdapterCache(landeSlots(base, executor.arena), store),
     { maxBatch: 8, maxWaitMs: 2, maxQueue: 64 },
     metrics,
   );
@@ -535,8 +534,8 @@ describe("a paid call whose answer was lost", () => {
       await until(() => (journaledCalls(12n, 1n).length > 0 ? true : undefined), "the call to be journaled");
       // The runner's numerics changed since (another kernel, another machine): the last bits move.
       const changed = Object.create(inference) as typeof inference;
-      changed.classify = async (...args) => {
-        const result = await inference.classify(...args);
+      changed.infer = async (...args) => {
+        const result = (await inference.infer(...args)) as Classification;
         return { ...result, scores: result.scores.map((score) => score + 1e-6) };
       };
       ctx.inference = changed;

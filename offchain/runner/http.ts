@@ -24,7 +24,7 @@ import { SignatureThreadError } from "../payments/signatureThread";
 import { CacheFullError, ModelRefusedError } from "./adapterCache";
 import type { ModelCatalog, ServedModel } from "./catalog";
 import { ChainUnavailableError } from "./chain";
-import type { Classification } from "./inference";
+import { type InferenceAnswer, isEmbedding } from "./inference";
 import { JournalWriteError } from "./journal";
 import type { RunnerMetrics } from "./metrics";
 import { openApiDocument } from "./openapi";
@@ -180,22 +180,31 @@ function parseInfer(body: Buffer): string {
   return parsed.data.inputs[0]?.data[0] as string;
 }
 
-function renderAnswer(classification: Classification, requestHash: string, model: ServedModel): Uint8Array {
+/** Open Inference Protocol outputs: label and scores for a classifier, the vector for an embedding. */
+function answerOutputs(result: InferenceAnswer) {
+  if (isEmbedding(result)) {
+    const { embedding } = result;
+    return {
+      outputs: [{ name: "embedding", datatype: "FP32", shape: [1, embedding.length], data: embedding }],
+      parameters: { dimensions: embedding.length },
+    };
+  }
+  return {
+    outputs: [
+      { name: "label", datatype: "BYTES", shape: [1], data: [result.label] },
+      { name: "scores", datatype: "FP32", shape: [1, result.scores.length], data: result.scores },
+    ],
+    parameters: { labels: result.labels },
+  };
+}
+
+function renderAnswer(result: InferenceAnswer, requestHash: string, model: ServedModel): Uint8Array {
   return Buffer.from(
     JSON.stringify({
       model_name: model.modelId.toString(),
       model_version: model.adapterHash,
       id: requestHash,
-      outputs: [
-        { name: "label", datatype: "BYTES", shape: [1], data: [classification.label] },
-        {
-          name: "scores",
-          datatype: "FP32",
-          shape: [1, classification.scores.length],
-          data: classification.scores,
-        },
-      ],
-      parameters: { labels: classification.labels },
+      ...answerOutputs(result),
     }),
   );
 }
@@ -298,10 +307,13 @@ export class RunnerHttpServer {
       versions: [model.adapterHash],
       platform: "onnxruntime",
       inputs: [{ name: "text", datatype: "BYTES", shape: [1] }],
-      outputs: [
-        { name: "label", datatype: "BYTES", shape: [1] },
-        { name: "scores", datatype: "FP32", shape: [1, -1] },
-      ],
+      outputs:
+        this.ctx.inference.labels(model.modelId, model.adapterHash)?.length === 0
+          ? [{ name: "embedding", datatype: "FP32", shape: [1, -1] }]
+          : [
+              { name: "label", datatype: "BYTES", shape: [1] },
+              { name: "scores", datatype: "FP32", shape: [1, -1] },
+            ],
       parameters: describe(model),
     };
   }
@@ -368,8 +380,8 @@ export class RunnerHttpServer {
   /** Serving without payment: only for measuring what payment costs (bench:http). */
   private async inferFree(res: ServerResponse, model: ServedModel, text: string, label: { model: string }) {
     const started = performance.now();
-    const classification = await this.ctx.inference.classify(model.modelId, model.adapterHash, text);
-    const body = renderAnswer(classification, "", model);
+    const result = await this.ctx.inference.infer(model.modelId, model.adapterHash, text);
+    const body = renderAnswer(result, "", model);
     this.ctx.metrics.requests.inc({ ...label, outcome: "free" });
     this.ctx.metrics.latency.observe(label, (performance.now() - started) / 1000);
     res.writeHead(200, { "content-type": "application/json", "content-length": body.length });

@@ -1,12 +1,14 @@
 /**
- * Text in, label and scores out, for any registered adapter of one base model: featurizes
- * the text, pins the adapter's arena slot for the request, and runs it in a micro-batch with
- * whatever other requests (of any model) are waiting.
+ * Text in, an answer out, for any registered adapter of one base model: prepares the text for
+ * the base (lande's features, USE-lite's token ids), pins the adapter's slot for the request,
+ * and runs it in a micro-batch with whatever other requests (of any model) are waiting. An
+ * adapter with labels answers a classification; one without (a USE-lite adapter with no head)
+ * answers its sentence embedding.
  */
 import type { Hex } from "viem";
 import type { BaseModel } from "../ml/base/baseModel";
 import type { AdapterCache } from "./adapterCache";
-import type { MultiAdapterExecutor, Row } from "./executor/multiAdapterExecutor";
+import type { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
 import type { RunnerMetrics } from "./metrics";
 import { Scheduler } from "./scheduler";
 
@@ -16,28 +18,61 @@ export interface Classification {
   scores: number[];
 }
 
+/** An adapter without a head: its (L2-normalised) sentence embedding. */
+export interface Embedding {
+  embedding: number[];
+}
+
+export type InferenceAnswer = Classification | Embedding;
+
+export function isEmbedding(answer: InferenceAnswer): answer is Embedding {
+  return "embedding" in answer;
+}
+
+/** One row of a micro-batch: the base's input for a text, and the slot of its adapter. */
+export interface SlotRow<Input> {
+  input: Input;
+  slot: number;
+}
+
+/** What serves the rows of one base model. */
+export interface ServingBackend<Input> {
+  /** Text → the base's input for one row. */
+  prepare(text: string): Input;
+  /** Each row's probabilities over its adapter's labels, or its embedding. */
+  run(rows: readonly SlotRow<Input>[]): Promise<Float32Array[]>;
+}
+
+/** lande: featurized text through the multi-adapter executor. */
+export function landeBackend(base: BaseModel, executor: MultiAdapterExecutor): ServingBackend<Float32Array> {
+  const featurizer = base.featurizer;
+  if (!featurizer) throw new Error(`base model ${base.id} does not read text`);
+  return {
+    prepare: (text) => featurizer.featurize(text),
+    run: (rows) => executor.run(rows.map(({ input, slot }) => ({ features: input, slot }))),
+  };
+}
+
 export interface InferenceOptions {
   maxBatch: number;
   maxWaitMs: number;
   maxQueue: number;
 }
 
-export class InferenceService {
-  private readonly scheduler: Scheduler<Row, Float32Array>;
+export class InferenceService<Input = unknown> {
+  private readonly scheduler: Scheduler<SlotRow<Input>, Float32Array>;
 
   constructor(
-    private readonly base: BaseModel,
-    executor: MultiAdapterExecutor,
+    private readonly backend: ServingBackend<Input>,
     private readonly cache: AdapterCache,
     options: InferenceOptions,
     private readonly metrics?: RunnerMetrics,
   ) {
-    if (!base.featurizer) throw new Error(`base model ${base.id} does not read text`);
-    this.scheduler = new Scheduler<Row, Float32Array>({
+    this.scheduler = new Scheduler<SlotRow<Input>, Float32Array>({
       ...options,
       run: (rows) => {
         metrics?.batchSize.observe(rows.length);
-        return executor.run(rows);
+        return backend.run(rows);
       },
     });
   }
@@ -47,19 +82,28 @@ export class InferenceService {
     return this.cache.refusal(modelId);
   }
 
+  /**
+   * What a model answers, if its adapter is in the cache: its labels, or [] for an embedding.
+   * Never loads it: an unpaid request must not make the runner verify adapters or evict them.
+   */
+  labels(modelId: bigint, adapterHash: Hex): readonly string[] | undefined {
+    return this.cache.residentLabels(modelId, adapterHash);
+  }
+
   get queueDepth(): number {
     return this.scheduler.depth;
   }
 
   /** Throws ModelRefusedError (adapter refused), CacheFullError or QueueFullError (busy). */
-  async classify(modelId: bigint, adapterHash: Hex, text: string): Promise<Classification> {
-    const features = this.base.featurizer?.featurize(text) as Float32Array;
+  async infer(modelId: bigint, adapterHash: Hex, text: string): Promise<InferenceAnswer> {
+    const input = this.backend.prepare(text);
     const before = { ...this.cache.stats };
     const adapter = this.cache.acquire(modelId, adapterHash);
     this.countCacheEvents(before);
     try {
-      const probabilities = await this.scheduler.submit(modelId.toString(), { features, slot: adapter.slot });
-      const scores = Array.from(probabilities);
+      const output = await this.scheduler.submit(modelId.toString(), { input, slot: adapter.slot });
+      if (adapter.labels.length === 0) return { embedding: Array.from(output) };
+      const scores = Array.from(output);
       let best = 0;
       for (let c = 1; c < scores.length; c++) if ((scores[c] as number) > (scores[best] as number)) best = c;
       return { label: adapter.labels[best] as string, labels: adapter.labels, scores };

@@ -21,7 +21,7 @@ import { PaymentRefusedError } from "../payments/paymentGate";
 import type { SignedReceipt } from "../payments/receiptSigner";
 import type { AnsweredCall, AnsweredCalls } from "./answeredCalls";
 import type { ServedModel } from "./catalog";
-import type { Classification, InferenceService } from "./inference";
+import type { InferenceAnswer, InferenceService } from "./inference";
 import type { Journal } from "./journal";
 import type { CallRecord } from "./settlement/batchPlan";
 
@@ -53,7 +53,8 @@ export interface PaidAnswer {
   payer: Address;
   /** What this answer charged: nothing when it was given again. */
   price: bigint;
-  classification: Classification;
+  /** What the model answered (a classification, or an embedding), before rendering. */
+  result: InferenceAnswer;
   /** The answer of a call paid and journaled before, given again (nothing charged, nothing journaled). */
   redelivered?: boolean;
 }
@@ -141,8 +142,8 @@ export async function runPaidCall(
   const journaled = ctx.answered.begin(voucher, signature, authorization.payer);
   let record: CallRecord | null = null;
   try {
-    const classification = await ctx.inference.classify(model.modelId, model.adapterHash, text);
-    const answer = render(classification, requestHash, model);
+    const result = await ctx.inference.infer(model.modelId, model.adapterHash, text);
+    const answer = render(result, requestHash, model);
     const receipt: Receipt = {
       requestHash,
       modelId: model.modelId,
@@ -168,7 +169,7 @@ export async function runPaidCall(
       receipt,
       payer: authorization.payer,
       price,
-      classification,
+      result,
     };
   } catch (error) {
     ctx.gate.rollback(voucher, authorization);
@@ -179,7 +180,7 @@ export async function runPaidCall(
 }
 
 /** An answer's bytes, for the model (and adapter) that computed it. */
-type Render = (classification: Classification, requestHash: Hex, model: ServedModel) => Uint8Array;
+type Render = (result: InferenceAnswer, requestHash: Hex, model: ServedModel) => Uint8Array;
 
 function responseHeader(ctx: PaidCallContext, payer: Address, receipt: Receipt, receiptSignature: Hex) {
   return encodeHeader(
@@ -217,14 +218,14 @@ async function redeliver(
     );
   }
   answered.redeliveries += 1; // before the inference: concurrent retries count too
-  let classification: Classification;
+  let result: InferenceAnswer;
   try {
-    classification = await ctx.inference.classify(receipt.modelId, receipt.adapterHash, text);
+    result = await ctx.inference.infer(receipt.modelId, receipt.adapterHash, text);
   } catch (error) {
     answered.redeliveries -= 1; // not answered (busy, say): the consumer may try again
     throw error;
   }
-  const answer = render(classification, receipt.requestHash, { ...model, adapterHash: receipt.adapterHash });
+  const answer = render(result, receipt.requestHash, { ...model, adapterHash: receipt.adapterHash });
   const outputHash = keccak256Hex(answer);
   if (outputHash !== receipt.outputHash) {
     throw new AnswerNotReproducibleError({
@@ -241,7 +242,7 @@ async function redeliver(
     receipt,
     payer: answered.payer,
     price: 0n,
-    classification,
+    result,
     redelivered: true,
   };
 }

@@ -4,7 +4,7 @@
  * journal, the settler and the HTTP API — and takes it down gracefully: stop accepting, drain
  * requests in flight, settle what was served, flush the journal.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import pino, { type Logger } from "pino";
 import { createPublicClient, createWalletClient, type Hex, http, type PublicClient } from "viem";
@@ -14,24 +14,22 @@ import { modelRegistryAbi, runnerRegistryAbi } from "../../sdk/generated/abis";
 import { nativeSigningAccount } from "../crypto/nativeAccount";
 import { cryptoBackend } from "../crypto/nativeBackend";
 import { createDashboard } from "../dashboard/dashboard";
-import { ADAPTER_FILE } from "../ml/adapter/adapterFile";
-import { type BaseModel, landeBaseModel } from "../ml/base/baseModel";
 import { PaymentGate } from "../payments/paymentGate";
 import { SignatureThread } from "../payments/signatureThread";
 import { AdapterCache } from "./adapterCache";
+import { adapterFileOf } from "./adapterSource";
 import { AdapterStore } from "./adapterStore";
 import { AnsweredCalls } from "./answeredCalls";
 import type { ServedModel } from "./catalog";
 import { ChainChannelSource, ChainModelCatalog, SettledLaneWatcher } from "./chain";
 import { type RunnerConfig, settlementConfirmations } from "./config";
 import { type DataDirLock, lockDataDir } from "./dataDirLock";
-import { AdapterArena } from "./executor/adapterArena";
-import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
 import { type HttpOptions, type RunnerHttpContext, RunnerHttpServer } from "./http";
 import { InferenceService } from "./inference";
 import { Journal } from "./journal";
 import { RunnerMetrics } from "./metrics";
 import type { PaidAnswer } from "./paidCall";
+import { openServingBase, type ServingBase } from "./servingBase";
 import type { CallRecord } from "./settlement/batchPlan";
 import { Settler } from "./settlement/settler";
 
@@ -53,7 +51,7 @@ export interface Runner {
   address: Hex;
   chainId: number;
   deployment: Deployment;
-  base: BaseModel;
+  base: ServingBase["base"];
   settler: Settler;
   metrics: RunnerMetrics;
   catalog: ChainModelCatalog;
@@ -93,8 +91,7 @@ async function connect(config: RunnerConfig, log: Logger) {
 /** Adds configured adapter files (or trained adapter directories) to the content-addressed store. */
 function importAdapters(store: AdapterStore, sources: readonly string[], log: Logger): void {
   for (const source of sources) {
-    const file =
-      existsSync(source) && statSync(source).isDirectory() ? path.join(source, ADAPTER_FILE) : source;
+    const file = adapterFileOf(source);
     if (!existsSync(file)) throw new RunnerStartError(`adapter file not found: ${file}`);
     const hash = store.putFile(file);
     log.info({ file, adapterHash: hash }, "adapter added to the store");
@@ -127,6 +124,23 @@ async function startLocked(
   log: Logger,
   httpOptions: Pick<HttpOptions, "freeOfCharge">,
 ): Promise<Runner> {
+  const serving = await openServingBase(config);
+  try {
+    return await serve(config, lock, events, log, httpOptions, serving);
+  } catch (error) {
+    await serving.release();
+    throw error;
+  }
+}
+
+async function serve(
+  config: RunnerConfig,
+  lock: DataDirLock,
+  events: RunnerEvents,
+  log: Logger,
+  httpOptions: Pick<HttpOptions, "freeOfCharge">,
+  serving: ServingBase,
+): Promise<Runner> {
   const { chainId, publicClient, servingReads, walletClient, account } = await connect(config, log);
   const deployment = readDeployment(config.deployments ?? findDeploymentFile(chainId, config.rpcUrl));
   if (deployment.chainId !== chainId) {
@@ -134,8 +148,7 @@ async function startLocked(
       `the deployments file is for chain ${deployment.chainId}, the RPC serves chain ${chainId}`,
     );
   }
-
-  const base = landeBaseModel();
+  const { base } = serving;
   const baseModelId = await publicClient.readContract({
     address: deployment.modelRegistry,
     abi: modelRegistryAbi,
@@ -158,20 +171,12 @@ async function startLocked(
 
   const store = new AdapterStore(config.adapterDir ?? path.join(config.dataDir, "adapters"));
   importAdapters(store, config.adapters, log);
-  const { maxRank, maxClasses, budgetMB, pinned } = config.cache;
-  const slots = Math.max(
-    1,
-    Math.floor((budgetMB * 2 ** 20) / AdapterArena.bytesPerSlot(base, maxRank, maxClasses)),
-  );
-  const executor = await MultiAdapterExecutor.create(
-    base,
-    { slots, maxRank, maxClasses },
-    { kernel: config.loraKernel },
-  );
-  log.info({ method: executor.method, slots }, "adapters are served");
-  const cache = new AdapterCache(base, executor.arena, store);
+  const { pinned } = config.cache;
+  const slots = serving.slots.slots;
+  log.info({ base: base.id, baseHash: base.hash, method: serving.method, slots }, "adapters are served");
+  const cache = new AdapterCache(serving.slots, store);
   const metrics = new RunnerMetrics();
-  const inference = new InferenceService(base, executor, cache, config.batch, metrics);
+  const inference = new InferenceService(serving.backend, cache, config.batch, metrics);
   const catalog = new ChainModelCatalog(
     servingReads,
     deployment.modelRegistry,
@@ -294,7 +299,7 @@ async function startLocked(
         .catch((error) => log.error({ err: error }, "final settlement failed; it resumes at next start"));
       await journal.close();
       await signatures.close();
-      await executor.release();
+      await serving.release();
       await lock.release();
       log.info("runner stopped");
     },

@@ -21,6 +21,7 @@ interface ServeOptions {
   adapters?: string[];
   models?: string;
   settleIntervalMs?: string;
+  base?: string;
 }
 
 function flags(options: ServeOptions): Record<string, unknown> {
@@ -31,6 +32,7 @@ function flags(options: ServeOptions): Record<string, unknown> {
     port: options.port,
     dataDir: options.dataDir,
     adapters: options.adapters,
+    base: options.base,
     models:
       options.models === undefined || options.models === "all" ? options.models : options.models.split(","),
     settlement: options.settleIntervalMs ? { intervalMs: options.settleIntervalMs } : undefined,
@@ -63,6 +65,7 @@ export function registerServe(program: Command): void {
     .option("--port <port>", "port to listen on (0: any free port)")
     .option("--data-dir <dir>", "journal and adapter store")
     .option("--adapters <path...>", "adapter files or trained adapter directories to serve")
+    .option("--base <name>", "base model to serve: lande (default) or use-lite (PEFT adapters on USE-lite)")
     .option("--models <ids>", "comma-separated model ids to serve, or all")
     .option("--settle-interval-ms <ms>", "settle at most this often (the settlement policy's interval)")
     .action(async (options: ServeOptions) => {

@@ -3,7 +3,7 @@
  * for an adapter no model uses, a settlement by a key that is not a staked runner, a port taken)
  * is refused at start with the command that fixes it.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { createPublicClient, type Hex, http } from "viem";
@@ -12,16 +12,11 @@ import { createOpenLoRAClient, type OpenLoRAClient } from "../../../sdk/client";
 import { findDeploymentFile, readDeployment } from "../../../sdk/deployments";
 import { modelIdByAdapterHash } from "../../../sdk/integrator/models";
 import { getRunner, minBond } from "../../../sdk/runners";
-import { ADAPTER_FILE } from "../../ml/adapter/adapterFile";
 import { contentHash } from "../../ml/hash";
+import { adapterFileOf } from "../../runner/adapterSource";
 import type { RunnerConfig } from "../../runner/config";
 import { CliError, ExitCode } from "../errors";
 import { amountFormatter, repoRoot } from "./chainOptions";
-
-/** The adapter file a configured source names (a trained adapter directory holds one). */
-function adapterFileOf(source: string): string {
-  return existsSync(source) && statSync(source).isDirectory() ? path.join(source, ADAPTER_FILE) : source;
-}
 
 /**
  * Refuses a runner configuration that could start but not serve or settle what it was given;

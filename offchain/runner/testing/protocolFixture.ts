@@ -84,11 +84,12 @@ export async function fund(p: Protocol, to: Address, amount: bigint): Promise<vo
   await mintTestUsd(sdk(p), to, amount);
 }
 
-export async function registerBaseModel(p: Protocol, contentHash: Hex): Promise<bigint> {
-  const { baseModelId } = await ensureBaseModel(sdk(p), {
-    contentHash,
-    metadataURI: "openlora:base/lande-t50",
-  });
+export async function registerBaseModel(
+  p: Protocol,
+  contentHash: Hex,
+  metadataURI = "openlora:base/lande-t50",
+): Promise<bigint> {
+  const { baseModelId } = await ensureBaseModel(sdk(p), { contentHash, metadataURI });
   return baseModelId;
 }
 
