@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { landeBaseModel } from "../ml/base/baseModel";
+import { USE_LITE_HASH } from "../ml/base/useLite/useLiteBase";
 import { contentHash } from "../ml/hash";
 import { loadRunnerConfig } from "../runner/config";
 import { paymentTerms } from "../runner/paidCall";
@@ -115,9 +115,9 @@ const protocol = await deployProtocol();
 try {
   const deploymentsFile = path.join(tmp, "deployment.json");
   writeFileSync(deploymentsFile, JSON.stringify(protocol.deployment));
-  const baseModelId = await registerBaseModel(protocol, landeBaseModel().hash);
+  const baseModelId = await registerBaseModel(protocol, USE_LITE_HASH);
   const owner = devAccount(1);
-  const adapterHash = contentHash(readFileSync(path.join(SPAM, "adapter.safetensors")));
+  const adapterHash = contentHash(readFileSync(path.join(SPAM, "adapter_model.safetensors")));
   const modelId = await registerAdapter(
     protocol,
     owner,

@@ -24,7 +24,7 @@ import {
 } from "../../sdk/generated/abis";
 import { splitRevenue } from "../../sdk/math/revenueSplit";
 import { formatDate } from "../cli/commands/dates";
-import { landeBaseModel } from "../ml/base/baseModel";
+import { USE_LITE_HASH } from "../ml/base/useLite/useLiteBase";
 import { contentHash } from "../ml/hash";
 import { loadRunnerConfig, type RunnerConfig } from "../runner/config";
 import { type Runner, startRunner } from "../runner/runner";
@@ -63,7 +63,7 @@ const IN_FLIGHT_TO_RECIPIENTS = `[...document.querySelectorAll('.flowsvg circle[
 
 const SPAM = "offchain/ml/models/spam-filter";
 const SENTIMENT = "offchain/ml/models/crypto-sentiment";
-const adapterHashOf = (dir: string) => contentHash(readFileSync(path.join(dir, "adapter.safetensors")));
+const adapterHashOf = (dir: string) => contentHash(readFileSync(path.join(dir, "adapter_model.safetensors")));
 /** In the page, before any script: notes every "+amount" label that overlaps a box of its diagram. */
 const WATCH_PLUS_LABELS = `(() => {
   window.__plus = { seen: 0, overlaps: [], outside: [] };
@@ -231,7 +231,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     p = await deployProtocol();
     const deploymentsFile = path.join(tmp, "deployment.json");
     writeFileSync(deploymentsFile, JSON.stringify(p.deployment));
-    const baseModelId = await registerBaseModel(p, landeBaseModel().hash);
+    const baseModelId = await registerBaseModel(p, USE_LITE_HASH);
     spamModel = await registerAdapter(
       p,
       owner,

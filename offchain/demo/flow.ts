@@ -21,7 +21,8 @@ import { depositToVault, getVaultState } from "../../sdk/investor/vaults";
 import { claimRunnerFees, registerRunner } from "../../sdk/runners";
 import { type DevAccount, startDevnet } from "../chain/devnet";
 import type { RegistrableAdapter } from "../cli/commands/adapterManifest";
-import { landeBaseModel } from "../ml/base/baseModel";
+import { USE_LITE } from "../ml/base/useLite/modules";
+import { USE_LITE_HASH } from "../ml/base/useLite/useLiteBase";
 import { readDataset } from "../ml/training/dataset";
 import { loadRunnerConfig } from "../runner/config";
 import { type Runner, startRunner } from "../runner/runner";
@@ -108,10 +109,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stop
     const models = await trainDemoModels({ train: options.train, dir: tmp, log });
 
     // 2. Register the base model and both adapters, every contributor consenting by signature.
-    const base = landeBaseModel();
     const { baseModelId } = await ensureBaseModel(admin, {
-      contentHash: base.hash,
-      metadataURI: `openlora:base/${base.id}`,
+      contentHash: USE_LITE_HASH,
+      metadataURI: `openlora:base/${USE_LITE.id}`,
     });
     const registered: {
       modelId: bigint;

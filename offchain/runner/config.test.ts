@@ -24,11 +24,11 @@ describe("loadRunnerConfig", () => {
     expect(config.settlement.intervalMs).toBe(600_000);
   });
 
-  it("serves lande unless told, use-lite by OPENLORA_BASE or a flag, and refuses another base by name", () => {
-    expect(loadRunnerConfig({ env: { OPENLORA_RUNNER_KEY: KEY } }).base).toBe("lande");
-    const env = { OPENLORA_RUNNER_KEY: KEY, OPENLORA_BASE: "use-lite" };
-    expect(loadRunnerConfig({ env }).base).toBe("use-lite");
-    expect(loadRunnerConfig({ env, flags: { base: "lande" } }).base).toBe("lande");
+  it("serves use-lite unless told, lande by OPENLORA_BASE or a flag, and refuses another base by name", () => {
+    expect(loadRunnerConfig({ env: { OPENLORA_RUNNER_KEY: KEY } }).base).toBe("use-lite");
+    const env = { OPENLORA_RUNNER_KEY: KEY, OPENLORA_BASE: "lande" };
+    expect(loadRunnerConfig({ env }).base).toBe("lande");
+    expect(loadRunnerConfig({ env, flags: { base: "use-lite" } }).base).toBe("use-lite");
     expect(() => loadRunnerConfig({ env, flags: { base: "bert" } })).toThrow(/base: .*"lande".*"use-lite"/);
   });
 

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { LORA_KERNELS } from "./executor/loraKernel";
 import { SETTLE_POLICY_DEFAULTS } from "./settlement/settlePolicy";
 
-/** The base models a runner can serve (servingBase.ts); lande stays the default until the committed adapters move to use-lite. */
+/** The base models a runner can serve (servingBase.ts): the USE-lite transformer, or lande (adapters trained on it before). */
 export const SERVED_BASES = ["lande", "use-lite"] as const;
 
 const hexKey = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 32-byte hex private key");
@@ -39,9 +39,9 @@ export const runnerConfigSchema = z.object({
     .default(64 * 1024),
   base: z
     .enum(SERVED_BASES)
-    .default("lande")
+    .default("use-lite")
     .describe(
-      "the base model served: lande (language-ID MLP) or use-lite (the USE-lite transformer, PEFT adapters)",
+      "the base model served: use-lite (the USE-lite transformer, PEFT adapters) or lande (language-ID MLP)",
     ),
   loraKernel: z
     .enum(LORA_KERNELS)

@@ -16,7 +16,7 @@ import {
   type PaymentTerms,
   paymentPayload,
 } from "../../sdk/protocol/x402";
-import { landeBaseModel } from "../ml/base/baseModel";
+import { USE_LITE_HASH } from "../ml/base/useLite/useLiteBase";
 import { contentHash } from "../ml/hash";
 import { Rng } from "../ml/random";
 import { requestHashNative } from "../payments/nativeHashes";
@@ -53,14 +53,14 @@ beforeAll(async () => {
   p = await deployProtocol();
   const deploymentsFile = path.join(tmp, "deployment.json");
   writeFileSync(deploymentsFile, JSON.stringify(p.deployment));
-  const baseModelId = await registerBaseModel(p, landeBaseModel().hash);
+  const baseModelId = await registerBaseModel(p, USE_LITE_HASH);
   const owner = devAccount(1);
   spamModel = await registerAdapter(
     p,
     owner,
     {
       baseModelId,
-      adapterHash: contentHash(readFileSync(path.join(SPAM, "adapter.safetensors"))),
+      adapterHash: contentHash(readFileSync(path.join(SPAM, "adapter_model.safetensors"))),
       pricePerCall: 1_000n,
       vaultShareBps: 2_000,
     },

@@ -27,7 +27,7 @@ import {
   HEADERS,
   paymentPayload,
 } from "../../sdk/protocol/x402";
-import { landeBaseModel } from "../ml/base/baseModel";
+import { USE_LITE_HASH } from "../ml/base/useLite/useLiteBase";
 import { contentHash } from "../ml/hash";
 import { loadRunnerConfig } from "./config";
 import { encodeRecord, readJournal } from "./journal";
@@ -49,7 +49,7 @@ import { RpcProxy } from "./testing/rpcProxy";
 
 const SPAM = "offchain/ml/models/spam-filter";
 const SENTIMENT = "offchain/ml/models/crypto-sentiment";
-const adapterHashOf = (dir: string) => contentHash(readFileSync(path.join(dir, "adapter.safetensors")));
+const adapterHashOf = (dir: string) => contentHash(readFileSync(path.join(dir, "adapter_model.safetensors")));
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "openlora-runner-"));
 let p: Protocol;
@@ -65,7 +65,7 @@ beforeAll(async () => {
   p = await deployProtocol();
   deploymentsFile = path.join(tmp, "deployment.json");
   writeFileSync(deploymentsFile, JSON.stringify(p.deployment));
-  const baseModelId = await registerBaseModel(p, landeBaseModel().hash);
+  const baseModelId = await registerBaseModel(p, USE_LITE_HASH);
   const contributors = [
     { account: owner, units: 600n },
     { account: contributor, units: 400n },

@@ -10,6 +10,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PaidReceipt } from "../../sdk/consumer/payingFetch";
 import { paymentChannelsAbi, settlementAbi } from "../../sdk/generated/abis";
+import { encodeAdapter } from "../ml/adapter/adapterFile";
 import { landeBaseModel } from "../ml/base/baseModel";
 import { loadUseLiteSource } from "../ml/base/useLite/source";
 import { denseBatch, runUseLite, USE_LITE_HASH, useLiteBase } from "../ml/base/useLite/useLiteBase";
@@ -17,6 +18,7 @@ import { contentHash } from "../ml/hash";
 import { createSession } from "../ml/onnx/session";
 import { loadPeftAdapter } from "../ml/peft/adapterDirectory";
 import { buildMergedUseLiteOnnx, classify } from "../ml/peft/loraMath";
+import { Rng } from "../ml/random";
 import { loadRunnerConfig } from "./config";
 import { startRunner } from "./runner";
 import { payingClient } from "./testing/payingClient";
@@ -30,9 +32,9 @@ import {
   registerBaseModel,
   registerRunner,
 } from "./testing/protocolFixture";
+import { randomAdapter } from "./testing/randomAdapter";
 
 const TOLERANCE = 1e-4;
-const LANDE_SPAM = "offchain/ml/models/spam-filter";
 const tmp = mkdtempSync(path.join(os.tmpdir(), "openlora-runner-uselite-"));
 const dirs = {
   classifier: path.join(tmp, "sentiment"),
@@ -66,7 +68,18 @@ beforeAll(async () => {
   }
   // A model on the lande base: a use-lite runner does not serve it.
   const landeBase = await registerBaseModel(p, landeBaseModel().hash);
-  const landeHash = contentHash(readFileSync(path.join(LANDE_SPAM, "adapter.safetensors")));
+  const landeHash = contentHash(
+    encodeAdapter(
+      randomAdapter(new Rng(3), landeBaseModel(), {
+        rank: 4,
+        labels: ["ham", "spam"],
+        factorStd: 0.1,
+        headStd: 0.1,
+        biasStd: 0,
+      }),
+      landeBaseModel(),
+    ),
+  );
   models.lande = await registerAdapter(
     p,
     owner,

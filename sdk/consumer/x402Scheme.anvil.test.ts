@@ -8,7 +8,7 @@ import { wrapFetchWithPayment, x402Client } from "@x402/fetch";
 import pino from "pino";
 import { type Hex, keccak256 } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { landeBaseModel } from "../../offchain/ml/base/baseModel";
+import { USE_LITE_HASH } from "../../offchain/ml/base/useLite/useLiteBase";
 import { contentHash } from "../../offchain/ml/hash";
 import { loadRunnerConfig } from "../../offchain/runner/config";
 import { type Runner, startRunner } from "../../offchain/runner/runner";
@@ -43,8 +43,8 @@ beforeAll(async () => {
   p = await deployProtocol();
   const deployments = path.join(tmp, "deployment.json");
   writeFileSync(deployments, JSON.stringify(p.deployment));
-  const baseModelId = await registerBaseModel(p, landeBaseModel().hash);
-  const adapterHash = contentHash(readFileSync(path.join(SPAM, "adapter.safetensors")));
+  const baseModelId = await registerBaseModel(p, USE_LITE_HASH);
+  const adapterHash = contentHash(readFileSync(path.join(SPAM, "adapter_model.safetensors")));
   modelId = await registerAdapter(
     p,
     owner,

@@ -380,7 +380,7 @@ describe("openlora serve refuses at start what it could not serve", () => {
     const adapter = join(dir, "unregistered");
     mkdirSync(adapter);
     copyFileSync(join(SPAM, "manifest.json"), join(adapter, "manifest.json"));
-    writeFileSync(join(adapter, "adapter.safetensors"), "not the spam filter");
+    writeFileSync(join(adapter, "adapter_model.safetensors"), "not the spam filter");
     const run = await serve(["--port", "0", "--adapters", adapter], key(2));
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(
