@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { useLiteBase } from "../ml/base/useLite/useLiteBase";
 import { Rng } from "../ml/random";
 import { readDataset } from "../ml/training/dataset";
-import { prepareData } from "../ml/training/trainRun";
+import { prepareData } from "../ml/training/split";
 import {
   type Activations,
   computeActivations,

@@ -10,8 +10,8 @@ import type { Evaluation } from "../../ml/adapter/manifest";
 import { ModelError } from "../../ml/errors";
 import { ADAPTER_MODEL_FILE } from "../../ml/peft/adapterModel";
 import { MANIFEST_FILE, type PeftManifest } from "../../ml/peft/manifest";
-import type { EpochProgress } from "../../ml/training/trainer";
 import { DEFAULT_TRAIN_TARGETS, TRAINABLE_MODULES } from "../../ml/useLiteTraining/targets";
+import type { EpochProgress } from "../../ml/useLiteTraining/trainer";
 import { runnerConfigSchema } from "../../runner/config";
 import { CliError, ExitCode } from "../errors";
 

@@ -10,10 +10,9 @@
  * who is named for it.
  */
 import { Rng } from "../random";
-import { cosineRate } from "../training/trainer";
 import { cloneParameters, type UseLiteLoraModel, type UseLiteLoraParameters } from "../useLiteTraining/model";
 import type { TrainableModule } from "../useLiteTraining/targets";
-import { initialParameters, runEpochs } from "../useLiteTraining/trainer";
+import { cosineRate, initialParameters, runEpochs } from "../useLiteTraining/trainer";
 import type { CotrainConfig } from "./config";
 
 export interface Client {

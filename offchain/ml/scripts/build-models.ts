@@ -83,7 +83,11 @@ function writeJsonl(path: string, rows: readonly Example[]): string {
  * The co-training example's options: e-mails cut like the spam filter's, LoRA on the pooler
  * alone (8 coalitions are trained to measure three contributors; the demo does it live).
  */
-export const COTRAIN_CONFIG: CotrainConfigInput = { seed: 0, maxTokens: EMAIL_TOKENS, targets: ["pooler.dense"] };
+export const COTRAIN_CONFIG: CotrainConfigInput = {
+  seed: 0,
+  maxTokens: EMAIL_TOKENS,
+  targets: ["pooler.dense"],
+};
 
 /** Rows of the co-training example, in the shuffled fixture: three shards, validation, test. */
 export const COTRAIN_CUTS = {

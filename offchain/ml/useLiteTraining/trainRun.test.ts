@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { TrainingConfigError } from "../errors";
+import { DatasetError, TrainingConfigError } from "../errors";
 import { loadPeftAdapter } from "../peft/adapterDirectory";
 import { ADAPTER_MODEL_FILE } from "../peft/adapterModel";
 import { Rng } from "../random";
@@ -55,5 +55,29 @@ describe("useLiteTrainRun", () => {
     await expect(run).rejects.toThrow(
       /^cannot train LoRA on encoder\.layer\.0\.attention\.qkv: the trainer fine-tunes/,
     );
+  });
+  it("scores a separate test file when given one, and records both files", async () => {
+    const test = join(dir, "test.csv");
+    writeFileSync(
+      test,
+      'text,label\n"Free money!!! Click now to claim",spam\n"See you at the standup",ham\n',
+    );
+    const { manifest } = await useLiteTrainRun({ data: [data], test, out: join(dir, "with-test"), config });
+    expect(manifest.metrics.heldOut?.rows).toBe(2);
+    expect(manifest.metrics.train?.rows).toBe(160);
+    expect(manifest.training?.holdout).toBe(0);
+    expect(manifest.datasets.map((d) => d.role)).toEqual(["train", "test"]);
+  }, 60_000);
+
+  it("refuses bad options and data that cannot make a classifier", async () => {
+    const run = (config: Parameters<typeof useLiteTrainRun>[0]["config"], files = [data]) =>
+      useLiteTrainRun({ data: files, out: join(dir, "x"), config });
+    await expect(run({ rank: 0 })).rejects.toBeInstanceOf(TrainingConfigError);
+    await expect(run({ maxTokens: 129 })).rejects.toBeInstanceOf(TrainingConfigError);
+    await expect(run({ holdout: 0 })).rejects.toThrow(/no held-out data/);
+    const single = join(dir, "single.csv");
+    writeFileSync(single, "text,label\nhello,a\nworld,a\nagain,a\n");
+    await expect(run({}, [single])).rejects.toBeInstanceOf(DatasetError);
+    await expect(run({}, [])).rejects.toThrow(/no data file/);
   });
 });

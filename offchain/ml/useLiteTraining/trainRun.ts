@@ -10,7 +10,7 @@ import { savePeftAdapter } from "../peft/adapterDirectory";
 import type { PeftManifest } from "../peft/manifest";
 import { Rng } from "../random";
 import { readDataset } from "../training/dataset";
-import { prepareData } from "../training/trainRun";
+import { prepareData } from "../training/split";
 import { computeActivations, frozenWeights, tokenize } from "./activations";
 import { toPeftAdapter } from "./adapter";
 import { parseUseLiteTrainConfig, type UseLiteTrainConfig, type UseLiteTrainConfigInput } from "./config";

@@ -5,11 +5,22 @@
  */
 import { Rng } from "../random";
 import { Adam } from "../training/adam";
-import { cosineRate, type EpochProgress, type ProgressListener } from "../training/trainer";
 import { initParameters, type UseLiteLoraModel, type UseLiteLoraParameters, viewParameters } from "./model";
 import type { TrainableModule } from "./targets";
 
-export type { EpochProgress, ProgressListener };
+export interface EpochProgress {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  accuracy: number;
+}
+
+export type ProgressListener = (progress: EpochProgress) => void;
+
+/** The cosine schedule's factor for epoch `epoch` (1-based) of `epochs`: 1 → 0.1. */
+export function cosineRate(epoch: number, epochs: number): number {
+  return 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / epochs));
+}
 
 export interface LoraHyperParameters {
   rank: number;
