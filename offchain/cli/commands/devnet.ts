@@ -20,6 +20,7 @@ import {
 } from "../../chain/devnet";
 import { CliError, ExitCode } from "../errors";
 import { action, DEFAULT_RPC, KEY_ENV, output, progress, RPC_ENV, repoRoot } from "./chainOptions";
+import { deployingLine, withTicker } from "./deployProgress";
 
 const ADDRESS_KEYS = [
   "paymentAsset",
@@ -100,21 +101,24 @@ export function registerDevnet(program: Command): void {
     .option("--no-wait", "stop the chain right after printing (a smoke test)")
     .action(
       action(async (options: DevnetFlags, command: Command) => {
-        progress(command, "starting anvil and running script/Deploy.s.sol…");
-        const devnet = await startDevnet({
-          port: options.port,
-          accounts: options.accounts,
-          funding: options.funding,
-          ...(options.deploymentFile
-            ? { deploymentFile: options.deploymentFile }
-            : { keepDeploymentFile: true }),
-          ...(options.force ? { force: true } : {}),
-          env: {
-            PROFIT_UNLOCK_PERIOD: String(options.profitUnlockPeriod),
-            CHALLENGE_PERIOD: String(options.challengePeriod),
-            UNBONDING_DELAY: String(options.unbondingDelay),
-          },
-        });
+        progress(command, deployingLine(repoRoot, "starting anvil and running script/Deploy.s.sol"));
+        const devnet = await withTicker(
+          (line) => progress(command, line),
+          startDevnet({
+            port: options.port,
+            accounts: options.accounts,
+            funding: options.funding,
+            ...(options.deploymentFile
+              ? { deploymentFile: options.deploymentFile }
+              : { keepDeploymentFile: true }),
+            ...(options.force ? { force: true } : {}),
+            env: {
+              PROFIT_UNLOCK_PERIOD: String(options.profitUnlockPeriod),
+              CHALLENGE_PERIOD: String(options.challengePeriod),
+              UNBONDING_DELAY: String(options.unbondingDelay),
+            },
+          }),
+        );
         const file = devnet.deploymentFile as string;
         const stop = async () => {
           await devnet.stop();
@@ -349,14 +353,17 @@ export function registerDeploy(program: Command): void {
         if (options.profitUnlockPeriod) env.PROFIT_UNLOCK_PERIOD = String(options.profitUnlockPeriod);
         if (options.challengePeriod) env.CHALLENGE_PERIOD = String(options.challengePeriod);
         await assertReachable(rpcUrl);
-        progress(command, `deploying to ${rpcUrl} with script/Deploy.s.sol…`);
-        const { deployment, file, backup } = await deployContracts({
-          rpcUrl,
-          privateKey,
-          env,
-          ...(options.deploymentFile ? { deploymentFile: options.deploymentFile } : {}),
-          ...(options.force ? { force: true } : {}),
-        });
+        progress(command, deployingLine(repoRoot, `deploying to ${rpcUrl} with script/Deploy.s.sol`));
+        const { deployment, file, backup } = await withTicker(
+          (line) => progress(command, line),
+          deployContracts({
+            rpcUrl,
+            privateKey,
+            env,
+            ...(options.deploymentFile ? { deploymentFile: options.deploymentFile } : {}),
+            ...(options.force ? { force: true } : {}),
+          }),
+        );
         output(command, { rpcUrl, deploymentFile: file, backup, deployment }, () => [
           `deployed OpenLoRA to chain ${deployment.chainId} at ${rpcUrl}`,
           `addresses written to ${path.relative(process.cwd(), file)}`,
