@@ -11,10 +11,8 @@ import {
   checkTrainTarget,
   formatEvaluation,
   loraSummary,
-  moduleList,
-  SERVED_MAX_RANK,
-  TARGETS_HELP,
   toNumber,
+  withLoraOptions,
 } from "./train";
 
 function contributor(value: string, previous: ContributorInput[] = []): ContributorInput[] {
@@ -48,35 +46,28 @@ interface CotrainOptions {
 }
 
 export function registerCotrain(program: Command): void {
-  program
-    .command("cotrain")
-    .description("co-train one adapter federated across contributors and propose their share units")
-    .requiredOption(
-      "--contributor <id=file>",
-      "a contributor (name or 0x address) and its data shard (.csv/.jsonl); repeat for each",
-      contributor,
-    )
-    .requiredOption(
-      "--validation <file>",
-      "the coordinator's validation set: contributions are measured on it",
-    )
-    .requiredOption(
-      "--out <dir>",
-      "directory for adapter_config.json, adapter_model.safetensors and manifest.json",
-    )
-    .option("--test <file>", "held-out test set for the manifest's metrics (default: the validation set)")
-    .option("--name <name>", "adapter name in the manifest")
+  withLoraOptions(
+    program
+      .command("cotrain")
+      .description("co-train one adapter federated across contributors and propose their share units")
+      .requiredOption(
+        "--contributor <id=file>",
+        "a contributor (name or 0x address) and its data shard (.csv/.jsonl); repeat for each",
+        contributor,
+      )
+      .requiredOption(
+        "--validation <file>",
+        "the coordinator's validation set: contributions are measured on it",
+      )
+      .requiredOption(
+        "--out <dir>",
+        "directory for adapter_config.json, adapter_model.safetensors and manifest.json",
+      )
+      .option("--test <file>", "held-out test set for the manifest's metrics (default: the validation set)")
+      .option("--name <name>", "adapter name in the manifest"),
+  )
     .option("--rounds <n>", "federated rounds (default 10)", toNumber)
     .option("--local-epochs <n>", "local epochs per contributor per round (default 2)", toNumber)
-    .option("--rank <n>", `LoRA rank r (default 8, at most ${SERVED_MAX_RANK}: what runners serve)`, toNumber)
-    .option("--alpha <x>", "LoRA alpha; scale = alpha / rank (default 16)", toNumber)
-    .option("--rslora", "rsLoRA: scale = alpha / sqrt(rank)")
-    .option("--targets <modules>", TARGETS_HELP, moduleList)
-    .option(
-      "--max-tokens <n>",
-      "tokens of each text the trainer reads (default 128, the base's limit)",
-      toNumber,
-    )
     .option("--lr <x>", "Adam learning rate (default 0.003, cosine-decayed over rounds)", toNumber)
     .option("--batch <n>", "mini-batch size (default 32)", toNumber)
     .option("--weight-decay <x>", "decoupled weight decay (default 0)", toNumber)

@@ -120,23 +120,9 @@ interface TrainOptions {
   rslora?: boolean;
 }
 
-export function registerTrain(program: Command): void {
-  program
-    .command("train")
-    .description(
-      "fine-tune a LoRA adapter and task head on the frozen USE-lite transformer from a labelled data set",
-    )
-    .requiredOption(
-      "--data <file>",
-      "training data, .csv (text,label columns) or .jsonl; repeatable",
-      collect,
-    )
-    .requiredOption(
-      "--out <dir>",
-      "directory for adapter_config.json, adapter_model.safetensors and manifest.json",
-    )
-    .option("--test <file>", "held-out test data (default: hold out --holdout of the data)")
-    .option("--name <name>", "adapter name in the manifest (default: the data file names)")
+/** The LoRA options `train` and `cotrain` share. */
+export function withLoraOptions(command: Command): Command {
+  return command
     .option("--rank <n>", `LoRA rank r (default 8, at most ${SERVED_MAX_RANK}: what runners serve)`, toNumber)
     .option("--alpha <x>", "LoRA alpha; scale = alpha / rank (default 16)", toNumber)
     .option("--rslora", "rsLoRA: scale = alpha / sqrt(rank)")
@@ -145,7 +131,28 @@ export function registerTrain(program: Command): void {
       "--max-tokens <n>",
       "tokens of each text the trainer reads (default 128, the base's limit)",
       toNumber,
-    )
+    );
+}
+
+export function registerTrain(program: Command): void {
+  withLoraOptions(
+    program
+      .command("train")
+      .description(
+        "fine-tune a LoRA adapter and task head on the frozen USE-lite transformer from a labelled data set",
+      )
+      .requiredOption(
+        "--data <file>",
+        "training data, .csv (text,label columns) or .jsonl; repeatable",
+        collect,
+      )
+      .requiredOption(
+        "--out <dir>",
+        "directory for adapter_config.json, adapter_model.safetensors and manifest.json",
+      )
+      .option("--test <file>", "held-out test data (default: hold out --holdout of the data)")
+      .option("--name <name>", "adapter name in the manifest (default: the data file names)"),
+  )
     .option("--epochs <n>", "training epochs (default 40)", toNumber)
     .option("--lr <x>", "Adam learning rate (default 0.003, cosine-decayed)", toNumber)
     .option("--batch <n>", "mini-batch size (default 32)", toNumber)

@@ -21,7 +21,7 @@ import type { Hex } from "viem";
 import { buildUseLiteOnnx } from "../../ml/base/useLite/graph";
 import { USE_LITE, USE_LITE_MODULE_NAMES, USE_LITE_MODULES } from "../../ml/base/useLite/modules";
 import { loadUseLiteSource } from "../../ml/base/useLite/source";
-import { type DenseBatch, runUseLite, USE_LITE_HASH, useLiteBase } from "../../ml/base/useLite/useLiteBase";
+import { paddedBatch, runUseLite, USE_LITE_HASH, useLiteBase } from "../../ml/base/useLite/useLiteBase";
 import { type ClassifierHead, decodePeftAdapter, type PeftAdapter } from "../../ml/peft/adapterModel";
 import { classify, sideInputFeeds } from "../../ml/peft/loraMath";
 import type { AdapterSlots } from "../adapterCache";
@@ -64,19 +64,6 @@ interface LoadedAdapter {
 /** The smallest bucket that holds `tokens` tokens. */
 export function tokenBucket(tokens: number): number {
   return TOKEN_BUCKETS.find((bucket) => bucket >= tokens) ?? USE_LITE.maxTokens;
-}
-
-/** Rows of ids → the graph's dense inputs, each row right-padded to `tokens` (id 0, mask 0). */
-export function paddedBatch(rows: readonly (readonly number[])[], tokens: number): DenseBatch {
-  const ids = new BigInt64Array(rows.length * tokens);
-  const mask = new BigInt64Array(rows.length * tokens);
-  rows.forEach((row, r) => {
-    row.forEach((id, p) => {
-      ids[r * tokens + p] = BigInt(id);
-      mask[r * tokens + p] = 1n;
-    });
-  });
-  return { rows: rows.length, tokens, ids, mask };
 }
 
 /** Memory an adapter of `maxRank` on every module, with a head of `maxClasses`, takes at most. */

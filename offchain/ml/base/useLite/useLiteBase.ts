@@ -70,6 +70,11 @@ export function denseBatch(rows: readonly (readonly number[])[]): DenseBatch {
   if (tokens > USE_LITE.maxTokens) {
     throw new BaseModelSourceError("too many tokens for USE-lite", { tokens, max: USE_LITE.maxTokens });
   }
+  return paddedBatch(rows, tokens);
+}
+
+/** Rows of ids → the graph's dense inputs, each row right-padded to `tokens` (id 0, mask 0). */
+export function paddedBatch(rows: readonly (readonly number[])[], tokens: number): DenseBatch {
   const ids = new BigInt64Array(rows.length * tokens);
   const mask = new BigInt64Array(rows.length * tokens);
   rows.forEach((row, r) => {
