@@ -75,10 +75,10 @@ export interface EmbeddingsRequest {
   encoding: EncodingFormat;
 }
 
-/** The first issue of a failed parse as an OpenAiError (400) naming its parameter. */
-function invalid(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): OpenAiError {
+/** The first issue of a failed parse of `body` as an OpenAiError (400) naming its parameter. */
+function invalid(issues: readonly z.core.$ZodIssue[], body: unknown): OpenAiError {
   const issue = issues[0] as z.core.$ZodIssue;
-  const path = [...prefix, ...issue.path];
+  const path = issue.path;
   const param =
     path.length > 0
       ? path
@@ -86,7 +86,8 @@ function invalid(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []
           .join(".")
           .replace(/\.\[/g, "[")
       : null;
-  const missing = (issue.code === "invalid_type" || issue.code === "custom") && issue.input === undefined;
+  const missing =
+    path.length === 1 && (body as Record<PropertyKey, unknown>)[path[0] as PropertyKey] === undefined;
   return new OpenAiError(
     400,
     missing ? `'${param}' is required` : `'${param ?? "body"}' ${issue.message}`,
@@ -107,10 +108,13 @@ export function parseEmbeddingsRequest(body: Uint8Array): EmbeddingsRequest {
     throw new OpenAiError(400, "request body must be a JSON object", "invalid_request");
   }
   const parsed = embeddingsRequestSchema.safeParse(json);
-  if (!parsed.success) throw invalid(parsed.error.issues);
+  if (!parsed.success) throw invalid(parsed.error.issues, json);
   const { model, input, encoding_format } = parsed.data;
   const inputs = Array.isArray(input) ? texts.safeParse(input) : text.safeParse(input);
-  if (!inputs.success) throw invalid(inputs.error.issues, ["input"]);
+  if (!inputs.success) {
+    const issues = inputs.error.issues.map((issue) => ({ ...issue, path: ["input", ...issue.path] }));
+    throw invalid(issues, json);
+  }
   const data = inputs.data;
   return { model, inputs: typeof data === "string" ? [data] : data, encoding: encoding_format };
 }
