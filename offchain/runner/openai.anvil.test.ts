@@ -171,6 +171,8 @@ describe("the openai client on the runner's /v1 routes", () => {
     }
     const one = await openai.models.retrieve(models.other.toString());
     expect(one).toMatchObject({ id: models.other.toString(), parent: "use-lite-en", root: hashes.other });
+    const openapi = (await (await fetch(`${runner.url}/openapi.json`)).json()) as { paths: object };
+    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(["/v1/models", "/v1/embeddings"]));
     expect(receipts).toHaveLength(0); // listing is free
   });
 
