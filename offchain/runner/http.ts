@@ -450,7 +450,7 @@ export class RunnerHttpServer {
     }
     const card = /^\/v1\/models\/([^/]+)$/.exec(path);
     if (method === "GET" && card && base) {
-      const id = decodeURIComponent(card[1] as string);
+      const id = card[1] as string;
       if (id === base.id) return sendJson(res, 200, baseCard(this.baseInfo(base), nowSeconds()));
       const model = await this.openAiModel(id);
       return sendJson(res, 200, adapterCard(this.baseInfo(base), model, this.taskOf(model), nowSeconds()));

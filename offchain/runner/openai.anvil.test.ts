@@ -13,6 +13,7 @@ import { createOpenLoRAClient } from "../../sdk/client";
 import { channelLanes } from "../../sdk/consumer/channels";
 import { createPayingFetch, type PaidReceipt } from "../../sdk/consumer/payingFetch";
 import { paymentChannelsAbi } from "../../sdk/generated/abis";
+import { HEADERS } from "../../sdk/protocol/x402";
 import { loadUseLiteSource } from "../ml/base/useLite/source";
 import { denseBatch, runUseLite, USE_LITE_HASH, useLiteBase } from "../ml/base/useLite/useLiteBase";
 import { createSession } from "../ml/onnx/session";
@@ -48,6 +49,7 @@ let p: Protocol;
 let runner: Runner;
 let channelId: bigint;
 let openai: OpenAI;
+let sdk: ReturnType<typeof createOpenLoRAClient>;
 const receipts: PaidReceipt[] = [];
 
 const texts = [
@@ -88,7 +90,7 @@ beforeAll(async () => {
   });
   runner = await startRunner(config, {}, pino({ level: "silent" }));
   channelId = await openChannel(p, consumer, runnerAccount.address, 1_000_000n);
-  const sdk = createOpenLoRAClient({ rpcUrl: p.anvil.rpcUrl, deployment: p.deployment, account: consumer });
+  sdk = createOpenLoRAClient({ rpcUrl: p.anvil.rpcUrl, deployment: p.deployment, account: consumer });
   const payingFetch = createPayingFetch({
     lanes: channelLanes(sdk, channelId),
     quoteEachRequest: true,
@@ -288,11 +290,51 @@ describe("the openai client on the runner's /v1 routes", () => {
     expect(((await none.json()) as { error: { code: string } }).error.code).toBe("not_found");
   });
 
+  it("answers a paid request whose answer was lost again, for the same voucher, charged once", async () => {
+    let lost = 0;
+    // The runner answers the first paid request, and the client never sees it: a dropped connection.
+    const losingFetch: typeof fetch = async (input, init) => {
+      if (lost === 0 && new Headers(init?.headers).has(HEADERS.signature)) {
+        lost++;
+        await (await fetch(input, init)).arrayBuffer();
+        throw new TypeError("fetch failed");
+      }
+      return fetch(input, init);
+    };
+    const before = receipts.length;
+    const payingFetch = createPayingFetch({
+      lanes: channelLanes(sdk, channelId), // a fresh cursor: the 402 offers the lane to resume from
+      quoteEachRequest: true,
+      onReceipt: (paid) => receipts.push(paid),
+      fetch: losingFetch,
+    });
+    const client = new OpenAI({
+      baseURL: `${runner.url}/v1`,
+      apiKey: "unused",
+      fetch: payingFetch,
+      maxRetries: 0,
+    });
+    const input = [texts[0] as string, texts[1] as string];
+    const answer = await client.embeddings.create({
+      model: models.other.toString(),
+      input,
+      encoding_format: "float",
+    });
+    const expected = await reference(dirs.other, input);
+    answer.data.forEach((row, i) => {
+      expect(maxDiff(row.embedding, expected[i] as Float32Array)).toBeLessThan(TOLERANCE);
+    });
+    expect(lost).toBe(1);
+    expect(receipts.slice(before).map((paid) => [paid.receipt.callIndex, paid.price])).toEqual([
+      [2n, 2n * PRICE.other],
+    ]);
+  });
+
   it("settles what was paid: each lane's amount is its rows times its price", async () => {
     const settled = await fetch(`${runner.url}/v2/settlement`, { method: "POST" });
     expect(((await settled.json()) as { batches: unknown[] }).batches).toHaveLength(1);
     expect(await lane(models.embedding)).toMatchObject({ paidAmount: 7n * PRICE.embedding, paidCalls: 3n });
-    expect(await lane(models.other)).toMatchObject({ paidAmount: PRICE.other, paidCalls: 1n });
+    expect(await lane(models.other)).toMatchObject({ paidAmount: 3n * PRICE.other, paidCalls: 2n });
     expect(await lane(models.classifier)).toMatchObject({ paidAmount: 0n, paidCalls: 0n });
   });
 });
