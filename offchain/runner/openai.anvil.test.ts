@@ -10,7 +10,7 @@ import OpenAI from "openai";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOpenLoRAClient } from "../../sdk/client";
-import { channelLanes } from "../../sdk/consumer/channels";
+import { channelLanes, paidFetch } from "../../sdk/consumer/channels";
 import { createPayingFetch, type PaidReceipt } from "../../sdk/consumer/payingFetch";
 import { paymentChannelsAbi } from "../../sdk/generated/abis";
 import { HEADERS } from "../../sdk/protocol/x402";
@@ -91,8 +91,9 @@ beforeAll(async () => {
   runner = await startRunner(config, {}, pino({ level: "silent" }));
   channelId = await openChannel(p, consumer, runnerAccount.address, 1_000_000n);
   sdk = createOpenLoRAClient({ rpcUrl: p.anvil.rpcUrl, deployment: p.deployment, account: consumer });
-  const payingFetch = createPayingFetch({
-    lanes: channelLanes(sdk, channelId),
+  // The consumer's everyday paying fetch, asked for the terms of each request.
+  const payingFetch = paidFetch(sdk, {
+    channelId,
     quoteEachRequest: true,
     onReceipt: (paid) => receipts.push(paid),
   });
