@@ -388,6 +388,31 @@ const GENERATORS: Record<string, Generator> = {
       () => ({ parts: [line, "5\r\nabc\r\n"], halfClose: true }),
     ])();
   },
+  openai: (rng) => {
+    const model = spamModel.toString();
+    const body = pick(rng, [
+      "{",
+      "null",
+      "[]",
+      JSON.stringify({ model, input: Array.from({ length: 257 + rng.int(5_000) }, () => "a") }),
+      JSON.stringify({ model: hostileNumber(rng), input: "x" }),
+      JSON.stringify({ model, input: [[1, 2], 3] }),
+      JSON.stringify({ model: {}, input: {} }),
+      JSON.stringify({ model, input: "x", encoding_format: 5, dimensions: "512" }),
+      JSON.stringify({ model: "use-lite-en", input: ["x"] }),
+      JSON.stringify({ __proto__: { polluted: true }, model, input: ["x"] }),
+      randomBytes(rng, rng.int(MAX_BODY)),
+    ]);
+    const target = pick(rng, [
+      "/v1/embeddings",
+      "/v1/embeddings",
+      "/v1/models",
+      `/v1/models/${hostileNumber(rng)}`,
+      "/v1/models/%zz",
+      "/v1?x=%zz",
+    ]);
+    return complete(`${pick(rng, ["POST", "GET"])} ${target} HTTP/1.1`, {}, body);
+  },
   abandoned: (rng) => {
     const declared = 100 + rng.int(MAX_BODY);
     const sent = rng.int(declared);

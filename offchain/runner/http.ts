@@ -1,7 +1,9 @@
 /**
  * The runner's HTTP API: Open Inference Protocol (v2) routes, paid per call with the x402 v2
- * flow (docs/protocol/http-402.md), plus /openapi.json and /metrics. Every error is JSON
- * `{ error, reason?, details? }` with a status that says whose fault it was.
+ * flow (docs/protocol/http-402.md), OpenAI-compatible /v1 routes (openai.ts,
+ * docs/protocol/openai.md) paid the same way, plus /openapi.json and /metrics. Every error is
+ * JSON `{ error, reason?, details? }` (under /v1, OpenAI's `{ error: { message, type, param,
+ * code } }`) with a status that says whose fault it was.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -27,12 +29,28 @@ import { ChainUnavailableError } from "./chain";
 import { type InferenceAnswer, isEmbedding } from "./inference";
 import { JournalWriteError } from "./journal";
 import type { RunnerMetrics } from "./metrics";
+import {
+  adapterCard,
+  adapterTask,
+  baseCard,
+  type EmbeddingBase,
+  type EmbeddingRows,
+  embeddingBase,
+  embeddingsPrice,
+  modelList,
+  OpenAiError,
+  openAiErrorBody,
+  parseEmbeddingsRequest,
+  renderEmbeddings,
+} from "./openai";
 import { openApiDocument } from "./openapi";
 import {
   AnswerNotReproducibleError,
+  type Compute,
   type PaidAnswer,
   type PaidCallContext,
   paymentTerms,
+  type Render,
   runPaidCall,
 } from "./paidCall";
 import { QueueFullError } from "./scheduler";
@@ -47,6 +65,8 @@ export interface HttpOptions {
 
 export interface RunnerHttpContext extends PaidCallContext {
   catalog: ModelCatalog;
+  /** The base model served (its id and content hash): /v1 lists it and names it each adapter's parent. */
+  base?: { id: string; hash: Hex };
   metrics: RunnerMetrics;
   log: Logger;
   ready(): boolean;
@@ -198,6 +218,19 @@ function answerOutputs(result: InferenceAnswer) {
   };
 }
 
+/** A paid call as the 402 flow runs it: /v2's one text, or /v1/embeddings' rows. */
+interface Charge<R> {
+  /** The model as it is charged: its price is this request's (per row on /v1/embeddings). */
+  model: ServedModel;
+  /** The model as registered, for the dashboard. */
+  served: ServedModel;
+  body: Uint8Array;
+  resourcePath: string;
+  compute: Compute<R>;
+  render: Render<R>;
+  started: number;
+}
+
 function renderAnswer(result: InferenceAnswer, requestHash: string, model: ServedModel): Uint8Array {
   return Buffer.from(
     JSON.stringify({
@@ -219,7 +252,7 @@ export class RunnerHttpServer {
 
   async listen(): Promise<string> {
     this.server = createServer((req, res) => {
-      this.route(req, res).catch((error) => this.fail(res, error));
+      this.route(req, res).catch((error) => this.fail(res, error, isOpenAiPath(req.url)));
     });
     this.server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
@@ -272,6 +305,7 @@ export class RunnerHttpServer {
       const batches = await this.ctx.settleNow();
       return sendJson(res, 200, { batches });
     }
+    if (path === "/v1" || path.startsWith("/v1/")) return this.openAiRoute(req, res, method, path);
     const match = /^\/v2\/models\/([^/]+)(\/ready|\/infer)?$/.exec(path);
     if (match) {
       const model = await this.model(match[1] as string);
@@ -320,20 +354,37 @@ export class RunnerHttpServer {
 
   private async infer(req: IncomingMessage, res: ServerResponse, model: ServedModel): Promise<void> {
     const started = performance.now();
-    const label = { model: model.modelId.toString() };
     const body = await readBody(req, this.options.maxBodyBytes ?? 64 * 1024);
     const text = parseInfer(body);
     const unavailable = this.unavailability(model);
     if (unavailable) throw new HttpError(503, unavailable, "model_unavailable");
+    return this.charge(req, res, {
+      model,
+      served: model,
+      body,
+      resourcePath: `/v2/models/${model.modelId}/infer`,
+      compute: (adapterHash) => this.ctx.inference.infer(model.modelId, adapterHash, text),
+      render: renderAnswer,
+      started,
+    });
+  }
 
-    if (this.options.freeOfCharge) return this.inferFree(res, model, text, label);
+  /**
+   * The 402 flow (docs/protocol/http-402.md) around a call: no PAYMENT-SIGNATURE, a 402 with the
+   * terms; a voucher, the paid call (paidCall.ts) and its answer with the receipt; a refused one,
+   * a 402 with the refusal and the lane.
+   */
+  private async charge<R>(req: IncomingMessage, res: ServerResponse, call: Charge<R>): Promise<void> {
+    const { model, body } = call;
+    const label = { model: model.modelId.toString() };
+    if (this.options.freeOfCharge) return this.serveFree(res, call, label);
     const rawPayment = req.headers[HEADERS.signature];
     if (typeof rawPayment !== "string") {
       this.ctx.metrics.requests.inc({ ...label, outcome: "payment_required" });
       const channel = channelHeader(req);
       // Offer the lane as the chain has it; with the chain down, offer what the journal knows.
       if (channel !== null) await this.ctx.gate.syncLaneWithChain(channel, model.modelId).catch(() => {});
-      throw this.paymentRequired({ model, body, channel, message: "PAYMENT-SIGNATURE header is required" });
+      throw this.paymentRequired({ call, channel, message: "PAYMENT-SIGNATURE header is required" });
     }
     let payment: ReturnType<typeof decodePaymentPayload>;
     try {
@@ -343,8 +394,8 @@ export class RunnerHttpServer {
       throw error;
     }
     try {
-      const answer = await runPaidCall(this.ctx, model, payment, body, text, renderAnswer);
-      const latency = performance.now() - started;
+      const answer = await runPaidCall(this.ctx, model, payment, body, call.compute, call.render);
+      const latency = performance.now() - call.started;
       if (answer.redelivered) {
         this.ctx.metrics.requests.inc({ ...label, outcome: "redelivered" });
       } else {
@@ -359,15 +410,14 @@ export class RunnerHttpServer {
         [HEADERS.response]: answer.paymentResponseHeader,
       });
       res.end(answer.body);
-      if (!answer.redelivered) this.ctx.onPaidCall?.(model, answer, latency);
+      if (!answer.redelivered) this.ctx.onPaidCall?.(call.served, answer, latency);
     } catch (error) {
       if (error instanceof PaymentRefusedError) {
         this.ctx.metrics.vouchers.inc({ ...label, result: error.reason });
         this.ctx.metrics.requests.inc({ ...label, outcome: "refused" });
         // The voucher names its lane: a client that sent no channel header is offered it too.
         throw this.paymentRequired({
-          model,
-          body,
+          call,
           channel: payment.payload.voucher.channelId,
           message: error.message,
           refusal: { reason: error.reason, details: error.details },
@@ -378,14 +428,115 @@ export class RunnerHttpServer {
   }
 
   /** Serving without payment: only for measuring what payment costs (bench:http). */
-  private async inferFree(res: ServerResponse, model: ServedModel, text: string, label: { model: string }) {
-    const started = performance.now();
-    const result = await this.ctx.inference.infer(model.modelId, model.adapterHash, text);
-    const body = renderAnswer(result, "", model);
+  private async serveFree<R>(res: ServerResponse, call: Charge<R>, label: { model: string }) {
+    const result = await call.compute(call.model.adapterHash);
+    const body = call.render(result, "" as Hex, call.model);
     this.ctx.metrics.requests.inc({ ...label, outcome: "free" });
-    this.ctx.metrics.latency.observe(label, (performance.now() - started) / 1000);
+    this.ctx.metrics.latency.observe(label, (performance.now() - call.started) / 1000);
     res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
     res.end(body);
+  }
+
+  /** /v1: OpenAI-compatible routes (openai.ts). */
+  private async openAiRoute(req: IncomingMessage, res: ServerResponse, method: string, path: string) {
+    const base = this.ctx.base;
+    if (method === "GET" && path === "/v1/models" && base) {
+      const models = await this.ctx.catalog.models();
+      return sendJson(
+        res,
+        200,
+        modelList(this.baseInfo(base), models, (m) => this.taskOf(m), nowSeconds()),
+      );
+    }
+    const card = /^\/v1\/models\/([^/]+)$/.exec(path);
+    if (method === "GET" && card && base) {
+      const id = card[1] as string;
+      if (id === base.id) return sendJson(res, 200, baseCard(this.baseInfo(base), nowSeconds()));
+      const model = await this.openAiModel(id);
+      return sendJson(res, 200, adapterCard(this.baseInfo(base), model, this.taskOf(model), nowSeconds()));
+    }
+    if (method === "POST" && path === "/v1/embeddings") return this.embeddings(req, res);
+    throw new OpenAiError(404, `no route for ${method} ${path}`, "not_found");
+  }
+
+  private baseInfo(base: { id: string; hash: Hex }) {
+    return embeddingBase(base) ?? base;
+  }
+
+  private taskOf(model: ServedModel) {
+    return adapterTask(this.ctx.inference.labels(model.modelId, model.adapterHash));
+  }
+
+  /** An adapter by its /v1 id, the on-chain model id as a decimal string. */
+  private async openAiModel(id: string): Promise<ServedModel> {
+    const modelId = parseUint256(id);
+    const model = modelId === null ? null : await this.ctx.catalog.model(modelId);
+    if (!model) {
+      throw new OpenAiError(
+        404,
+        `The model '${id}' does not exist or is not served here (GET /v1/models lists them)`,
+        "model_not_found",
+        "model",
+      );
+    }
+    return model;
+  }
+
+  /**
+   * POST /v1/embeddings: an embedding adapter's embeddings of every input text, paid with one
+   * voucher of the adapter's price times the number of texts. The base is listed but not sold
+   * (it has no on-chain price or lane); a classifier answers on /v2/models/{id}/infer.
+   */
+  private async embeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const body = await readBody(req, this.options.maxBodyBytes ?? 64 * 1024);
+    const request = parseEmbeddingsRequest(body);
+    const base = embeddingBase(this.ctx.base);
+    if (request.model === this.ctx.base?.id) {
+      throw new OpenAiError(
+        400,
+        `'${request.model}' is the base model: it has no on-chain price, so this runner does not sell its embeddings; name one of its embedding adapters (GET /v1/models)`,
+        "base_model_not_sold",
+        "model",
+      );
+    }
+    const model = await this.openAiModel(request.model);
+    if (!base) throw notAnEmbedding(model, `the base model ${this.ctx.base?.id ?? ""} answers no embeddings`);
+    const unavailable = this.unavailability(model);
+    if (unavailable) throw new HttpError(503, unavailable, "model_unavailable");
+    if (this.taskOf(model) === "classification") throw notAnEmbedding(model, "it is a classifier");
+    const modelId = model.modelId.toString();
+    return this.charge(req, res, {
+      model: { ...model, pricePerCall: embeddingsPrice(model, request.inputs.length) },
+      served: model,
+      body,
+      resourcePath: "/v1/embeddings",
+      compute: (adapterHash) => this.embedRows(model, adapterHash, request.inputs, base),
+      render: (rows) => renderEmbeddings(rows, request.encoding, modelId),
+      started,
+    });
+  }
+
+  /**
+   * Every row's embedding, the rows queued together (the scheduler batches them with whatever
+   * else waits). A classifier's answer (its adapter was not loaded when the request was checked)
+   * throws, so that the call is rolled back, not charged.
+   */
+  private async embedRows(
+    model: ServedModel,
+    adapterHash: Hex,
+    inputs: readonly string[],
+    base: EmbeddingBase,
+  ): Promise<EmbeddingRows> {
+    const answers = await Promise.all(
+      inputs.map((text) => this.ctx.inference.infer(model.modelId, adapterHash, text)),
+    );
+    const embeddings = answers.map((answer) => {
+      if (!isEmbedding(answer)) throw notAnEmbedding(model, "it is a classifier");
+      return answer.embedding;
+    });
+    const promptTokens = inputs.reduce((sum, text) => sum + base.tokens(text), 0);
+    return { embeddings, promptTokens };
   }
 
   /**
@@ -394,14 +545,14 @@ export class RunnerHttpServer {
    * the request hash of this body at its next call index. A refusal also gets a PAYMENT-RESPONSE
    * with the reason and the same lane state.
    */
-  private paymentRequired(offer: {
-    model: ServedModel;
-    body: Uint8Array;
+  private paymentRequired<R>(offer: {
+    call: Charge<R>;
     channel: bigint | null;
     message: string;
     refusal?: { reason: string; details?: Record<string, unknown> };
   }): HttpError {
-    const { model, body, channel, message, refusal } = offer;
+    const { channel, message, refusal } = offer;
+    const { model, body } = offer.call;
     const terms = paymentTerms({ ...this.ctx, runner: this.ctx.signer.address }, model);
     terms.extra.bodyHash = keccak256Hex(body);
     const lane = channel === null ? undefined : this.laneView(channel, model.modelId, body);
@@ -410,7 +561,7 @@ export class RunnerHttpServer {
       x402Version: X402_VERSION,
       error: message,
       resource: {
-        url: `${this.url}/v2/models/${model.modelId}/infer`,
+        url: `${this.url}${offer.call.resourcePath}`,
         description: `model ${model.modelId}`,
         mimeType: "application/json",
       },
@@ -445,7 +596,10 @@ export class RunnerHttpServer {
     res.end(text);
   }
 
-  private fail(res: ServerResponse, error: unknown) {
+  /** Answers an error: `{ error, reason?, details? }`, or OpenAI's shape under /v1. */
+  private fail(res: ServerResponse, error: unknown, openAi: boolean) {
+    const sendError = (status: number, body: ErrorBody, headers: Record<string, string> = {}) =>
+      sendJson(res, status, openAi ? openAiShaped(status, body) : body, headers);
     if (error instanceof ClientGoneError) {
       this.ctx.log.debug({ err: error }, "request abandoned by the client");
       res.destroy();
@@ -455,54 +609,84 @@ export class RunnerHttpServer {
       res.destroy();
       return;
     }
+    if (error instanceof OpenAiError) {
+      return sendJson(
+        res,
+        error.status,
+        openAiErrorBody(error.status, error.message, error.code, error.param),
+      );
+    }
     if (error instanceof HttpError) {
       const body = {
         error: error.message,
         ...(error.reason ? { reason: error.reason } : {}),
         details: error.details,
       };
-      return sendJson(res, error.status, body, error.headers);
+      return sendError(error.status, body, error.headers);
     }
     if (error instanceof AnswerNotReproducibleError) {
       // Not a 5xx: trying again cannot help, and the consumer holds what it needs to say so
       // (its voucher and the signed receipt journaled for it, which the runner settles).
       this.ctx.log.error({ err: error, ...error.details }, "a paid answer could not be given again");
-      return sendJson(res, 409, {
+      return sendError(409, {
         error: error.message,
         reason: "answer_not_reproducible",
         details: error.details,
       });
     }
     if (error instanceof ModelRefusedError) {
-      return sendJson(res, 503, { error: error.message, reason: "model_unavailable" });
+      return sendError(503, { error: error.message, reason: "model_unavailable" });
     }
     if (error instanceof QueueFullError || error instanceof CacheFullError) {
-      return sendJson(res, 503, { error: error.message, reason: "busy" }, { "retry-after": "1" });
+      return sendError(503, { error: error.message, reason: "busy" }, { "retry-after": "1" });
     }
     if (error instanceof SignatureThreadError) {
       this.ctx.log.error({ err: error }, "signature thread failed; the call was not charged");
       const body = { error: "the runner cannot check payments right now", reason: "busy" };
-      return sendJson(res, 503, body, { "retry-after": "1" });
+      return sendError(503, body, { "retry-after": "1" });
     }
     if (error instanceof ChainUnavailableError) {
       this.ctx.log.warn({ err: error }, "chain unreachable; the call was not charged");
-      return sendJson(
-        res,
-        503,
-        { error: error.message, reason: "chain_unavailable" },
-        { "retry-after": "5" },
-      );
+      return sendError(503, { error: error.message, reason: "chain_unavailable" }, { "retry-after": "5" });
     }
     if (error instanceof JournalWriteError) {
       this.ctx.log.error({ err: error }, "receipt journal write failed; refusing paid calls");
-      return sendJson(res, 503, {
+      return sendError(503, {
         error: "the runner cannot record receipts right now",
         reason: "journal_unavailable",
       });
     }
     this.ctx.log.error({ err: error }, "unexpected error");
-    return sendJson(res, 500, { error: "internal error" });
+    return sendError(500, { error: "internal error" });
   }
+}
+
+interface ErrorBody {
+  error: string;
+  reason?: string;
+  details?: Record<string, unknown>;
+}
+
+/** An error in OpenAI's shape: the reason is its `code`; details stay beside it. */
+function openAiShaped(status: number, body: ErrorBody) {
+  const shaped = openAiErrorBody(status, body.error, body.reason ?? null, null);
+  return body.details ? { error: { ...shaped.error, details: body.details } } : shaped;
+}
+
+function isOpenAiPath(target = "/"): boolean {
+  return /^(https?:\/\/[^/]*)?\/v1(\/|$|\?|#)/.test(target);
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** A model that answers no embedding named on /v1/embeddings. */
+function notAnEmbedding(model: ServedModel, why: string): OpenAiError {
+  return new OpenAiError(
+    400,
+    `model ${model.modelId} answers no embeddings (${why}): classify with POST /v2/models/${model.modelId}/infer`,
+    "model_not_embedding",
+    "model",
+  );
 }
 
 /** The channel a consumer names in its request (to be offered its lane's state), or null. */

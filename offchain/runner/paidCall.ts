@@ -44,7 +44,7 @@ export interface PaidCallContext {
   journal: Journal;
 }
 
-export interface PaidAnswer {
+export interface PaidAnswer<R = unknown> {
   /** What was journaled: receipt and voucher, for the settler. */
   record: CallRecord;
   body: Uint8Array;
@@ -53,8 +53,8 @@ export interface PaidAnswer {
   payer: Address;
   /** What this answer charged: nothing when it was given again. */
   price: bigint;
-  /** What the model answered (a classification, or an embedding), before rendering. */
-  result: InferenceAnswer;
+  /** What the model answered (a classification, an embedding, or a batch's), before rendering. */
+  result: R;
   /** The answer of a call paid and journaled before, given again (nothing charged, nothing journaled). */
   redelivered?: boolean;
 }
@@ -118,19 +118,19 @@ function checkRequestHash(payment: PaymentPayload, modelId: bigint, body: Uint8A
  * is accepted (SignatureThread signs on this thread if its worker dies), so a journaled call
  * is an answered one.
  */
-export async function runPaidCall(
+export async function runPaidCall<R = InferenceAnswer>(
   ctx: PaidCallContext,
   model: ServedModel,
   payment: PaymentPayload,
   body: Uint8Array,
-  text: string,
-  render: Render,
-): Promise<PaidAnswer> {
+  compute: Compute<R>,
+  render: Render<R>,
+): Promise<PaidAnswer<R>> {
   const requestHash = checkRequestHash(payment, model.modelId, body);
   const { voucher, signature } = payment.payload;
   if (voucher.modelId === model.modelId) {
     const answered = await ctx.answered.find(voucher, signature, requestHash);
-    if (answered) return redeliver(ctx, model, answered, text, render);
+    if (answered) return redeliver(ctx, model, answered, compute, render);
   }
   const authorization: Authorization = await ctx.gate.authorize({
     voucher,
@@ -142,7 +142,7 @@ export async function runPaidCall(
   const journaled = ctx.answered.begin(voucher, signature, authorization.payer);
   let record: CallRecord | null = null;
   try {
-    const result = await ctx.inference.infer(model.modelId, model.adapterHash, text);
+    const result = await compute(model.adapterHash);
     const answer = render(result, requestHash, model);
     const receipt: Receipt = {
       requestHash,
@@ -179,8 +179,14 @@ export async function runPaidCall(
   }
 }
 
+/**
+ * Runs the model with the adapter of `adapterHash` (the served one, or a journaled call's when it
+ * is answered again): one text's answer, or a batch's (/v1/embeddings).
+ */
+export type Compute<R> = (adapterHash: Hex) => Promise<R>;
+
 /** An answer's bytes, for the model (and adapter) that computed it. */
-type Render = (result: InferenceAnswer, requestHash: Hex, model: ServedModel) => Uint8Array;
+export type Render<R> = (result: R, requestHash: Hex, model: ServedModel) => Uint8Array;
 
 function responseHeader(ctx: PaidCallContext, payer: Address, receipt: Receipt, receiptSignature: Hex) {
   return encodeHeader(
@@ -202,13 +208,13 @@ function responseHeader(ctx: PaidCallContext, payer: Address, receipt: Receipt, 
  * AnswerNotReproducibleError when the answer comes out different, and PaymentRefusedError
  * (voucher_stale) once the call was answered again MAX_REDELIVERIES times.
  */
-async function redeliver(
+async function redeliver<R>(
   ctx: PaidCallContext,
   model: ServedModel,
   answered: AnsweredCall,
-  text: string,
-  render: Render,
-): Promise<PaidAnswer> {
+  compute: Compute<R>,
+  render: Render<R>,
+): Promise<PaidAnswer<R>> {
   const { receipt } = answered.record;
   if (answered.redeliveries >= MAX_REDELIVERIES) {
     throw new PaymentRefusedError(
@@ -218,9 +224,9 @@ async function redeliver(
     );
   }
   answered.redeliveries += 1; // before the inference: concurrent retries count too
-  let result: InferenceAnswer;
+  let result: R;
   try {
-    result = await ctx.inference.infer(receipt.modelId, receipt.adapterHash, text);
+    result = await compute(receipt.adapterHash);
   } catch (error) {
     answered.redeliveries -= 1; // not answered (busy, say): the consumer may try again
     throw error;

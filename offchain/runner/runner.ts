@@ -260,6 +260,7 @@ async function serve(
       inference,
       journal,
       catalog,
+      base,
       metrics,
       log,
       ready: () => accepting,

@@ -269,6 +269,8 @@ export function paidFetch(
     maxPricePerCall?: bigint;
     onReceipt?(paid: PaidReceipt): void;
     lanes?: ChannelLanes;
+    /** Terms for every request: for POST /v1/embeddings (see createPayingFetch). */
+    quoteEachRequest?: boolean;
   },
 ) {
   const lanes = options.lanes ?? channelLanes(client, options.channelId, options.voucherSigner);
@@ -276,5 +278,6 @@ export function paidFetch(
     lanes,
     ...(options.maxPricePerCall !== undefined ? { maxPricePerCall: options.maxPricePerCall } : {}),
     ...(options.onReceipt ? { onReceipt: options.onReceipt } : {}),
+    ...(options.quoteEachRequest ? { quoteEachRequest: true } : {}),
   });
 }

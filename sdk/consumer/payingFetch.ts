@@ -45,6 +45,12 @@ export interface PayingFetchOptions {
   maxPricePerCall?: bigint;
   onReceipt?(paid: PaidReceipt): void;
   fetch?: typeof fetch;
+  /**
+   * Ask the runner's terms for every request (an unpaid request first) instead of reusing the
+   * last terms of its URL: for an endpoint whose model and price come from the body, such as
+   * POST /v1/embeddings (the model named in the body, priced per input text).
+   */
+  quoteEachRequest?: boolean;
 }
 
 /** Tries at most this often per call: unpaid probe, paid try, one retry after a lane resync. */
@@ -171,7 +177,18 @@ export function createPayingFetch(options: PayingFetchOptions) {
     }
   }
 
-  return async function payingFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  /**
+   * Takes what `fetch` takes, so that client libraries accept it as their fetch (the `openai`
+   * client's `fetch` option); a Request object is refused: its body is a stream to hash first.
+   */
+  return async function payingFetch(
+    input: string | URL | Request,
+    init: RequestInit = {},
+  ): Promise<Response> {
+    if (typeof input !== "string" && !(input instanceof URL)) {
+      throw new PaymentClientError("a paid request is given as a URL and its init, not as a Request object");
+    }
+    const url = input.toString();
     const body = init.body ?? "";
     if (typeof body !== "string" && !(body instanceof Uint8Array)) {
       throw new PaymentClientError(
@@ -180,10 +197,11 @@ export function createPayingFetch(options: PayingFetchOptions) {
     }
     let lastReason = "";
     let chainReadError: string | undefined;
+    let quoted: PaymentTerms | undefined; // this request's own terms (quoteEachRequest)
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const headers = new Headers(init.headers);
       headers.set(HEADERS.channel, lanes.channelId.toString());
-      const terms = termsByUrl.get(url);
+      const terms = options.quoteEachRequest ? quoted : termsByUrl.get(url);
       let requestHash: Hex | null = null;
       if (terms) {
         const call = await lanes.signNext(terms.extra.modelId, terms.amount, body);
@@ -193,13 +211,15 @@ export function createPayingFetch(options: PayingFetchOptions) {
           encodeHeader(paymentPayload(terms, call.voucher, call.requestHash, call.signature)),
         );
       }
-      const sent = { ...init, headers, body };
+      // The body as given: a GET may carry none (its hash is the empty body's).
+      const sent = { ...init, headers };
       const paid = terms ? await fetchPaid(url, sent) : null;
       const response = paid ? paid.response : await baseFetch(url, sent);
       if (response.status === 402) {
         const required = decodePaymentRequired(response.headers.get(HEADERS.required));
         const offered = pickTerms(required);
-        termsByUrl.set(url, offered);
+        if (options.quoteEachRequest) quoted = offered;
+        else termsByUrl.set(url, offered);
         if (offered.extra.lane) await lanes.resync(offered.extra.modelId, offered.extra.lane);
         else chainReadError = await catchUpWithChain(offered.extra.modelId);
         if (!terms) continue; // the unpaid probe: now we know the terms
