@@ -154,7 +154,7 @@ function matVecTransposed(
   }
 }
 
-/** Gradients of a LoRA path out += s·(x·Aᵀ)·Bᵀ given dout and the forward's u = x·Aᵀ; returns du. */
+/** Gradients of a LoRA path out += s·(x·Aᵀ)·Bᵀ given dout and the forward's u = x·Aᵀ; writes du. */
 function loraBackward(
   m: ModuleParameters,
   g: ModuleParameters,
@@ -195,7 +195,7 @@ class Scratch {
   readonly uFfnOut: Float64Array;
   readonly uPooler: Float64Array;
   /** ffn.in's u_t = n_t·A₁ᵀ for every token of the row. */
-  uTokens: Float64Array;
+  readonly uTokens: Float64Array;
   readonly du: Float64Array;
   readonly dq = new Float64Array(D);
   readonly dPooled = new Float64Array(D);
