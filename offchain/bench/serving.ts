@@ -45,7 +45,7 @@ async function executor(maxRank: number) {
     maxClasses: MAX_CLASSES,
     threads: THREADS,
   });
-  adapters.forEach(({ bytes, hash }, slot) => created.load(slot, bytes, hash));
+  for (const [slot, { bytes, hash }] of adapters.entries()) created.load(slot, bytes, hash);
   return created;
 }
 
