@@ -1,10 +1,15 @@
 // Inputs of `npm run bench:serving`: realistic texts (crypto-sentiment posts and SpamAssassin
 // e-mails, tokenized once) and random PEFT adapters of rank 8 on every USE-lite module.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
+import type { Hex } from "viem";
 import { USE_LITE_MODULE_NAMES } from "../ml/base/useLite/modules";
 import { useLiteBase } from "../ml/base/useLite/useLiteBase";
-import type { LoraOptions } from "../ml/peft/config";
+import { contentHash } from "../ml/hash";
+import { encodePeftAdapter } from "../ml/peft/adapterModel";
+import { createLoraConfig, type LoraOptions } from "../ml/peft/config";
+import { PROVENANCE, randomAdapter } from "../ml/peft/testing/randomAdapter";
+import type { AdapterStore } from "../runner/adapterStore";
 import { type PeftAdapterBytes, peftAdapterBytes } from "../runner/testing/peftAdapters";
 
 const POSTS = "offchain/ml/data/crypto-sentiment/batch-01.jsonl";
@@ -47,6 +52,20 @@ export function benchAdapters(count: number, seed = 100): PeftAdapterBytes[] {
   return Array.from({ length: count }, (_, i) =>
     peftAdapterBytes({ seed: seed + i, labels: LABELS, lora: ALL_TARGETS }),
   );
+}
+
+/** `count` distinct adapter files in a store: one random adapter, a weight changed per file. */
+export function fillAdapterStore(store: AdapterStore, count: number): Hex[] {
+  const adapter = randomAdapter(createLoraConfig({ ...ALL_TARGETS, head: true }), 7, 0.02, LABELS);
+  const first = [...adapter.factors.values()][0]?.a as Float32Array;
+  const original = first[0] as number;
+  return Array.from({ length: count }, (_, i) => {
+    first[0] = original + i * 1e-6;
+    const bytes = encodePeftAdapter(adapter, PROVENANCE);
+    const hash = contentHash(bytes);
+    writeFileSync(store.pathOf(hash), bytes); // no fsync: a benchmark's scratch store
+    return hash;
+  });
 }
 
 export const percentile = (sorted: readonly number[], p: number) =>

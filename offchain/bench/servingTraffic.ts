@@ -2,18 +2,14 @@
 // adapters, served as the runner serves it (InferenceService: tokenize, the adapter cache over
 // the content-addressed store, the micro-batching scheduler, UseLiteExecutor), against the same
 // texts through the same scheduler on the base alone. Concurrent clients call back to back.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type * as ort from "onnxruntime-node";
 import type { Hex } from "viem";
 import { USE_LITE } from "../ml/base/useLite/modules";
 import { runUseLite, useLiteBase } from "../ml/base/useLite/useLiteBase";
-import { contentHash } from "../ml/hash";
 import { createSession } from "../ml/onnx/session";
-import { encodePeftAdapter } from "../ml/peft/adapterModel";
-import { createLoraConfig } from "../ml/peft/config";
-import { PROVENANCE, randomAdapter } from "../ml/peft/testing/randomAdapter";
 import { Rng } from "../ml/random";
 import { AdapterCache } from "../runner/adapterCache";
 import { AdapterStore } from "../runner/adapterStore";
@@ -25,7 +21,7 @@ import {
 } from "../runner/executor/useLiteExecutor";
 import { InferenceService } from "../runner/inference";
 import { Scheduler } from "../runner/scheduler";
-import { ALL_TARGETS, LABELS, percentile, realisticTexts } from "./servingInputs";
+import { fillAdapterStore, percentile, realisticTexts } from "./servingInputs";
 
 export interface TrafficOptions {
   adapters: number;
@@ -71,20 +67,6 @@ function zipfSampler(n: number, rng: Rng): () => number {
   };
 }
 
-/** `count` distinct adapter files in a store: one random adapter, a weight changed per file. */
-function fillStore(store: AdapterStore, count: number): Hex[] {
-  const adapter = randomAdapter(createLoraConfig({ ...ALL_TARGETS, head: true }), 7, 0.02, LABELS);
-  const first = [...adapter.factors.values()][0]?.a as Float32Array;
-  const original = first[0] as number;
-  return Array.from({ length: count }, (_, i) => {
-    first[0] = original + i * 1e-6;
-    const bytes = encodePeftAdapter(adapter, PROVENANCE);
-    const hash = contentHash(bytes);
-    writeFileSync(store.pathOf(hash), bytes); // no fsync: a benchmark's scratch store
-    return hash;
-  });
-}
-
 /** Runs `total` requests from `clients` concurrent loops; returns requests per second. */
 async function closedLoop(total: number, clients: number, call: (i: number) => Promise<unknown>) {
   let next = 0;
@@ -120,7 +102,7 @@ export async function measureTraffic(options: TrafficOptions) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-bench-serving-"));
   try {
     const store = new AdapterStore(dir);
-    const hashes = fillStore(store, options.adapters);
+    const hashes = fillAdapterStore(store, options.adapters);
     const slots = Math.floor(
       (options.budgetMB * 2 ** 20) / useLiteBytesPerSlot(options.maxRank, options.maxClasses),
     );
