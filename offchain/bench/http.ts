@@ -68,6 +68,8 @@ interface RunResult extends LoadResult {
   settled: number;
   /** Journal compactions during the run (OPENLORA_SETTLEMENT__COMPACT_JOURNAL_MB sets how often). */
   compactions: number;
+  /** Rows per micro-batch over the runner's life (warm-up included). */
+  batchRows: number;
 }
 
 const median = (values: readonly number[]) => {
@@ -138,6 +140,7 @@ function tableRows(modes: Mode[], runs: Map<Mode, RunResult[]>, clients: number)
       "p99 ms": Number(of((r) => r.p99).toFixed(2)),
       "p99 ms, runs": range((r) => r.p99, 1),
       "p99 / payment off's": offP99 ? Number((of((r) => r.p99) / offP99).toFixed(2)) : "n/a",
+      "rows per batch": Number(of((r) => r.batchRows).toFixed(1)),
       errors: results.reduce((n, r) => n + r.errors, 0),
       "runner CPU %": Math.round(of((r) => r.runnerCpu)),
       "runner loop busy %": Math.round(of((r) => r.loopBusy)),
@@ -237,6 +240,9 @@ try {
     const anvilAtEnd = processCpuMs(protocol.anvil.pid);
     const settled = runner.settler.settled.receipts;
     const compactions = await runner.metrics.journalCompactions.get();
+    const batches = (await runner.metrics.batchSize.get()).values;
+    const total = (suffix: string) =>
+      batches.filter((v) => v.metricName?.endsWith(suffix)).reduce((n, v) => n + v.value, 0);
     await runner.stop({ settle: false });
     return {
       ...result,
@@ -249,6 +255,7 @@ try {
           : (anvilAtEnd - anvilAtStart) / 10 / result.seconds,
       settled,
       compactions: compactions.values.reduce((n, v) => n + v.value, 0),
+      batchRows: total("_sum") / Math.max(1, total("_count")),
     };
   };
 
