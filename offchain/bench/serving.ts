@@ -139,9 +139,17 @@ function batchTable(rates: Record<string, RoundRates>) {
   ];
 }
 
+const JSON_OUT = process.argv.includes("--json");
+const sections: unknown[] = [];
+/** A table, or with --json a section of the one JSON object printed at the end. */
+function section(title: string, table: Record<string, string | number>[], extra: Record<string, unknown>) {
+  if (JSON_OUT) sections.push({ benchmark: title, ...extra, rows: table });
+  else report(title, table, extra);
+}
+
 const tokens = rows.map((row) => row.length);
 if (ONLY !== "traffic") {
-  report(
+  section(
     `USE-lite serving, worst case: a batch of ${BATCH} rows over ${BATCH} adapters`,
     batchTable(await measureBatches()),
     {
@@ -170,7 +178,7 @@ if (ONLY !== "batch") {
     "rows/s": Math.round(r.median),
     "rows/s, rounds": `${Math.round(r.min)}–${Math.round(r.max)}`,
   });
-  report(
+  section(
     "USE-lite serving, realistic: Zipf(1.0) over registered adapters, batches as the scheduler forms them",
     [
       {
@@ -194,3 +202,5 @@ if (ONLY !== "batch") {
     },
   );
 }
+
+if (JSON_OUT) console.log(JSON.stringify({ benchmark: "bench:serving", sections }));
