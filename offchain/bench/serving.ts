@@ -1,256 +1,206 @@
-// `npm run bench:serving`: a batch of 32 rows over 32 different adapters, at the 768-wide
-// benchmark base and at the lande base. Compares, in one process on the same inputs:
-//   runner      what the runner runs: the base layer in onnxruntime, then our BGMV kernel over
-//               the arena, where the kernel is built (else the gather graph, as the next row)
-//   gather      one run of the multi-adapter gather graph (the runner's fallback)
-//   merged      one merged-weights session per adapter, one run per row (the classic way)
-//   per-row     the runner's way, one run per row (no batching)
-//   base alone  the base model without adapters, one batched run (the ceiling)
-//   no-Gather   the gather graph without its Gathers, fed factors already one slot per row: not
-//               a way to serve, but a bound on what any gather could reach with that graph
-//   parts       the runner's two halves alone: the base layer's run, the kernel's call
-// at 1 and 2 onnxruntime threads per session, in interleaved rounds (see interleavedRates).
-// The arena is as large as the adapters (rank 8, 4 classes) unless BENCH_ARENA_RANK and
-// BENCH_ARENA_CLASSES make it larger, as the runner's default arena is (rank 16, 8 classes).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import * as ort from "onnxruntime-node";
-import type { LoraAdapter } from "../ml/adapter/adapter";
-import { type BaseModel, landeBaseModel, wideBenchmarkBase } from "../ml/base/baseModel";
-import { Rng } from "../ml/random";
-import { AdapterArena } from "../runner/executor/adapterArena";
-import { BASE_LAYER_INPUT, BASE_LAYER_OUTPUT, buildBaseLayerGraph } from "../runner/executor/baseLayerGraph";
-import { buildGatherGraph, GATHER_INPUTS } from "../runner/executor/gatherGraph";
-import { loadLoraKernel } from "../runner/executor/loraKernel";
-import { createMergedSession } from "../runner/executor/mergedSession";
-import { MultiAdapterExecutor, type Row } from "../runner/executor/multiAdapterExecutor";
-import { randomAdapter } from "../runner/testing/randomAdapter";
+// `npm run bench:serving`: many PEFT adapters on the USE-lite transformer, in one process, side
+// by side (issue 23). Adapters: rank 8 on all ten linear modules (the PEFT default's eight, the
+// residual projection and the pooler), a 3-label head. Texts: crypto posts and SpamAssassin
+// e-mails alternating (e-mails are cut at 128 tokens). Methods, measured in interleaved rounds:
+//   runner                   UseLiteExecutor as the runner builds it (gather layout, arena of
+//                            rank BENCH_ARENA_RANK, default 16 as the runner's cache.maxRank):
+//                            32 rows over 32 adapters, one run per token bucket
+//   runner, arena rank 8     the same with an arena as large as the adapters' rank
+//   base alone, bucketed     the base graph without LoRA, rows padded to the same buckets (the
+//                            reference of the aims)
+//   base alone, one run      the base graph, one run padded to the longest row
+//   merged sessions          one merged-weights session per adapter, one run each
+//   one run per row          the runner's executor, called once per row
+//   tokens 8/32/128          the runner and the base alone on rows of exactly that many tokens
+// Then the realistic traffic of servingTraffic.ts. BENCH_THREADS sets onnxruntime's threads
+// (1, the runner's default), BENCH_ROUNDS the rounds (5), BENCH_MERGED the merged sessions (32).
+import type * as ort from "onnxruntime-node";
+import { loadUseLiteSource } from "../ml/base/useLite/source";
+import { denseBatch, runUseLite, useLiteBase } from "../ml/base/useLite/useLiteBase";
+import { createSession } from "../ml/onnx/session";
+import { buildMergedUseLiteOnnx, classify } from "../ml/peft/loraMath";
+import { type TokenRow, tokenBucket, UseLiteExecutor } from "../runner/executor/useLiteExecutor";
+import { benchAdapters, realisticRows, rowsOfLength } from "./servingInputs";
+import { measureTraffic } from "./servingTraffic";
 import { interleavedRates, type RoundRates, report } from "./table";
 
 const BATCH = 32;
-const RANK = 8;
-/** Each round runs every method for MS_PER_ROUND, in an order rotated from round to round. */
+const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const MS_PER_ROUND = 400;
-/** BENCH_PROFILE=1 adds the gather graph's per-node split from onnxruntime's profiler. */
-const PROFILE = process.env.BENCH_PROFILE === "1";
-const PROFILED_RUNS = 2_000;
+const MS_PER_ROUND = Number(process.env.BENCH_ROUND_MS ?? 1_000);
+const ARENA_RANK = Number(process.env.BENCH_ARENA_RANK ?? 16);
+const MAX_CLASSES = 8;
+const MERGED = Number(process.env.BENCH_MERGED ?? BATCH);
+const TOKEN_LENGTHS = [8, 32, 128] as const;
+const ONLY = process.env.BENCH_PART; // "batch" or "traffic" runs one part alone
+const WARM_UP = Number(process.env.BENCH_WARMUP ?? 2_000);
 
-const LABELS = ["a", "b", "c", "d"];
-const NATIVE = loadLoraKernel() !== null;
-const CLASSES = LABELS.length;
-const ARENA = {
-  slots: BATCH,
-  maxRank: Number(process.env.BENCH_ARENA_RANK ?? RANK),
-  maxClasses: Number(process.env.BENCH_ARENA_CLASSES ?? CLASSES),
-};
+const adapters = benchAdapters(BATCH);
+const rows = realisticRows(BATCH);
 
-async function measure(base: BaseModel, threads: number) {
-  const rng = new Rng(42);
-  const d = base.hidden.inputs;
-  const adapters = Array.from({ length: BATCH }, () =>
-    randomAdapter(rng, base, { rank: RANK, labels: LABELS, factorStd: 0.05, headStd: 0.1, biasStd: 0.1 }),
-  );
-  const rows = adapters.map((_, slot) => ({
-    features: Float32Array.from({ length: d }, () => Math.abs(rng.normal())),
-    slot,
-  }));
-
-  const executor = await MultiAdapterExecutor.create(base, ARENA, { threads, kernel: "graph" });
-  const native = NATIVE
-    ? await MultiAdapterExecutor.create(base, ARENA, { threads, kernel: "native" })
-    : undefined;
-  const runner = native ?? executor;
-  for (const [slot, adapter] of adapters.entries()) {
-    executor.arena.write(slot, adapter);
-    native?.arena.write(slot, adapter);
-  }
-  const merged = await Promise.all(adapters.map((adapter) => createMergedSession(base, adapter, threads)));
-  const baseSession = await ort.InferenceSession.create(base.onnx, {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
+async function executor(maxRank: number) {
+  const created = await UseLiteExecutor.create({
+    slots: BATCH,
+    maxRank,
+    maxClasses: MAX_CLASSES,
+    threads: THREADS,
   });
-  // Row i uses slot i, so the arena's tensors are already one slot per row, as this graph wants.
-  const noGather = await ort.InferenceSession.create(buildGatherGraph(base, "per-row"), {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-  });
-  const batchFeatures = new Float32Array(BATCH * d);
-  for (const [i, row] of rows.entries()) batchFeatures.set(row.features, i * d);
-
-  const rates = await interleavedRates(
-    {
-      runner: () => runner.run(rows),
-      gather: () => executor.run(rows),
-      merged: () =>
-        Promise.all(
-          merged.map((session, i) =>
-            session.run({ features: new ort.Tensor("float32", (rows[i] as Row).features, [1, d]) }),
-          ),
-        ),
-      perRow: async () => {
-        for (const row of rows) await runner.run([row]);
-      },
-      baseAlone: () => baseSession.run({ features: new ort.Tensor("float32", batchFeatures, [BATCH, d]) }),
-      noGather: () =>
-        noGather.run({
-          ...executor.arena.feeds,
-          [GATHER_INPUTS.features]: new ort.Tensor("float32", batchFeatures, [BATCH, d]),
-        }),
-    },
-    ROUNDS,
-    MS_PER_ROUND,
-  );
-  const split = PROFILE ? await profiledSplit(base, adapters, rows, batchFeatures, threads) : undefined;
-  const parts = native ? await nativeParts(base, native, rows, batchFeatures, threads) : undefined;
-  await Promise.all([
-    executor.release(),
-    native?.release(),
-    baseSession.release(),
-    noGather.release(),
-    ...merged.map((s) => s.release()),
-  ]);
-  const runnerRate = rates.runner.median;
-  const row = (method: string, rate: RoundRates) => ({
-    base: base.id,
-    threads,
-    method,
-    "rows/s": Math.round(rate.median * BATCH),
-    "ms/batch": Number((1000 / rate.median).toFixed(3)),
-    "ms/batch, rounds": `${(1000 / rate.max).toFixed(3)}–${(1000 / rate.min).toFixed(3)}`,
-    "vs runner": Number((rate.median / runnerRate).toFixed(2)),
-  });
-  const table = [
-    row(`the runner: ${runner.method}`, rates.runner),
-    row("gather graph (the fallback)", rates.gather),
-    row("merged session per adapter", rates.merged),
-    row("the runner, one run per row", rates.perRow),
-    row("base alone, no adapters", rates.baseAlone),
-    row("bound: gather graph without Gathers", rates.noGather),
-    ...(parts
-      ? [
-          row("the runner's part: base layer (onnxruntime)", parts.baseLayer),
-          row("the runner's part: kernel alone, arena warm", parts.kernel),
-        ]
-      : []),
-  ];
-  return { table, split };
+  for (const [slot, { bytes, hash }] of adapters.entries()) created.load(slot, bytes, hash);
+  return created;
 }
 
-/**
- * The two halves of the runner's way, each alone, in rounds of their own: onnxruntime's run of
- * the base layer, and the kernel over the arena with the caches left warm by the kernel itself.
- */
-async function nativeParts(
-  base: BaseModel,
-  native: MultiAdapterExecutor,
-  rows: Row[],
-  features: Float32Array,
-  threads: number,
-) {
-  const kernel = loadLoraKernel();
-  if (!kernel) throw new Error("the native kernel is not built");
-  const layer = await ort.InferenceSession.create(buildBaseLayerGraph(base), {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-  });
-  const { d, k, shape } = native.arena;
-  const input = () => ({ [BASE_LAYER_INPUT]: new ort.Tensor("float32", features, [BATCH, d]) });
-  const pre = (await layer.run(input()))[BASE_LAYER_OUTPUT]?.data as Float32Array;
-  const slots = Int32Array.from(rows, (row) => row.slot);
-  const out = new Float32Array(BATCH * shape.maxClasses);
-  const dims = { d, k, rank: shape.maxRank, classes: shape.maxClasses };
-  const rates = await interleavedRates(
-    {
-      baseLayer: () => layer.run(input()),
-      kernel: () => kernel.adaptRows(pre, features, slots, native.arena.factors, dims, out),
-    },
-    ROUNDS,
-    MS_PER_ROUND / 2,
+/** The base alone on rows padded to their buckets, one run per bucket (as the runner pads). */
+function bucketedBase(session: ort.InferenceSession, ids: readonly number[][]) {
+  const buckets = new Map<number, number[][]>();
+  for (const row of ids) {
+    const bucket = tokenBucket(row.length);
+    buckets.set(bucket, [...(buckets.get(bucket) ?? []), row]);
+  }
+  const batches = [...buckets.values()].map((group) => denseBatch(group.length > 1 ? group : [...group, []]));
+  return async () => {
+    for (const batch of batches) await runUseLite(session, batch);
+  };
+}
+
+async function measureBatches() {
+  const runner = await executor(ARENA_RANK);
+  const runner8 = ARENA_RANK === 8 ? runner : await executor(8);
+  const plain = await createSession(useLiteBase().onnx, THREADS);
+  const source = loadUseLiteSource();
+  const merged: ort.InferenceSession[] = [];
+  for (const { decoded } of adapters.slice(0, MERGED)) {
+    merged.push(await createSession(buildMergedUseLiteOnnx(source, decoded.adapter), THREADS));
+  }
+  const tokenRows = (ids: readonly number[][]): TokenRow[] => ids.map((input, slot) => ({ input, slot }));
+  const mixed = tokenRows(rows);
+  const fixed = Object.fromEntries(TOKEN_LENGTHS.map((t) => [t, rowsOfLength(BATCH, t)]));
+  const singles = rows.map((input) => denseBatch([input]));
+  const heads = adapters.map(
+    ({ decoded }) => decoded.adapter.head as NonNullable<typeof decoded.adapter.head>,
   );
-  await layer.release();
+  const methods = {
+    runner: () => runner.run(mixed),
+    runnerRank8: () => runner8.run(mixed),
+    baseBucketed: bucketedBase(plain, rows),
+    baseOneRun: () => runUseLite(plain, denseBatch(rows)),
+    merged: async () => {
+      for (const [i, batch] of singles.entries()) {
+        classify(
+          await runUseLite(merged[i % merged.length] as ort.InferenceSession, batch),
+          heads[i] as never,
+        );
+      }
+    },
+    perRow: async () => {
+      for (const row of mixed) await runner.run([row]);
+    },
+    ...Object.fromEntries(
+      TOKEN_LENGTHS.flatMap((t) => [
+        [`runner${t}`, () => runner.run(tokenRows(fixed[t] as number[][]))],
+        [`base${t}`, bucketedBase(plain, fixed[t] as number[][])],
+      ]),
+    ),
+  } as Record<string, () => Promise<unknown>>;
+  const rates = await interleavedRates(methods, ROUNDS, MS_PER_ROUND);
+  await Promise.all([
+    runner.release(),
+    runner8.release(),
+    plain.release(),
+    ...merged.map((s) => s.release()),
+  ]);
   return rates;
 }
 
-/**
- * Where a gather run's time goes: the median time of each node over PROFILED_RUNS runs of the
- * gather graph, from onnxruntime's own profiler (which adds a little time of its own), and the
- * median of the whole run as the profiler saw it.
- */
-async function profiledSplit(
-  base: BaseModel,
-  adapters: LoraAdapter[],
-  rows: Row[],
-  features: Float32Array,
-  threads: number,
-) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-bench-profile-"));
-  try {
-    const arena = new AdapterArena(base, ARENA);
-    for (const [slot, adapter] of adapters.entries()) arena.write(slot, adapter);
-    const session = await ort.InferenceSession.create(buildGatherGraph(base), {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      enableProfiling: true,
-      profileFilePrefix: path.join(dir, "gather"),
-    });
-    const d = base.hidden.inputs;
-    const slots = BigInt64Array.from(rows, (row) => BigInt(row.slot));
-    for (let i = 0; i < PROFILED_RUNS; i++) {
-      await session.run({
-        ...arena.feeds,
-        [GATHER_INPUTS.features]: new ort.Tensor("float32", features, [BATCH, d]),
-        [GATHER_INPUTS.slot]: new ort.Tensor("int64", slots, [BATCH]),
-      });
-    }
-    session.endProfiling();
-    await session.release();
-    const file = readdirSync(dir).find((f) => f.endsWith(".json"));
-    if (!file) throw new Error("onnxruntime wrote no profile");
-    const events = JSON.parse(readFileSync(path.join(dir, file), "utf8")) as ProfileEvent[];
-    const byNode = new Map<string, number[]>();
-    for (const e of events) {
-      if (e.cat !== "Node" || !e.name.endsWith("_kernel_time")) continue;
-      const name = e.name.slice(0, -"_kernel_time".length);
-      byNode.set(name, [...(byNode.get(name) ?? []), e.dur]);
-    }
-    const runs = events.filter((e) => e.name === "model_run").map((e) => e.dur);
-    return [
-      ...[...byNode].map(([node, durations]) => ({ base: base.id, threads, node, µs: median(durations) })),
-      { base: base.id, threads, node: "whole run (model_run)", µs: median(runs) },
-    ];
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function batchTable(rates: Record<string, RoundRates>) {
+  const row = (method: string, rate: RoundRates, reference: RoundRates) => ({
+    method,
+    "rows/s": Math.round(rate.median * BATCH),
+    "rows/s, rounds": `${Math.round(rate.min * BATCH)}–${Math.round(rate.max * BATCH)}`,
+    "ms/batch": Number((1000 / rate.median).toFixed(1)),
+    "vs base alone": Number((rate.median / reference.median).toFixed(2)),
+  });
+  const r = rates as Record<string, RoundRates>;
+  const base = r.baseBucketed as RoundRates;
+  const mergedLabel =
+    MERGED === BATCH
+      ? `one merged session per adapter (${BATCH}), a run each`
+      : `merged sessions (${MERGED} built, used in turn), a run per row`;
+  return [
+    row(`runner: 32 rows × 32 adapters, arena rank ${ARENA_RANK}`, r.runner as RoundRates, base),
+    row("runner, arena rank 8 (as the adapters)", r.runnerRank8 as RoundRates, base),
+    row("base alone, bucketed as the runner", base, base),
+    row("base alone, one run padded to the longest", r.baseOneRun as RoundRates, base),
+    row(mergedLabel, r.merged as RoundRates, base),
+    row("runner, one run per row", r.perRow as RoundRates, base),
+    ...TOKEN_LENGTHS.flatMap((t) => [
+      row(`runner, ${t} tokens per row`, r[`runner${t}`] as RoundRates, r[`base${t}`] as RoundRates),
+      row(`base alone, ${t} tokens per row`, r[`base${t}`] as RoundRates, r[`base${t}`] as RoundRates),
+    ]),
+  ];
 }
 
-interface ProfileEvent {
-  cat: string;
-  name: string;
-  dur: number;
+const JSON_OUT = process.argv.includes("--json");
+const sections: unknown[] = [];
+/** A table, or with --json a section of the one JSON object printed at the end. */
+function section(title: string, table: Record<string, string | number>[], extra: Record<string, unknown>) {
+  if (JSON_OUT) sections.push({ benchmark: title, ...extra, rows: table });
+  else report(title, table, extra);
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-
-// Every method gets the same onnxruntime thread count: 1 (the runner's default, which leaves the
-// other core to HTTP and payments) and 2 (the whole machine). BENCH_THREADS=1 runs one.
-const threadCounts = (process.env.BENCH_THREADS ?? "1,2").split(",").map(Number);
-const rows = [];
-const splits = [];
-for (const threads of threadCounts) {
-  for (const base of [wideBenchmarkBase(), landeBaseModel()]) {
-    const { table, split } = await measure(base, threads);
-    rows.push(...table);
-    if (split) splits.push(...split);
-  }
+const tokens = rows.map((row) => row.length);
+if (ONLY !== "traffic") {
+  section(
+    `USE-lite serving, worst case: a batch of ${BATCH} rows over ${BATCH} adapters`,
+    batchTable(await measureBatches()),
+    {
+      adapters: "PEFT, rank 8 on all ten modules, 3-label head",
+      texts: `${BATCH / 2} crypto posts and ${BATCH / 2} e-mails: ${Math.min(...tokens)}–${Math.max(...tokens)} tokens (mean ${(tokens.reduce((a, b) => a + b, 0) / BATCH).toFixed(1)}), buckets ${[...new Set(tokens.map(tokenBucket))].sort((a, b) => a - b).join(", ")}`,
+      "onnxruntime threads": THREADS,
+      rounds: `${ROUNDS} interleaved rounds of ${MS_PER_ROUND} ms per method; the token rows compare with the base alone at the same length`,
+      aim: "runner ≥ 0.8× the base alone",
+    },
+  );
 }
-report(
-  `serving: batch of ${BATCH} rows over ${BATCH} adapters (rank ${RANK}, ${CLASSES} classes) in an arena of ` +
-    `rank ${ARENA.maxRank} and ${ARENA.maxClasses} classes, median of ${ROUNDS} interleaved rounds`,
-  rows,
-  {
-    aims: "the runner's way ≥ 10× merged sessions, ≥ 0.7× base alone",
-  },
-);
-if (PROFILE) report(`gather graph per node: median of ${PROFILED_RUNS} profiled runs`, splits);
+
+if (ONLY !== "batch") {
+  const traffic = await measureTraffic({
+    adapters: Number(process.env.BENCH_ADAPTERS ?? 1_000),
+    budgetMB: 256,
+    maxRank: ARENA_RANK,
+    maxClasses: MAX_CLASSES,
+    threads: THREADS,
+    clients: Number(process.env.BENCH_CLIENTS ?? 64),
+    warmUp: WARM_UP,
+    requestsPerRound: Number(process.env.BENCH_REQUESTS ?? 1_000),
+    rounds: Number(process.env.BENCH_TRAFFIC_ROUNDS ?? 3),
+  });
+  const rate = (r: { median: number; min: number; max: number }) => ({
+    "rows/s": Math.round(r.median),
+    "rows/s, rounds": `${Math.round(r.min)}–${Math.round(r.max)}`,
+  });
+  section(
+    "USE-lite serving, realistic: Zipf(1.0) over registered adapters, batches as the scheduler forms them",
+    [
+      {
+        method: "runner (cache, scheduler, executor)",
+        ...rate(traffic.runner),
+        "rows per batch": Number(traffic.runnerBatchRows.toFixed(1)),
+        "vs base alone": Number((traffic.runner.median / traffic.base.median).toFixed(2)),
+      },
+      {
+        method: "base alone through the same scheduler",
+        ...rate(traffic.base),
+        "rows per batch": Number(traffic.baseBatchRows.toFixed(1)),
+        "vs base alone": 1,
+      },
+    ],
+    {
+      cache: `256 MB, ${traffic.slots} slots at rank ${ARENA_RANK}, ${MAX_CLASSES} classes`,
+      "cache hit rate": `${(traffic.hitRate * 100).toFixed(1)} % (after a warm-up of ${WARM_UP} requests)`,
+      "cold loads": `${traffic.loads}: p50 ${traffic.coldP50.toFixed(3)} ms, p99 ${traffic.coldP99.toFixed(3)} ms, max ${traffic.coldMax.toFixed(3)} ms`,
+      aims: "runner ≥ 0.9× the base alone; cold-load p99 ≤ 5 ms",
+    },
+  );
+}
+
+if (JSON_OUT) console.log(JSON.stringify({ benchmark: "bench:serving", sections }));

@@ -31,7 +31,7 @@ export const GATHER_OUTPUT = "probabilities";
 /**
  * `factors: "per-row"` builds the same graph without its Gathers: the factor inputs are already
  * one slot per row ([batch, …]) and there is no slot input. It is not for serving (something
- * would have to gather the factors outside the graph); bench:serving runs it to show what the
+ * would have to gather the factors outside the graph); bench:serving:lande runs it to show what the
  * rest of the graph costs.
  */
 export function buildGatherGraph(base: BaseModel, factors: "arena" | "per-row" = "arena"): Uint8Array {

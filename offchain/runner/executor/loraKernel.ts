@@ -8,7 +8,7 @@
  * - `graph`: the gather graph (gatherGraph.ts), onnxruntime alone. Its Gathers copy every row's
  *   factors into per-batch tensors before the batched MatMuls read them again, it reads each
  *   slot's padding too, and onnxruntime runs 15 nodes where the base layer has 2: 1.2 to 1.8
- *   times the native way's time per batch of 32 different adapters (`npm run bench:serving`).
+ *   times the native way's time per batch of 32 different adapters (`npm run bench:serving:lande`).
  *
  * `auto` (the default) is the kernel where it was built, else the graph.
  */

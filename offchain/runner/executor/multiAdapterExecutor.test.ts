@@ -202,7 +202,7 @@ describe.runIf(nativeBuilt)("the native kernel against the gather graph", () => 
   });
 });
 
-describe("the gather graph without Gathers (bench:serving's bound)", () => {
+describe("the gather graph without Gathers (bench:serving:lande's bound)", () => {
   it("gives the runner's answers when factors come one slot per row", async () => {
     const base = wideBenchmarkBase({ inputDim: 64, hiddenDim: 32, outputDim: 10, seed: 5 });
     const rng = new Rng(13);

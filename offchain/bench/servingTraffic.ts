@@ -1,0 +1,183 @@
+// The realistic part of `npm run bench:serving`: Zipf(1.0) traffic over 1,000 registered
+// adapters, served as the runner serves it (InferenceService: tokenize, the adapter cache over
+// the content-addressed store, the micro-batching scheduler, UseLiteExecutor), against the same
+// texts through the same scheduler on the base alone. Concurrent clients call back to back.
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type * as ort from "onnxruntime-node";
+import type { Hex } from "viem";
+import { USE_LITE } from "../ml/base/useLite/modules";
+import { runUseLite, useLiteBase } from "../ml/base/useLite/useLiteBase";
+import { createSession } from "../ml/onnx/session";
+import { Rng } from "../ml/random";
+import { AdapterCache } from "../runner/adapterCache";
+import { AdapterStore } from "../runner/adapterStore";
+import {
+  paddedBatch,
+  tokenBucket,
+  UseLiteExecutor,
+  useLiteBytesPerSlot,
+} from "../runner/executor/useLiteExecutor";
+import { InferenceService } from "../runner/inference";
+import { Scheduler } from "../runner/scheduler";
+import { fillAdapterStore, percentile, realisticTexts } from "./servingInputs";
+
+export interface TrafficOptions {
+  adapters: number;
+  budgetMB: number;
+  maxRank: number;
+  maxClasses: number;
+  threads: number;
+  clients: number;
+  /** Requests before the clock starts (they fill the cache). */
+  warmUp: number;
+  requestsPerRound: number;
+  rounds: number;
+}
+
+/** AdapterCache that times each acquire that loaded an adapter (store → hash check → slot). */
+class TimedCache extends AdapterCache {
+  coldLoadsMs: number[] = [];
+
+  override acquire(...args: Parameters<AdapterCache["acquire"]>) {
+    const loads = this.stats.loads;
+    const started = performance.now();
+    const held = super.acquire(...args);
+    if (this.stats.loads > loads) this.coldLoadsMs.push(performance.now() - started);
+    return held;
+  }
+}
+
+/** Ranks 0..n-1 drawn with probability ∝ 1/(rank+1). */
+function zipfSampler(n: number, rng: Rng): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 0; k < n; k++) cdf[k] = sum += 1 / (k + 1);
+  return () => {
+    const u = rng.next() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((cdf[mid] as number) < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/** Runs `total` requests from `clients` concurrent loops; returns requests per second. */
+async function closedLoop(total: number, clients: number, call: (i: number) => Promise<unknown>) {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < total) await call(next++);
+    }),
+  );
+  return total / ((performance.now() - started) / 1000);
+}
+
+/** The base alone, rows padded to their token bucket as the executor pads them. */
+async function baseAloneRun(session: ort.InferenceSession, rows: readonly (readonly number[])[]) {
+  const byBucket = new Map<number, number[]>();
+  rows.forEach((row, i) => {
+    const bucket = tokenBucket(row.length);
+    byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), i]);
+  });
+  const out = new Array<Float32Array>(rows.length);
+  for (const [tokens, indices] of byBucket) {
+    const group = indices.map((i) => rows[i] as number[]);
+    if (group.length === 1) group.push([]);
+    const embeddings = await runUseLite(session, paddedBatch(group, tokens));
+    indices.forEach((row, j) => {
+      out[row] = embeddings.slice(j * USE_LITE.outputDim, (j + 1) * USE_LITE.outputDim);
+    });
+  }
+  return out;
+}
+
+export async function measureTraffic(options: TrafficOptions) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-bench-serving-"));
+  try {
+    const store = new AdapterStore(dir);
+    const hashes = fillAdapterStore(store, options.adapters);
+    const slots = Math.floor(
+      (options.budgetMB * 2 ** 20) / useLiteBytesPerSlot(options.maxRank, options.maxClasses),
+    );
+    const executor = await UseLiteExecutor.create({
+      slots,
+      maxRank: options.maxRank,
+      maxClasses: options.maxClasses,
+      threads: options.threads,
+    });
+    const cache = new TimedCache(executor, store);
+    const batching = { maxBatch: 32, maxWaitMs: 1, maxQueue: 1_000_000 };
+    let runnerBatches = 0;
+    const backend = {
+      prepare: (text: string) => executor.prepare(text),
+      run: (rows: Parameters<UseLiteExecutor["run"]>[0]) => {
+        runnerBatches++;
+        return executor.run(rows);
+      },
+    };
+    const service = new InferenceService(backend, cache, batching);
+    const plain = await createSession(useLiteBase().onnx, options.threads);
+    const tokenizer = useLiteBase().tokenizer;
+    const baseScheduler = new Scheduler<number[], Float32Array>({
+      ...batching,
+      run: (rows) => baseAloneRun(plain, rows),
+    });
+    const texts = realisticTexts(512);
+    const rng = new Rng(23);
+    const zipf = zipfSampler(options.adapters, rng);
+    const runnerCall = () => {
+      const id = zipf();
+      const text = texts[Math.floor(rng.next() * texts.length)] as string;
+      return service.infer(BigInt(id), hashes[id] as Hex, text);
+    };
+    const baseCall = () => {
+      zipf(); // the same draws, so that both walk the same texts
+      const text = texts[Math.floor(rng.next() * texts.length)] as string;
+      return baseScheduler.submit("base", tokenizer.encode(text));
+    };
+
+    await closedLoop(options.warmUp, options.clients, runnerCall);
+    await closedLoop(Math.min(options.warmUp, 500), options.clients, baseCall);
+    cache.coldLoadsMs = [];
+    const before = { ...cache.stats };
+    const batchesBefore = { runner: runnerBatches, base: baseScheduler.stats.batches };
+    const runner: number[] = [];
+    const base: number[] = [];
+    for (let round = 0; round < options.rounds; round++) {
+      const order = round % 2 === 0 ? ["runner", "base"] : ["base", "runner"];
+      for (const which of order) {
+        if (which === "runner")
+          runner.push(await closedLoop(options.requestsPerRound, options.clients, runnerCall));
+        else base.push(await closedLoop(options.requestsPerRound, options.clients, baseCall));
+      }
+    }
+    const hits = cache.stats.hits - before.hits;
+    const loads = cache.stats.loads - before.loads;
+    const cold = [...cache.coldLoadsMs].sort((a, b) => a - b);
+    await Promise.all([executor.release(), plain.release()]);
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
+    const requests = options.rounds * options.requestsPerRound;
+    return {
+      slots,
+      runner: { median: median(runner), min: Math.min(...runner), max: Math.max(...runner) },
+      base: { median: median(base), min: Math.min(...base), max: Math.max(...base) },
+      hitRate: hits / (hits + loads),
+      loads,
+      evictions: cache.stats.evictions,
+      coldP50: percentile(cold, 0.5),
+      coldP99: percentile(cold, 0.99),
+      coldMax: cold.at(-1) ?? 0,
+      runnerBatchRows: requests / (runnerBatches - batchesBefore.runner),
+      baseBatchRows: requests / (baseScheduler.stats.batches - batchesBefore.base),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
