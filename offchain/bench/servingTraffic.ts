@@ -8,17 +8,12 @@ import path from "node:path";
 import type * as ort from "onnxruntime-node";
 import type { Hex } from "viem";
 import { USE_LITE } from "../ml/base/useLite/modules";
-import { runUseLite, useLiteBase } from "../ml/base/useLite/useLiteBase";
+import { paddedBatch, runUseLite, useLiteBase } from "../ml/base/useLite/useLiteBase";
 import { createSession } from "../ml/onnx/session";
 import { Rng } from "../ml/random";
 import { AdapterCache } from "../runner/adapterCache";
 import { AdapterStore } from "../runner/adapterStore";
-import {
-  paddedBatch,
-  tokenBucket,
-  UseLiteExecutor,
-  useLiteBytesPerSlot,
-} from "../runner/executor/useLiteExecutor";
+import { tokenBucket, UseLiteExecutor, useLiteBytesPerSlot } from "../runner/executor/useLiteExecutor";
 import { InferenceService } from "../runner/inference";
 import { Scheduler } from "../runner/scheduler";
 import { fillAdapterStore, percentile, realisticTexts } from "./servingInputs";
