@@ -35,6 +35,20 @@ describe("peft safetensors", () => {
     }
   });
 
+  it("decodes F32 tensors into copies, at any offset of the bytes it is given, apart from the input", () => {
+    const values = Float32Array.of(1.5, -2.25, Number.MIN_VALUE, 3.4e38, -0);
+    const file = encodeSafetensors({ x: { shape: [5], data: values } });
+    // The file at an odd offset of a larger buffer, as a pooled Buffer may hold it.
+    const backing = new Uint8Array(file.length + 3);
+    backing.set(file, 3);
+    const bytes = backing.subarray(3);
+    const decoded = decodeSafetensors(bytes).tensors.get("x")?.data as Float32Array;
+    expect(Array.from(decoded)).toEqual(Array.from(values));
+    expect(Object.is(decoded[4], -0)).toBe(true);
+    backing.fill(0);
+    expect(Array.from(decoded)).toEqual(Array.from(values));
+  });
+
   it("lays out the header as the format says: 8-aligned, sorted keys, offsets by dtype size", () => {
     const bytes = encodeSafetensors(TENSORS, {}, "F16");
     const length = Number(new DataView(bytes.buffer).getBigUint64(0, true));

@@ -198,10 +198,31 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsContent {
   const view = new DataView(bytes.buffer, bytes.byteOffset + dataStart, dataLength);
   const tensors = new Map<string, LoadedTensor>();
   for (const span of spans.sort((x, y) => byName(x.name, y.name))) {
-    const data = new Float32Array(elements(span.shape));
-    for (let i = 0; i < data.length; i++)
-      data[i] = readValue(view, span.begin + i * BYTES[span.dtype], span.dtype);
+    const data =
+      span.dtype === "F32" && LITTLE_ENDIAN
+        ? copyFloat32(bytes, dataStart + span.begin, elements(span.shape))
+        : readValues(view, span);
     tensors.set(span.name, { dtype: span.dtype, shape: span.shape, data });
   }
   return { tensors, metadata };
+}
+
+/** Whether this machine stores floats little-endian, as safetensors does (then F32 is a copy). */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** F32 data copied in one piece: the bytes are already this machine's float32 layout. */
+function copyFloat32(bytes: Uint8Array, at: number, count: number): Float32Array {
+  const start = bytes.byteOffset + at;
+  return new Float32Array(bytes.buffer.slice(start, start + count * 4));
+}
+
+/** A tensor read value by value: half precision, or any dtype on a big-endian machine. */
+function readValues(
+  view: DataView,
+  span: { begin: number; shape: number[]; dtype: SafetensorsDtype },
+): Float32Array {
+  const data = new Float32Array(elements(span.shape));
+  for (let i = 0; i < data.length; i++)
+    data[i] = readValue(view, span.begin + i * BYTES[span.dtype], span.dtype);
+  return data;
 }
