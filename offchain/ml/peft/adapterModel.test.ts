@@ -252,6 +252,20 @@ describe("adapter_model.safetensors", () => {
     );
     expect(nan).toBeInstanceOf(NonFiniteTensorError);
     expect(String(nan)).toContain(key);
+    for (const [at, value] of [
+      [0, Number.POSITIVE_INFINITY],
+      [2047, Number.NEGATIVE_INFINITY],
+    ] as const) {
+      const infinite = errorOf(
+        crafted((t) => {
+          const data = Float32Array.from(t[key]?.data ?? []);
+          data[at] = value;
+          t[key] = { shape: [512, 4], data };
+        }),
+      );
+      expect(infinite).toBeInstanceOf(NonFiniteTensorError);
+      expect(String(infinite)).toContain(`at ${at}`);
+    }
     // A plain PEFT file: no record of the base it was trained on.
     expect(errorOf(crafted((_, m) => delete m["openlora.format"]))).toBeInstanceOf(SafetensorsFormatError);
     expect(errorOf(crafted((_, m) => (m["openlora.labels"] = '["only"]')))).toBeInstanceOf(
