@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { useLiteBase } from "../ml/base/useLite/useLiteBase";
 import { Rng } from "../ml/random";
 import { readDataset } from "../ml/training/dataset";
+import { argmax } from "../ml/training/metrics";
 import { prepareData } from "../ml/training/split";
 import {
   type Activations,
@@ -19,7 +20,7 @@ import {
   selectActivations,
   tokenize,
 } from "../ml/useLiteTraining/activations";
-import { argmax, UseLiteLoraModel } from "../ml/useLiteTraining/model";
+import { UseLiteLoraModel } from "../ml/useLiteTraining/model";
 import { TRAINABLE_MODULES, type TrainableModule } from "../ml/useLiteTraining/targets";
 import { initialParameters, runEpochs } from "../ml/useLiteTraining/trainer";
 import { report } from "./table";

@@ -12,56 +12,21 @@ import { ADAPTER_FILE } from "../ml/adapter/adapterFile";
 import { ModelError } from "../ml/errors";
 import { loadPeftAdapter } from "../ml/peft/adapterDirectory";
 import type { Example } from "../ml/training/dataset";
+import { argmax, type ClassificationScores, classificationScores } from "../ml/training/metrics";
 import { PEFT_ADAPTER_FILE } from "./adapterSource";
 import { UseLiteExecutor } from "./executor/useLiteExecutor";
 
 /** The adapter cannot be scored on these rows: no head, or labels it does not know. */
 export class EvaluationError extends ModelError {}
 
-export interface AdapterScore {
+export interface AdapterScore extends ClassificationScores {
   adapterHash: Hex;
   /** The adapter's labels, in its head's order: the confusion matrix's rows and columns. */
   labels: string[];
-  rows: number;
-  accuracy: number;
-  /** Mean F1 over the adapter's labels (a label neither present nor predicted counts 0). */
-  macroF1: number;
-  /** confusion[true][predicted], counts. */
-  confusion: number[][];
 }
 
 /** Rows per executor run (the runner's default micro-batch). */
 const BATCH = 32;
-
-/** Accuracy, macro-F1 over `classes` classes, and the confusion matrix of predictions. */
-export function classificationScores(
-  actual: readonly number[],
-  predicted: readonly number[],
-  classes: number,
-): Pick<AdapterScore, "rows" | "accuracy" | "macroF1" | "confusion"> {
-  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  actual.forEach((truth, i) => {
-    const row = confusion[truth] as number[];
-    row[predicted[i] as number] = (row[predicted[i] as number] as number) + 1;
-  });
-  let correct = 0;
-  let f1Sum = 0;
-  for (let c = 0; c < classes; c++) {
-    const tp = (confusion[c] as number[])[c] as number;
-    const support = (confusion[c] as number[]).reduce((a, b) => a + b, 0);
-    const chosen = confusion.reduce((sum, row) => sum + (row[c] as number), 0);
-    correct += tp;
-    f1Sum += support + chosen === 0 ? 0 : (2 * tp) / (support + chosen);
-  }
-  const rows = actual.length;
-  return { rows, accuracy: rows === 0 ? 0 : correct / rows, macroF1: f1Sum / classes, confusion };
-}
-
-function argmax(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if ((values[i] as number) > (values[best] as number)) best = i;
-  return best;
-}
 
 /**
  * Scores the adapter in `dir` on `examples`. Throws the PEFT loader's typed errors for a

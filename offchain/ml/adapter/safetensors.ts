@@ -7,6 +7,7 @@
  * keys in sorted order, data laid out in that order, no gaps.
  */
 import { SafetensorsFormatError } from "../errors";
+import { METADATA_KEY, parseHeader, parseMetadata } from "../peft/safetensors";
 
 export interface Tensor {
   shape: number[];
@@ -17,9 +18,6 @@ export interface SafetensorsFile {
   tensors: Map<string, Tensor>;
   metadata: Record<string, string>;
 }
-
-const METADATA_KEY = "__metadata__";
-const MAX_HEADER_BYTES = 100_000_000;
 
 function sortedKeys(record: Record<string, unknown>): string[] {
   return Object.keys(record).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -69,39 +67,6 @@ interface HeaderEntry {
   dtype: unknown;
   shape: unknown;
   data_offsets: unknown;
-}
-
-function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; dataStart: number } {
-  if (bytes.length < 8)
-    throw new SafetensorsFormatError("file shorter than its header length", { bytes: bytes.length });
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getBigUint64(0, true);
-  if (length > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
-    throw new SafetensorsFormatError("header length out of range", { headerLength: length.toString() });
-  }
-  const dataStart = 8 + Number(length);
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart)));
-  } catch (error) {
-    throw new SafetensorsFormatError("header is not valid JSON", { cause: String(error) });
-  }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    throw new SafetensorsFormatError("header is not a JSON object");
-  }
-  return { header: header as Record<string, unknown>, dataStart };
-}
-
-function parseMetadata(value: unknown): Record<string, string> {
-  if (value === undefined) return {};
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new SafetensorsFormatError("__metadata__ is not an object");
-  }
-  for (const [key, entry] of Object.entries(value)) {
-    if (typeof entry !== "string")
-      throw new SafetensorsFormatError("__metadata__ values must be strings", { key });
-  }
-  return value as Record<string, string>;
 }
 
 function isNonNegativeIntegerArray(value: unknown, length?: number): value is number[] {

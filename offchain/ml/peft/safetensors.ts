@@ -14,7 +14,7 @@ export const SAFETENSORS_DTYPES = ["F32", "F16", "BF16"] as const;
 export type SafetensorsDtype = (typeof SAFETENSORS_DTYPES)[number];
 
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
-const METADATA_KEY = "__metadata__";
+export const METADATA_KEY = "__metadata__";
 const MAX_HEADER_BYTES = 100_000_000;
 
 export interface FloatTensor {
@@ -90,7 +90,8 @@ export function encodeSafetensors(
   return out;
 }
 
-function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; dataStart: number } {
+/** The JSON header of a safetensors file and where its data starts (shared with lande's format). */
+export function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; dataStart: number } {
   if (bytes.length < 8) throw new SafetensorsFormatError("file shorter than its header length", {});
   const length = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (length > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
@@ -112,7 +113,8 @@ function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; data
   return { header: header as Record<string, unknown>, dataStart };
 }
 
-function parseMetadata(value: unknown): Record<string, string> {
+/** The header's `__metadata__`: string values only. */
+export function parseMetadata(value: unknown): Record<string, string> {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new SafetensorsFormatError("__metadata__ is not an object", {});

@@ -10,7 +10,7 @@ import { loadUseLiteSource } from "../base/useLite/source";
 import { denseBatch, runUseLite, type UseLiteBase } from "../base/useLite/useLiteBase";
 import type { PeftAdapter } from "../peft/adapterModel";
 import { classify, sideInputFeeds } from "../peft/loraMath";
-import { argmax } from "./model";
+import { argmax, classificationScores } from "../training/metrics";
 
 const RUN_ROWS = 32;
 
@@ -20,27 +20,14 @@ export function scoreProbabilities(
   targets: Int32Array,
   classes: number,
 ): Evaluation {
-  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  const predicted = new Int32Array(targets.length);
   let loss = 0;
-  let correct = 0;
-  const rows = targets.length;
-  for (let n = 0; n < rows; n++) {
+  for (let n = 0; n < targets.length; n++) {
     const row = Array.from({ length: classes }, (_, c) => probabilities[n * classes + c] as number);
-    const target = targets[n] as number;
-    const predicted = argmax(row);
-    (confusion[target] as number[])[predicted] = ((confusion[target] as number[])[predicted] as number) + 1;
-    if (predicted === target) correct++;
-    loss -= Math.log(Math.max(row[target] as number, 1e-300));
+    predicted[n] = argmax(row);
+    loss -= Math.log(Math.max(row[targets[n] as number] as number, 1e-300));
   }
-  let f1Sum = 0;
-  for (let c = 0; c < classes; c++) {
-    const tp = (confusion[c] as number[])[c] as number;
-    const actual = (confusion[c] as number[]).reduce((a, b) => a + b, 0);
-    const predicted = confusion.reduce((sum, row) => sum + (row[c] as number), 0);
-    f1Sum += actual + predicted === 0 ? 0 : (2 * tp) / (actual + predicted);
-  }
-  const count = Math.max(rows, 1);
-  return { rows, accuracy: correct / count, loss: loss / count, macroF1: f1Sum / classes, confusion };
+  return { ...classificationScores(targets, predicted, classes), loss: loss / Math.max(targets.length, 1) };
 }
 
 /** Class probabilities [texts × classes] of an adapter with a head, computed as the runner serves it. */

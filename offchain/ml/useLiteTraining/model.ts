@@ -13,6 +13,7 @@
  */
 import { USE_LITE, USE_LITE_MODULES } from "../base/useLite/modules";
 import type { Rng } from "../random";
+import { argmax } from "../training/metrics";
 import type { Activations, FrozenWeights } from "./activations";
 import type { TrainableModule } from "./targets";
 
@@ -196,6 +197,8 @@ class Scratch {
   readonly uPooler: Float64Array;
   /** ffn.in's u_t = n_t·A₁ᵀ for every token of the row. */
   readonly uTokens: Float64Array;
+  /** One token's u_t. */
+  readonly uToken: Float64Array;
   readonly du: Float64Array;
   readonly dq = new Float64Array(D);
   readonly dPooled = new Float64Array(D);
@@ -216,6 +219,7 @@ class Scratch {
     this.uFfnOut = new Float64Array(p.rank);
     this.uPooler = new Float64Array(p.rank);
     this.du = new Float64Array(p.rank);
+    this.uToken = new Float64Array(p.rank);
     this.uTokens = new Float64Array(USE_LITE.maxTokens * p.rank);
   }
 }
@@ -280,7 +284,7 @@ export class UseLiteLoraModel {
     const from = tokens.start[n] as number;
     const count = (tokens.start[n + 1] as number) - from;
     const r = p.rank;
-    const u = new Float64Array(r);
+    const u = s.uToken;
     s.hidden.fill(0);
     for (let t = 0; t < count; t++) {
       down(m.a, tokens.normed, (from + t) * D, D, u);
@@ -460,7 +464,7 @@ export class UseLiteLoraModel {
     const from = tokens.start[n] as number;
     const count = (tokens.start[n + 1] as number) - from;
     const r = p.rank;
-    const u = new Float64Array(r);
+    const u = s.uToken;
     for (let t = 0; t < count; t++) {
       for (let k = 0; k < r; k++) u[k] = s.uTokens[t * r + k] as number;
       for (let j = 0; j < F; j++) s.z[j] = tokens.preActivation[(from + t) * F + j] as number;
@@ -513,10 +517,4 @@ function addInputGradient(m: ModuleParameters, du: Float64Array, dx: Float64Arra
     const row = k * m.inputs;
     for (let i = 0; i < m.inputs; i++) dx[i] = (dx[i] as number) + d * (m.a[row + i] as number);
   }
-}
-
-export function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if ((values[i] as number) > (values[best] as number)) best = i;
-  return best;
 }
