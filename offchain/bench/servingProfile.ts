@@ -7,13 +7,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { buildUseLiteOnnx } from "../ml/base/useLite/graph";
 import { USE_LITE_MODULE_NAMES } from "../ml/base/useLite/modules";
-import { loadUseLiteSource } from "../ml/base/useLite/source";
 import { paddedBatch, runUseLite } from "../ml/base/useLite/useLiteBase";
 import { UseLiteArena } from "../runner/executor/useLiteArena";
 import { tokenBucket, UseLiteExecutor } from "../runner/executor/useLiteExecutor";
-import { buildUseLiteGatherGraph, LORA_SLOT_INPUT } from "../runner/executor/useLiteGatherGraph";
+import { useLiteGatherGraph } from "../runner/executor/useLiteGatherGraph";
 import { benchAdapters, realisticRows } from "./servingInputs";
 import { report } from "./table";
 
@@ -45,14 +43,11 @@ function kindOf(event: ProfileEvent): string {
 
 const adapters = benchAdapters(BATCH);
 const rows = realisticRows(BATCH);
-const arena = new UseLiteArena(BATCH, ARENA_RANK);
+const gather = useLiteGatherGraph();
+const arena = new UseLiteArena(BATCH, ARENA_RANK, gather.biases);
 for (const [slot, { decoded }] of adapters.entries()) arena.write(slot, decoded.adapter);
-const graph = buildUseLiteGatherGraph(
-  buildUseLiteOnnx(loadUseLiteSource(), { loraModules: USE_LITE_MODULE_NAMES }),
-  USE_LITE_MODULE_NAMES,
-);
 const profileDir = mkdtempSync(path.join(os.tmpdir(), "openlora-bench-profile-"));
-const session = await ort.InferenceSession.create(graph, {
+const session = await ort.InferenceSession.create(gather.onnx, {
   executionProviders: ["cpu"],
   intraOpNumThreads: 1,
   interOpNumThreads: 1,
@@ -69,10 +64,7 @@ const runs = [...buckets].map(([tokens, indices]) => ({
     indices.map((i) => rows[i] as number[]),
     tokens,
   ),
-  feeds: {
-    ...arena.feeds,
-    [LORA_SLOT_INPUT]: new ort.Tensor("int64", BigInt64Array.from(indices, BigInt), [indices.length]),
-  },
+  feeds: { ...arena.feeds, ...arena.indexFeeds(indices) },
 }));
 for (let n = 0; n < RUNS; n++) for (const run of runs) await runUseLite(session, run.batch, run.feeds);
 session.endProfiling();
