@@ -84,6 +84,19 @@ describe("loadRunnerConfig", () => {
     );
   });
 
+  it("runs use-lite on the inference thread unless told false, and refuses anything but true or false", () => {
+    expect(loadRunnerConfig({ env: { OPENLORA_RUNNER_KEY: KEY } }).inferenceThread).toBe(true);
+    const env = { OPENLORA_RUNNER_KEY: KEY, OPENLORA_INFERENCE_THREAD: "false" };
+    expect(loadRunnerConfig({ env }).inferenceThread).toBe(false);
+    expect(loadRunnerConfig({ env, flags: { inferenceThread: true } }).inferenceThread).toBe(true);
+    const file = path.join(dir, "thread.json");
+    writeFileSync(file, JSON.stringify({ inferenceThread: false }));
+    expect(loadRunnerConfig({ file, env: { OPENLORA_RUNNER_KEY: KEY } }).inferenceThread).toBe(false);
+    expect(() => loadRunnerConfig({ env: { ...env, OPENLORA_INFERENCE_THREAD: "off" } })).toThrow(
+      /inferenceThread: must be true or false/,
+    );
+  });
+
   it("waits one block on top of a settlement, none on a local dev chain, unless configured", () => {
     expect(settlementConfirmations(undefined, 1)).toBe(1);
     expect(settlementConfirmations(undefined, 31337)).toBe(0);

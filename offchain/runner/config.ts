@@ -47,6 +47,13 @@ export const runnerConfigSchema = z.object({
     .enum(LORA_KERNELS)
     .default("auto")
     .describe("lande's rows: native (our BGMV kernel), graph (onnxruntime alone), auto (native where built)"),
+  inferenceThread: z
+    .union([z.boolean(), z.enum(["true", "false"])], { error: "must be true or false" })
+    .transform((value) => value === true || value === "true")
+    .default(true)
+    .describe(
+      "use-lite's batches run on a worker thread, off the event loop that parses HTTP and gates payments (lande's always on the loop)",
+    ),
   batch: z
     .object({
       maxBatch: z.coerce.number().int().min(1).max(1024).default(32),

@@ -1,7 +1,9 @@
 /**
  * The base model a runner serves, and what serves its adapters: `lande` (the language-ID MLP,
- * adapters in the multi-adapter arena and BGMV kernel) or `use-lite` (the USE-lite transformer,
- * PEFT adapters through side inputs, see executor/useLiteExecutor.ts). The runner registers and
+ * adapters in the multi-adapter arena and BGMV kernel, on the event loop: a run costs less than
+ * a hop between threads) or `use-lite` (the USE-lite transformer, PEFT adapters, see
+ * executor/useLiteExecutor.ts; on a worker thread, executor/useLiteThread.ts, unless
+ * `inferenceThread` is false). The runner registers and
  * looks up the base by its content hash, and serves the models registered on it.
  */
 import type { Hex } from "viem";
@@ -13,6 +15,7 @@ import type { RunnerConfig } from "./config";
 import { AdapterArena } from "./executor/adapterArena";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
 import { UseLiteExecutor, useLiteBytesPerSlot } from "./executor/useLiteExecutor";
+import { UseLiteThread } from "./executor/useLiteThread";
 import { landeBackend, type ServingBackend } from "./inference";
 
 export interface ServingBase {
@@ -51,7 +54,12 @@ async function landeServing(config: RunnerConfig): Promise<ServingBase> {
 async function useLiteServing(config: RunnerConfig): Promise<ServingBase> {
   const { maxRank, maxClasses, budgetMB } = config.cache;
   const slots = slotsWithin(budgetMB, useLiteBytesPerSlot(maxRank, maxClasses));
-  const executor = await UseLiteExecutor.create({ slots, maxRank, maxClasses });
+  const options = { slots, maxRank, maxClasses };
+  // On its own thread unless told: a batch runs for milliseconds, which the event loop then spends
+  // on HTTP and payments (docs/benchmarks.md, "Paid calls over HTTP").
+  const executor = config.inferenceThread
+    ? await UseLiteThread.create(options)
+    : await UseLiteExecutor.create(options);
   return {
     base: { id: USE_LITE.id, hash: USE_LITE_HASH },
     backend: executor as ServingBackend<unknown>,
