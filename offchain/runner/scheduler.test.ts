@@ -66,6 +66,28 @@ describe("Scheduler", () => {
     expect(await Promise.all([...accepted, ...more])).toEqual([2, 4, 6, 8, 10]);
   });
 
+  it("starts the next batch before the finished batch's callers go on", async () => {
+    const events: string[] = [];
+    const scheduler = new Scheduler<number, number>({
+      maxBatch: 2,
+      maxWaitMs: 1,
+      maxQueue: 10,
+      run: async (batch) => {
+        events.push(`run ${batch.join(",")}`);
+        await new Promise((r) => setTimeout(r, 5));
+        return batch;
+      },
+    });
+    // A caller that goes on synchronously once answered (as a client's next request would).
+    const calls = [1, 2, 3, 4].map((x) =>
+      scheduler.submit("a", x).then((y) => {
+        events.push(`answered ${y}`);
+      }),
+    );
+    await Promise.all(calls);
+    expect(events.slice(0, 4)).toEqual(["run 1,2", "run 3,4", "answered 1", "answered 2"]);
+  });
+
   it("rejects every request of a batch whose executor fails, and keeps serving", async () => {
     let fail = true;
     const scheduler = new Scheduler<number, number>({

@@ -89,21 +89,29 @@ export class Scheduler<Req, Res> {
     this.inFlight++;
     this.stats.batches++;
     this.stats.requests += batch.length;
-    this.execute(batch).finally(() => {
-      this.inFlight--;
-      this.schedule();
-    });
+    void this.execute(batch);
   }
 
+  /**
+   * Runs a batch, then dispatches the next one before answering this one's requests: their
+   * callers' next steps (answering HTTP, payments, a next request's tokenizing and cold adapter
+   * load) then run on the event loop while an executor on another thread already runs the next
+   * batch, rather than before it starts.
+   */
   private async execute(batch: Waiting<Req, Res>[]): Promise<void> {
+    let outcome: { results: Res[] } | { error: unknown };
     try {
       const results = await this.options.run(batch.map((w) => w.request));
       if (results.length !== batch.length) {
         throw new Error(`executor returned ${results.length} results for a batch of ${batch.length}`);
       }
-      for (const [i, w] of batch.entries()) w.resolve(results[i] as Res);
+      outcome = { results };
     } catch (error) {
-      for (const w of batch) w.reject(error);
+      outcome = { error };
     }
+    this.inFlight--;
+    this.schedule();
+    if ("error" in outcome) for (const w of batch) w.reject(outcome.error);
+    else for (const [i, w] of batch.entries()) w.resolve(outcome.results[i] as Res);
   }
 }
