@@ -95,10 +95,9 @@ function sidePath(module: UseLiteModuleName, x: string): NodeProto[] {
 
 /** Replaces the module's down, up and frozen-bias nodes by sidePath, where the down node was. */
 function withSidePath(nodes: NodeProto[], module: UseLiteModuleName): NodeProto[] {
-  const down = nodes[findNode(nodes, `${module}.lora.down`)] as NodeProto;
-  findNode(nodes, `${module}.lora.up`);
-  findNode(nodes, `${module}.frozen`);
   const replaced = new Set([`${module}.lora.down`, `${module}.lora.up`, `${module}.frozen`]);
+  for (const output of replaced) findNode(nodes, output); // each must be there
+  const down = nodes[findNode(nodes, `${module}.lora.down`)] as NodeProto;
   const kept = nodes.filter((n) => !replaced.has(n.output?.[0] as string));
   const at = kept.findIndex((n) => nodes.indexOf(n) > nodes.indexOf(down));
   kept.splice(at, 0, ...sidePath(module, down.input?.[0] as string));
