@@ -23,6 +23,8 @@ export class QueueFullError extends Error {
 
 interface Waiting<Req, Res> {
   request: Req;
+  /** When it was queued (performance.now()). */
+  at: number;
   resolve(result: Res): void;
   reject(error: unknown): void;
 }
@@ -48,7 +50,7 @@ export class Scheduler<Req, Res> {
     return new Promise<Res>((resolve, reject) => {
       const queue = this.queues.get(key) ?? [];
       this.queues.set(key, queue);
-      queue.push({ request, resolve, reject });
+      queue.push({ request, at: performance.now(), resolve, reject });
       this.queued++;
       this.schedule();
     });
@@ -58,12 +60,25 @@ export class Scheduler<Req, Res> {
     const concurrency = this.options.concurrency ?? 1;
     while (this.inFlight < concurrency && this.queued >= this.options.maxBatch) this.dispatch();
     if (this.queued > 0 && this.inFlight < concurrency && !this.timer) {
+      // The wait counts from the oldest request's arrival: one that queued behind a batch in
+      // flight has had its wait for company already when that batch is done.
+      const waitMs = this.options.maxWaitMs - (performance.now() - this.oldestArrival());
+      if (waitMs <= 0) {
+        this.dispatch();
+        return this.schedule();
+      }
       this.timer = setTimeout(() => {
         this.timer = null;
         if (this.queued > 0 && this.inFlight < concurrency) this.dispatch();
         this.schedule();
-      }, this.options.maxWaitMs);
+      }, waitMs);
     }
+  }
+
+  private oldestArrival(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const queue of this.queues.values()) oldest = Math.min(oldest, queue[0]?.at ?? oldest);
+    return oldest;
   }
 
   /** Takes up to maxBatch requests, one per model in turn, and runs them. */
@@ -89,21 +104,27 @@ export class Scheduler<Req, Res> {
     this.inFlight++;
     this.stats.batches++;
     this.stats.requests += batch.length;
-    this.execute(batch).finally(() => {
-      this.inFlight--;
-      this.schedule();
-    });
+    void this.execute(batch);
   }
 
   private async execute(batch: Waiting<Req, Res>[]): Promise<void> {
+    let results: Res[] | undefined;
+    let failure: unknown;
     try {
-      const results = await this.options.run(batch.map((w) => w.request));
+      results = await this.options.run(batch.map((w) => w.request));
       if (results.length !== batch.length) {
         throw new Error(`executor returned ${results.length} results for a batch of ${batch.length}`);
       }
-      for (const [i, w] of batch.entries()) w.resolve(results[i] as Res);
     } catch (error) {
-      for (const w of batch) w.reject(error);
+      failure = error;
+    }
+    // The next batch goes out before this one's callers go on: an executor on its own thread
+    // starts on it while the event loop answers these (their payment work).
+    this.inFlight--;
+    this.schedule();
+    for (const [i, w] of batch.entries()) {
+      if (results && failure === undefined) w.resolve(results[i] as Res);
+      else w.reject(failure);
     }
   }
 }
