@@ -65,7 +65,8 @@ export class Scheduler<Req, Res> {
       const waitMs = this.options.maxWaitMs - (performance.now() - this.oldestArrival());
       if (waitMs <= 0) {
         this.dispatch();
-        return this.schedule();
+        this.schedule();
+        return;
       }
       this.timer = setTimeout(() => {
         this.timer = null;
