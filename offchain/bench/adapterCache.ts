@@ -14,6 +14,7 @@ import { AdapterCache } from "../runner/adapterCache";
 import { AdapterStore } from "../runner/adapterStore";
 import { UseLiteArena } from "../runner/executor/useLiteArena";
 import { UseLiteExecutor, useLiteBytesPerSlot } from "../runner/executor/useLiteExecutor";
+import { useLiteGatherGraph } from "../runner/executor/useLiteGatherGraph";
 import { fillAdapterStore, percentile } from "./servingInputs";
 import { report } from "./table";
 
@@ -64,7 +65,7 @@ try {
   const safetensors = timed(STEP_SAMPLES, (n) => decodeSafetensors(files[n] as Uint8Array));
   const decode = timed(STEP_SAMPLES, (n) => decodePeftAdapter(files[n] as Uint8Array));
   const decoded = files.map((bytes) => decodePeftAdapter(bytes).adapter);
-  const arena = new UseLiteArena(4, MAX_RANK);
+  const arena = new UseLiteArena(4, MAX_RANK, useLiteGatherGraph().biases);
   const write = timed(STEP_SAMPLES, (n) => arena.write(n % 4, decoded[n] as never));
   const rssEnd = process.memoryUsage().rss;
   await executor.release();

@@ -13,7 +13,8 @@
 //   one run per row          the runner's executor, called once per row
 //   tokens 8/32/128          the runner and the base alone on rows of exactly that many tokens
 // Then the realistic traffic of servingTraffic.ts. BENCH_THREADS sets onnxruntime's threads
-// (1, the runner's default), BENCH_ROUNDS the rounds (5), BENCH_MERGED the merged sessions (32).
+// (1, the runner's default), BENCH_ROUNDS the rounds (5), BENCH_MERGED the merged sessions (32),
+// BENCH_TRAFFIC_THREAD=0 serves the traffic on the event loop instead of inference threads.
 import type * as ort from "onnxruntime-node";
 import { loadUseLiteSource } from "../ml/base/useLite/source";
 import { denseBatch, runUseLite, useLiteBase } from "../ml/base/useLite/useLiteBase";
@@ -34,6 +35,8 @@ const MERGED = Number(process.env.BENCH_MERGED ?? BATCH);
 const TOKEN_LENGTHS = [8, 32, 128] as const;
 const ONLY = process.env.BENCH_PART; // "batch" or "traffic" runs one part alone
 const WARM_UP = Number(process.env.BENCH_WARMUP ?? 2_000);
+/** Traffic served on inference threads, as the runner serves by default; BENCH_TRAFFIC_THREAD=0: on the event loop. */
+const TRAFFIC_THREAD = process.env.BENCH_TRAFFIC_THREAD !== "0";
 
 const adapters = benchAdapters(BATCH);
 const rows = realisticRows(BATCH);
@@ -173,6 +176,7 @@ if (ONLY !== "batch") {
     warmUp: WARM_UP,
     requestsPerRound: Number(process.env.BENCH_REQUESTS ?? 1_000),
     rounds: Number(process.env.BENCH_TRAFFIC_ROUNDS ?? 3),
+    thread: TRAFFIC_THREAD,
   });
   const rate = (r: { median: number; min: number; max: number }) => ({
     "rows/s": Math.round(r.median),
@@ -196,6 +200,9 @@ if (ONLY !== "batch") {
     ],
     {
       cache: `256 MB, ${traffic.slots} slots at rank ${ARENA_RANK}, ${MAX_CLASSES} classes`,
+      executors: TRAFFIC_THREAD
+        ? "on threads of their own (the runner's inference thread; the base alone's own)"
+        : "on the event loop",
       "cache hit rate": `${(traffic.hitRate * 100).toFixed(1)} % (after a warm-up of ${WARM_UP} requests)`,
       "cold loads": `${traffic.loads}: p50 ${traffic.coldP50.toFixed(3)} ms, p99 ${traffic.coldP99.toFixed(3)} ms, max ${traffic.coldMax.toFixed(3)} ms`,
       aims: "runner ≥ 0.9× the base alone; cold-load p99 ≤ 5 ms",

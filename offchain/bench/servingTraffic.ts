@@ -1,21 +1,23 @@
 // The realistic part of `npm run bench:serving`: Zipf(1.0) traffic over 1,000 registered
 // adapters, served as the runner serves it (InferenceService: tokenize, the adapter cache over
-// the content-addressed store, the micro-batching scheduler, UseLiteExecutor), against the same
-// texts through the same scheduler on the base alone. Concurrent clients call back to back.
+// the content-addressed store, the micro-batching scheduler, and the executor on the inference
+// thread, UseLiteThread, or on the event loop with `thread: false`), against the same texts
+// through the same scheduler on the base alone (on a thread of its own, or on the event loop).
+// Concurrent clients call back to back.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type * as ort from "onnxruntime-node";
 import type { Hex } from "viem";
-import { USE_LITE } from "../ml/base/useLite/modules";
-import { paddedBatch, runUseLite, useLiteBase } from "../ml/base/useLite/useLiteBase";
+import { useLiteBase } from "../ml/base/useLite/useLiteBase";
 import { createSession } from "../ml/onnx/session";
 import { Rng } from "../ml/random";
 import { AdapterCache } from "../runner/adapterCache";
 import { AdapterStore } from "../runner/adapterStore";
-import { tokenBucket, UseLiteExecutor, useLiteBytesPerSlot } from "../runner/executor/useLiteExecutor";
+import { type TokenRow, UseLiteExecutor, useLiteBytesPerSlot } from "../runner/executor/useLiteExecutor";
+import { UseLiteThread } from "../runner/executor/useLiteThread";
 import { InferenceService } from "../runner/inference";
 import { Scheduler } from "../runner/scheduler";
+import { BaseAloneThread, baseAloneRun } from "./baseAlone";
 import { fillAdapterStore, percentile, realisticTexts } from "./servingInputs";
 
 export interface TrafficOptions {
@@ -29,6 +31,8 @@ export interface TrafficOptions {
   warmUp: number;
   requestsPerRound: number;
   rounds: number;
+  /** Executors on threads of their own (as the runner's default), or on the event loop. */
+  thread: boolean;
 }
 
 /** AdapterCache that times each acquire that loaded an adapter (store → hash check → slot). */
@@ -74,25 +78,6 @@ async function closedLoop(total: number, clients: number, call: (i: number) => P
   return total / ((performance.now() - started) / 1000);
 }
 
-/** The base alone, rows padded to their token bucket as the executor pads them. */
-async function baseAloneRun(session: ort.InferenceSession, rows: readonly (readonly number[])[]) {
-  const byBucket = new Map<number, number[]>();
-  rows.forEach((row, i) => {
-    const bucket = tokenBucket(row.length);
-    byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), i]);
-  });
-  const out = new Array<Float32Array>(rows.length);
-  for (const [tokens, indices] of byBucket) {
-    const group = indices.map((i) => rows[i] as number[]);
-    if (group.length === 1) group.push([]);
-    const embeddings = await runUseLite(session, paddedBatch(group, tokens));
-    indices.forEach((row, j) => {
-      out[row] = embeddings.slice(j * USE_LITE.outputDim, (j + 1) * USE_LITE.outputDim);
-    });
-  }
-  return out;
-}
-
 export async function measureTraffic(options: TrafficOptions) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "openlora-bench-serving-"));
   try {
@@ -101,28 +86,33 @@ export async function measureTraffic(options: TrafficOptions) {
     const slots = Math.floor(
       (options.budgetMB * 2 ** 20) / useLiteBytesPerSlot(options.maxRank, options.maxClasses),
     );
-    const executor = await UseLiteExecutor.create({
+    const executorOptions = {
       slots,
       maxRank: options.maxRank,
       maxClasses: options.maxClasses,
       threads: options.threads,
-    });
+    };
+    const executor = options.thread
+      ? await UseLiteThread.create(executorOptions)
+      : await UseLiteExecutor.create(executorOptions);
     const cache = new TimedCache(executor, store);
     const batching = { maxBatch: 32, maxWaitMs: 1, maxQueue: 1_000_000 };
     let runnerBatches = 0;
     const backend = {
       prepare: (text: string) => executor.prepare(text),
-      run: (rows: Parameters<UseLiteExecutor["run"]>[0]) => {
+      run: (rows: readonly TokenRow[]) => {
         runnerBatches++;
         return executor.run(rows);
       },
     };
     const service = new InferenceService(backend, cache, batching);
-    const plain = await createSession(useLiteBase().onnx, options.threads);
+    const plain = options.thread
+      ? await BaseAloneThread.create(options.threads)
+      : await createSession(useLiteBase().onnx, options.threads);
     const tokenizer = useLiteBase().tokenizer;
     const baseScheduler = new Scheduler<number[], Float32Array>({
       ...batching,
-      run: (rows) => baseAloneRun(plain, rows),
+      run: (rows) => (plain instanceof BaseAloneThread ? plain.run(rows) : baseAloneRun(plain, rows)),
     });
     const texts = realisticTexts(512);
     const rng = new Rng(23);

@@ -37,12 +37,12 @@ describe("Scheduler", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
   });
 
-  it("sends what queued behind a batch as soon as that batch is done, before its callers go on", async () => {
+  it("counts a request's wait for company from its arrival: one queued behind a batch goes when that batch is done", async () => {
     const { submit, batches } = recordingScheduler({ maxBatch: 2, maxWaitMs: 5, maxQueue: 100, delayMs: 30 });
     const first = [submit("a", 1), submit("a", 2)]; // a full batch: runs at once, for 30 ms
     const queued = submit("a", 3); // has waited its 5 ms for company when the first is done
     const seen = await first[0]?.then(() => batches.length);
-    expect(seen).toBe(2); // the next batch went out before this caller resumed
+    expect(seen).toBe(2); // it went out before this caller resumed, not maxWaitMs after
     expect(await queued).toBe(6);
   });
 
@@ -73,6 +73,28 @@ describe("Scheduler", () => {
     await expect(submit("a", 6)).rejects.toBeInstanceOf(QueueFullError);
     expect(scheduler.stats.rejected).toBe(1);
     expect(await Promise.all([...accepted, ...more])).toEqual([2, 4, 6, 8, 10]);
+  });
+
+  it("starts the next batch before the finished batch's callers go on", async () => {
+    const events: string[] = [];
+    const scheduler = new Scheduler<number, number>({
+      maxBatch: 2,
+      maxWaitMs: 1,
+      maxQueue: 10,
+      run: async (batch) => {
+        events.push(`run ${batch.join(",")}`);
+        await new Promise((r) => setTimeout(r, 5));
+        return batch;
+      },
+    });
+    // A caller that goes on synchronously once answered (as a client's next request would).
+    const calls = [1, 2, 3, 4].map((x) =>
+      scheduler.submit("a", x).then((y) => {
+        events.push(`answered ${y}`);
+      }),
+    );
+    await Promise.all(calls);
+    expect(events.slice(0, 4)).toEqual(["run 1,2", "run 3,4", "answered 1", "answered 2"]);
   });
 
   it("rejects every request of a batch whose executor fails, and keeps serving", async () => {

@@ -61,7 +61,8 @@ export class Scheduler<Req, Res> {
     while (this.inFlight < concurrency && this.queued >= this.options.maxBatch) this.dispatch();
     if (this.queued > 0 && this.inFlight < concurrency && !this.timer) {
       // The wait counts from the oldest request's arrival: one that queued behind a batch in
-      // flight has had its wait for company already when that batch is done.
+      // flight has had its wait for company when that batch is done, and goes at once (else an
+      // executor on its own thread would sit idle for maxWaitMs after each batch).
       const waitMs = this.options.maxWaitMs - (performance.now() - this.oldestArrival());
       if (waitMs <= 0) {
         this.dispatch();
@@ -108,24 +109,26 @@ export class Scheduler<Req, Res> {
     void this.execute(batch);
   }
 
+  /**
+   * Runs a batch, then dispatches the next one before answering this one's requests: their
+   * callers' next steps (answering HTTP, payments, a next request's tokenizing and cold adapter
+   * load) then run on the event loop while an executor on another thread already runs the next
+   * batch, rather than before it starts.
+   */
   private async execute(batch: Waiting<Req, Res>[]): Promise<void> {
-    let results: Res[] | undefined;
-    let failure: unknown;
+    let outcome: { results: Res[] } | { error: unknown };
     try {
-      results = await this.options.run(batch.map((w) => w.request));
+      const results = await this.options.run(batch.map((w) => w.request));
       if (results.length !== batch.length) {
         throw new Error(`executor returned ${results.length} results for a batch of ${batch.length}`);
       }
+      outcome = { results };
     } catch (error) {
-      failure = error;
+      outcome = { error };
     }
-    // The next batch goes out before this one's callers go on: an executor on its own thread
-    // starts on it while the event loop answers these (their payment work).
     this.inFlight--;
     this.schedule();
-    for (const [i, w] of batch.entries()) {
-      if (results && failure === undefined) w.resolve(results[i] as Res);
-      else w.reject(failure);
-    }
+    if ("error" in outcome) for (const w of batch) w.reject(outcome.error);
+    else for (const [i, w] of batch.entries()) w.resolve(outcome.results[i] as Res);
   }
 }

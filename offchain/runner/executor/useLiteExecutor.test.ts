@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { USE_LITE, USE_LITE_MODULE_NAMES } from "../../ml/base/useLite/modules";
 import { loadUseLiteSource } from "../../ml/base/useLite/source";
 import { PARITY_SENTENCES } from "../../ml/base/useLite/testing/sentences";
-import { denseBatch, runUseLite, useLiteBase } from "../../ml/base/useLite/useLiteBase";
+import { denseBatch, paddedBatch, runUseLite, useLiteBase } from "../../ml/base/useLite/useLiteBase";
 import { AdapterHashMismatchError, BaseModelMismatchError } from "../../ml/errors";
 import { contentHash } from "../../ml/hash";
 import { createSession } from "../../ml/onnx/session";
@@ -148,6 +148,32 @@ describe.each(LAYOUTS)("UseLiteExecutor, %s layout", (layout) => {
     for (const [i, row] of batch.entries()) {
       const [alone] = await executor.run([row]);
       expect(Array.from(alone as Float32Array), `row ${i}`).toEqual(Array.from(together[i] as Float32Array));
+    }
+  });
+
+  it("answers the base's embedding bit for bit for an adapter whose B is zero, beside other adapters' rows", async () => {
+    // As PEFT initialises an adapter: B = 0, so every module's output must stay x·W + b exactly.
+    const untrained = peftAdapterBytes({
+      seed: 35,
+      bScale: 0,
+      lora: { r: 8, targetModules: USE_LITE_MODULE_NAMES },
+    });
+    executor.load(5, untrained.bytes, untrained.hash);
+    const plain = await createSession(base.onnx, 1);
+    try {
+      const rows = batch.map((row, i) => (i % 2 === 0 ? { ...row, slot: 5 } : row));
+      const served = await executor.run(rows);
+      for (const [i, row] of rows.entries()) {
+        if (row.slot !== 5) continue;
+        const bucket = tokenBucket(row.input.length);
+        const expected = (await runUseLite(plain, paddedBatch([row.input, []], bucket))).subarray(
+          0,
+          USE_LITE.outputDim,
+        );
+        expect(Array.from(served[i] as Float32Array), `row ${i}`).toEqual(Array.from(expected));
+      }
+    } finally {
+      await plain.release();
     }
   });
 

@@ -27,7 +27,7 @@ import { classify, sideInputFeeds } from "../../ml/peft/loraMath";
 import type { AdapterSlots } from "../adapterCache";
 import { AdapterTooLargeError } from "./adapterArena";
 import { UseLiteArena } from "./useLiteArena";
-import { buildUseLiteGatherGraph, LORA_SLOT_INPUT } from "./useLiteGatherGraph";
+import { useLiteGatherGraph } from "./useLiteGatherGraph";
 
 /** Token counts rows are padded to; a row takes the smallest that holds it. */
 export const TOKEN_BUCKETS = [8, 16, 32, 64, USE_LITE.maxTokens] as const;
@@ -78,30 +78,33 @@ export function useLiteBytesPerSlot(maxRank: number, maxClasses: number): number
 export class UseLiteExecutor implements AdapterSlots<PeftAdapter> {
   private readonly loaded: (LoadedAdapter | undefined)[];
 
-  private readonly arena: UseLiteArena | null;
-
   private constructor(
     private readonly session: ort.InferenceSession,
     private readonly options: UseLiteExecutorOptions,
-    readonly layout: UseLiteLayout,
+    /** The gather layout's factors; null in the grouped layout. */
+    private readonly arena: UseLiteArena | null,
   ) {
     this.loaded = new Array(options.slots).fill(undefined);
-    this.arena = layout === "gather" ? new UseLiteArena(options.slots, options.maxRank) : null;
+  }
+
+  get layout(): UseLiteLayout {
+    return this.arena ? "gather" : "grouped";
   }
 
   /** Builds the serving graph from the package (after checking the base's pinned hash). */
   static async create(options: UseLiteExecutorOptions): Promise<UseLiteExecutor> {
     useLiteBase(); // refuses weights that do not convert to USE_LITE_HASH
     const layout = options.layout ?? "gather";
-    const sideInputGraph = buildUseLiteOnnx(loadUseLiteSource(), { loraModules: USE_LITE_MODULE_NAMES });
+    const gather = layout === "gather" ? useLiteGatherGraph() : null;
     const onnx =
-      layout === "gather" ? buildUseLiteGatherGraph(sideInputGraph, USE_LITE_MODULE_NAMES) : sideInputGraph;
+      gather?.onnx ?? buildUseLiteOnnx(loadUseLiteSource(), { loraModules: USE_LITE_MODULE_NAMES });
     const session = await ort.InferenceSession.create(onnx, {
       executionProviders: ["cpu"],
       intraOpNumThreads: options.threads ?? 1,
       interOpNumThreads: 1,
     });
-    return new UseLiteExecutor(session, options, layout);
+    const arena = gather ? new UseLiteArena(options.slots, options.maxRank, gather.biases) : null;
+    return new UseLiteExecutor(session, options, arena);
   }
 
   /** What serves the rows, for logs and benchmarks. */
@@ -184,12 +187,11 @@ export class UseLiteExecutor implements AdapterSlots<PeftAdapter> {
     return adapter;
   }
 
-  /** The LoRA feeds of a run: the arena and each row's slot, or the group's one adapter. */
+  /** The LoRA feeds of a run: the arena and each row's rows of it, or the group's one adapter. */
   private feedsFor(group: readonly TokenRow[]): Record<string, ort.Tensor> {
     if (!this.arena) return this.adapterIn((group[0] as TokenRow).slot).feeds as Record<string, ort.Tensor>;
     for (const row of group) this.adapterIn(row.slot);
-    const slots = BigInt64Array.from(group, (row) => BigInt(row.slot));
-    return { ...this.arena.feeds, [LORA_SLOT_INPUT]: new ort.Tensor("int64", slots, [group.length]) };
+    return { ...this.arena.feeds, ...this.arena.indexFeeds(group.map((row) => row.slot)) };
   }
 
   /** The head's probabilities, or the embedding itself for an adapter without a head. */

@@ -1,0 +1,66 @@
+// The base alone as the benchmarks serve it: USE-lite without LoRA, rows padded to their token
+// bucket as the runner's executor pads them (a lone row gets an empty second row), one run per
+// bucket; on the calling thread (baseAloneRun) or on a worker thread of its own (BaseAloneThread,
+// the counterpart of the runner's inference thread).
+import { Worker } from "node:worker_threads";
+import type * as ort from "onnxruntime-node";
+import { USE_LITE } from "../ml/base/useLite/modules";
+import { paddedBatch, runUseLite } from "../ml/base/useLite/useLiteBase";
+import { tokenBucket } from "../runner/executor/useLiteExecutor";
+
+export async function baseAloneRun(
+  session: ort.InferenceSession,
+  rows: readonly (readonly number[])[],
+): Promise<Float32Array[]> {
+  const byBucket = new Map<number, number[]>();
+  rows.forEach((row, i) => {
+    const bucket = tokenBucket(row.length);
+    byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), i]);
+  });
+  const out = new Array<Float32Array>(rows.length);
+  for (const [tokens, indices] of byBucket) {
+    const group = indices.map((i) => rows[i] as number[]);
+    if (group.length === 1) group.push([]);
+    const embeddings = await runUseLite(session, paddedBatch(group, tokens));
+    indices.forEach((row, j) => {
+      out[row] = embeddings.slice(j * USE_LITE.outputDim, (j + 1) * USE_LITE.outputDim);
+    });
+  }
+  return out;
+}
+
+const WORKER_ENTRY = new URL("./baseAlone.worker.mjs", import.meta.url);
+
+/** The base alone on a worker thread: run() posts the rows and resolves with their embeddings. */
+export class BaseAloneThread {
+  private readonly pending = new Map<number, (answers: Float32Array[]) => void>();
+  private nextId = 0;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on("message", ({ id, answers }: { id: number; answers: Float32Array[] }) => {
+      this.pending.get(id)?.(answers);
+      this.pending.delete(id);
+    });
+  }
+
+  static async create(threads: number): Promise<BaseAloneThread> {
+    const worker = new Worker(WORKER_ENTRY, { workerData: { threads } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once("message", () => resolve());
+      worker.once("error", reject);
+    });
+    return new BaseAloneThread(worker);
+  }
+
+  run(rows: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.worker.postMessage({ id, rows });
+    });
+  }
+
+  async release(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
