@@ -97,15 +97,6 @@ describe("loadRunnerConfig", () => {
     );
   });
 
-  it("keeps one batch in flight unless told more, from 1 to 8", () => {
-    expect(loadRunnerConfig({ env: { OPENLORA_RUNNER_KEY: KEY } }).batch.concurrency).toBeUndefined();
-    const env = { OPENLORA_RUNNER_KEY: KEY, OPENLORA_BATCH__CONCURRENCY: "2" };
-    expect(loadRunnerConfig({ env }).batch.concurrency).toBe(2);
-    expect(() => loadRunnerConfig({ env: { ...env, OPENLORA_BATCH__CONCURRENCY: "0" } })).toThrow(
-      /batch\.concurrency: /,
-    );
-  });
-
   it("waits one block on top of a settlement, none on a local dev chain, unless configured", () => {
     expect(settlementConfirmations(undefined, 1)).toBe(1);
     expect(settlementConfirmations(undefined, 31337)).toBe(0);

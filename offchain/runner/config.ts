@@ -60,8 +60,6 @@ export const runnerConfigSchema = z.object({
       // Node's timers fire no sooner than 1 ms; a batch waits at most that for company.
       maxWaitMs: z.coerce.number().min(0).max(1000).default(1),
       maxQueue: z.coerce.number().int().min(1).default(2048),
-      /** Batches in flight at once (default 1): with 2, the inference thread has the next batch queued while it runs one. */
-      concurrency: z.coerce.number().int().min(1).max(8).optional(),
     })
     .prefault({}),
   cache: z

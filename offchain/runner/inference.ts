@@ -57,8 +57,6 @@ export interface InferenceOptions {
   maxBatch: number;
   maxWaitMs: number;
   maxQueue: number;
-  /** Batches in flight at once (default 1). */
-  concurrency?: number;
 }
 
 export class InferenceService<Input = unknown> {
