@@ -7,9 +7,12 @@
 // environment variable or CLI flag reaches it), so no deployed runner can be configured to
 // serve without payment. Everything runs on a
 // local anvil with the deployed protocol. Also prints each process's CPU use while measured (the
-// anvil's too: it shares the cores), and how busy the runner's event loop was (the thread that
-// parses HTTP, gates payments, journals). Each mode runs BENCH_ROUNDS times (3), in rotated
-// order, and the table gives medians: single runs on this shared machine vary by a third.
+// anvil's too: it shares the cores), how busy the runner's event loop was (the thread that
+// parses HTTP, gates payments, journals), the CPU of the runner's main thread and of its busiest
+// other thread (the inference thread, or with OPENLORA_INFERENCE_THREAD=false the signature
+// thread), and how idle the machine was (whether something else held a core). Each mode runs
+// BENCH_ROUNDS times (3), in rotated order, and the table gives medians: single runs on this
+// shared machine vary by a third.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
