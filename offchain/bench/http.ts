@@ -7,11 +7,14 @@
 // environment variable or CLI flag reaches it), so no deployed runner can be configured to
 // serve without payment. Everything runs on a
 // local anvil with the deployed protocol. Also prints each process's CPU use while measured (the
-// anvil's too: it shares the cores), and how busy the runner's event loop was (the thread that
-// parses HTTP, gates payments, journals). Each mode runs BENCH_ROUNDS times (3), in rotated
-// order, and the table gives medians: single runs on this shared machine vary by a third.
+// anvil's too: it shares the cores), how busy the runner's event loop was (the thread that
+// parses HTTP, gates payments, journals), the CPU of the runner's main thread and of its busiest
+// other thread (the inference thread, or with OPENLORA_INFERENCE_THREAD=false the signature
+// thread), and how idle the machine was (whether something else held a core). Each mode runs
+// BENCH_ROUNDS times (3), in rotated order, and the table gives medians: single runs on this
+// shared machine vary by a third.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
@@ -70,6 +73,9 @@ interface RunResult extends LoadResult {
   compactions: number;
   /** Rows per micro-batch over the runner's life (warm-up included). */
   batchRows: number;
+  mainThread: number;
+  busiestThread: number;
+  machineIdle: number | null;
 }
 
 const median = (values: readonly number[]) => {
@@ -89,6 +95,54 @@ function processCpuMs(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** CPU ms of each of this process's threads, by thread id (Linux; empty elsewhere). */
+function threadCpuMs(): Map<number, number> {
+  const threads = new Map<number, number>();
+  try {
+    for (const tid of readdirSync("/proc/self/task")) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+      threads.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * 10);
+    }
+  } catch {
+    // a thread that ended while listed, or no /proc: what was read is kept
+  }
+  return threads;
+}
+
+/** The machine's idle and total CPU ticks over all cores, from /proc/stat (null elsewhere). */
+function machineTicks(): { idle: number; total: number } | null {
+  try {
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]?.split(/\s+/).slice(1).map(Number) ?? [];
+    const total = cpu.slice(0, 8).reduce((sum, ticks) => sum + ticks, 0); // user … steal
+    return { idle: (cpu[3] ?? 0) + (cpu[4] ?? 0), total }; // idle + iowait
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * This process's CPU by thread over a window: the main thread's (the event loop) and the
+ * busiest other thread's (the inference thread when it is on, else the signature thread), in %
+ * of one core; and how idle the machine's cores were, in % of all of them.
+ */
+function threadWindow() {
+  const threads = threadCpuMs();
+  const machine = machineTicks();
+  return (seconds: number) => {
+    const now = threadCpuMs();
+    const used = [...now].map(([tid, ms]) => ({ tid, ms: ms - (threads.get(tid) ?? 0) }));
+    const main = used.find((t) => t.tid === process.pid)?.ms ?? 0;
+    const other = Math.max(0, ...used.filter((t) => t.tid !== process.pid).map((t) => t.ms));
+    const after = machineTicks();
+    const idle =
+      machine && after
+        ? (100 * (after.idle - machine.idle)) / Math.max(1, after.total - machine.total)
+        : null;
+    return { mainThread: main / 10 / seconds, busiestThread: other / 10 / seconds, machineIdle: idle };
+  };
 }
 
 /**
@@ -129,6 +183,7 @@ function tableRows(modes: Mode[], runs: Map<Mode, RunResult[]>, clients: number)
       return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
     };
     const anvil = results.map((r) => r.anvilCpu);
+    const idle = results.map((r) => r.machineIdle);
     return {
       clients,
       mode: mode.name,
@@ -144,6 +199,9 @@ function tableRows(modes: Mode[], runs: Map<Mode, RunResult[]>, clients: number)
       errors: results.reduce((n, r) => n + r.errors, 0),
       "runner CPU %": Math.round(of((r) => r.runnerCpu)),
       "runner loop busy %": Math.round(of((r) => r.loopBusy)),
+      "main thread CPU %": Math.round(of((r) => r.mainThread)),
+      "busiest other thread CPU %": Math.round(of((r) => r.busiestThread)),
+      "machine idle %": idle.includes(null) ? "n/a" : Math.round(median(idle as number[])),
       "load CPU %": Math.round(of((r) => r.cpuPercent)),
       "anvil CPU %": anvil.includes(null) ? "n/a" : Math.round(median(anvil as number[])),
       "settled on-chain": Math.round(of((r) => r.settled)),
@@ -217,6 +275,7 @@ try {
     let cpuAtStart = process.cpuUsage();
     let loopAtStart = performance.eventLoopUtilization();
     let anvilAtStart = processCpuMs(protocol.anvil.pid);
+    let threads = threadWindow();
     const result = await runLoad(
       {
         url: `${runner.url}/v2/models/${modelId}/infer`,
@@ -233,8 +292,10 @@ try {
         cpuAtStart = process.cpuUsage();
         loopAtStart = performance.eventLoopUtilization();
         anvilAtStart = processCpuMs(protocol.anvil.pid);
+        threads = threadWindow();
       },
     );
+    const byThread = threads(result.seconds);
     const cpu = process.cpuUsage(cpuAtStart);
     const loop = performance.eventLoopUtilization(loopAtStart);
     const anvilAtEnd = processCpuMs(protocol.anvil.pid);
@@ -256,6 +317,7 @@ try {
       settled,
       compactions: compactions.values.reduce((n, v) => n + v.value, 0),
       batchRows: total("_sum") / Math.max(1, total("_count")),
+      ...byThread,
     };
   };
 
@@ -280,6 +342,9 @@ try {
       : "clients calling back to back",
     model: "the committed spam-filter PEFT adapter on USE-lite; short texts (one token bucket of 16)",
     vouchers: SIGN_INLINE ? "signed inline, before each call" : "signed before the clock starts",
+    inference: config("probe", false).inferenceThread
+      ? "on the inference thread (OPENLORA_INFERENCE_THREAD=false: on the event loop)"
+      : "on the event loop (OPENLORA_INFERENCE_THREAD=false)",
     aim: "paid ≥ 0.9× the calls/s of payment off, p99 ≤ 2× its p99",
   });
 } finally {

@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { Worker } from "node:worker_threads";
 import pino from "pino";
 import { type Address, type Hex, keccak256, recoverTypedDataAddress, toBytes } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -32,12 +33,14 @@ import { AnsweredCalls } from "./answeredCalls";
 import type { ServedModel } from "./catalog";
 import { ChainUnavailableError } from "./chain";
 import { MultiAdapterExecutor } from "./executor/multiAdapterExecutor";
+import { UseLiteThread } from "./executor/useLiteThread";
 import { type RunnerHttpContext, RunnerHttpServer } from "./http";
 import { type Classification, InferenceService, landeBackend } from "./inference";
 import { Journal, readJournal } from "./journal";
 import { RunnerMetrics } from "./metrics";
 import { MAX_REDELIVERIES } from "./paidCall";
 import type { CallRecord } from "./settlement/batchPlan";
+import { peftAdapterBytes } from "./testing/peftAdapters";
 import { randomAdapter } from "./testing/randomAdapter";
 import { chunked, head, rawRequest } from "./testing/rawHttp";
 import { mountSmallFilesystem } from "./testing/smallFilesystem";
@@ -362,6 +365,53 @@ describe("runner HTTP API", () => {
       channel = known;
       await onSmallDisk.close();
       disk.unmount();
+    }
+  });
+
+  it("answers 503 busy when the inference thread dies with the call's batch in it, charging nothing", async () => {
+    const thread = await UseLiteThread.create({ slots: 2, maxRank: 8, maxClasses: 4 });
+    const store = new AdapterStore(path.join(dir, "use-lite-adapters"));
+    const adapterHash = store.put(peftAdapterBytes({ seed: 7, labels: ["ham", "spam"] }).bytes);
+    models.set(6n, { modelId: 6n, adapterHash, pricePerCall: 1_000n, status: "active", metadataURI: "" });
+    const served = ctx.inference;
+    const known = channel;
+    try {
+      ctx.inference = new InferenceService(thread, new AdapterCache(thread, store), {
+        maxBatch: 8,
+        maxWaitMs: 2,
+        maxQueue: 64,
+      });
+      channel = { ...channel, channelId: 10n, deposited: 10n ** 9n }; // a lane of its own
+      const receipts: PaidReceipt[] = [];
+      const pay = client((paid) => receipts.push(paid));
+      const call = () => pay(`${url}/v2/models/6/infer`, { method: "POST", body: inferBody("still there?") });
+      // Ended while idle, then again just after the batch is posted, while the new thread starts:
+      // one ended inside session.run would take this process with it (see useLiteThread.ts).
+      const idle = thread.worker as Worker;
+      await Promise.all([new Promise((resolve) => idle.once("exit", resolve)), idle.terminate()]);
+      const run = thread.run.bind(thread);
+      thread.run = (rows) => {
+        const answers = run(rows);
+        void thread.worker?.terminate();
+        thread.run = run;
+        return answers;
+      };
+      const failed = await call();
+      expect([failed.status, (await json(failed)).reason, failed.headers.get("retry-after")]).toEqual([
+        503,
+        "busy",
+        "1",
+      ]);
+      expect(ctx.gate.lane(channel.channelId, 6n).cumulativeCalls).toBe(0n); // the voucher was not kept
+      const retried = await call(); // a new thread, with the adapter written again
+      expect(retried.status).toBe(200);
+      expect((await json(retried)).parameters.labels).toEqual(["ham", "spam"]);
+      expect(receipts.map((r) => r.price)).toEqual([1_000n]);
+    } finally {
+      ctx.inference = served;
+      channel = known;
+      models.delete(6n);
+      await thread.release();
     }
   });
 

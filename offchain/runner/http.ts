@@ -26,6 +26,7 @@ import { SignatureThreadError } from "../payments/signatureThread";
 import { CacheFullError, ModelRefusedError } from "./adapterCache";
 import type { ModelCatalog, ServedModel } from "./catalog";
 import { ChainUnavailableError } from "./chain";
+import { InferenceThreadError } from "./executor/useLiteThread";
 import { type InferenceAnswer, isEmbedding } from "./inference";
 import { JournalWriteError } from "./journal";
 import type { RunnerMetrics } from "./metrics";
@@ -643,6 +644,11 @@ export class RunnerHttpServer {
     if (error instanceof SignatureThreadError) {
       this.ctx.log.error({ err: error }, "signature thread failed; the call was not charged");
       const body = { error: "the runner cannot check payments right now", reason: "busy" };
+      return sendError(503, body, { "retry-after": "1" });
+    }
+    if (error instanceof InferenceThreadError) {
+      this.ctx.log.error({ err: error }, "inference thread failed; the call was not charged");
+      const body = { error: "the runner's inference thread failed; retry", reason: "busy" };
       return sendError(503, body, { "retry-after": "1" });
     }
     if (error instanceof ChainUnavailableError) {

@@ -37,6 +37,15 @@ describe("Scheduler", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
   });
 
+  it("counts a request's wait for company from its arrival: one queued behind a batch goes when that batch is done", async () => {
+    const { submit, batches } = recordingScheduler({ maxBatch: 2, maxWaitMs: 5, maxQueue: 100, delayMs: 30 });
+    const first = [submit("a", 1), submit("a", 2)]; // a full batch: runs at once, for 30 ms
+    const queued = submit("a", 3); // has waited its 5 ms for company when the first is done
+    const seen = await first[0]?.then(() => batches.length);
+    expect(seen).toBe(2); // it went out before this caller resumed, not maxWaitMs after
+    expect(await queued).toBe(6);
+  });
+
   it("fills batches round-robin across models so a busy model cannot starve others", async () => {
     const { submit, batches } = recordingScheduler({ maxBatch: 4, maxWaitMs: 5, maxQueue: 100, delayMs: 5 });
     // The first four run at once; while they do, eight more "busy" requests queue ahead of two

@@ -23,6 +23,8 @@ export class QueueFullError extends Error {
 
 interface Waiting<Req, Res> {
   request: Req;
+  /** When it was queued (performance.now()). */
+  at: number;
   resolve(result: Res): void;
   reject(error: unknown): void;
 }
@@ -48,7 +50,7 @@ export class Scheduler<Req, Res> {
     return new Promise<Res>((resolve, reject) => {
       const queue = this.queues.get(key) ?? [];
       this.queues.set(key, queue);
-      queue.push({ request, resolve, reject });
+      queue.push({ request, at: performance.now(), resolve, reject });
       this.queued++;
       this.schedule();
     });
@@ -58,12 +60,27 @@ export class Scheduler<Req, Res> {
     const concurrency = this.options.concurrency ?? 1;
     while (this.inFlight < concurrency && this.queued >= this.options.maxBatch) this.dispatch();
     if (this.queued > 0 && this.inFlight < concurrency && !this.timer) {
+      // The wait counts from the oldest request's arrival: one that queued behind a batch in
+      // flight has had its wait for company when that batch is done, and goes at once (else an
+      // executor on its own thread would sit idle for maxWaitMs after each batch).
+      const waitMs = this.options.maxWaitMs - (performance.now() - this.oldestArrival());
+      if (waitMs <= 0) {
+        this.dispatch();
+        this.schedule();
+        return;
+      }
       this.timer = setTimeout(() => {
         this.timer = null;
         if (this.queued > 0 && this.inFlight < concurrency) this.dispatch();
         this.schedule();
-      }, this.options.maxWaitMs);
+      }, waitMs);
     }
+  }
+
+  private oldestArrival(): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const queue of this.queues.values()) oldest = Math.min(oldest, queue[0]?.at ?? oldest);
+    return oldest;
   }
 
   /** Takes up to maxBatch requests, one per model in turn, and runs them. */

@@ -6,13 +6,15 @@
  * here it runs on the other core while a batch runs. What this class keeps on the event loop:
  *  - prepare (tokenizing, microseconds) and decode (hash check and PEFT decode), so that a
  *    refused adapter is refused synchronously, before the cache takes a slot;
- *  - each slot's decoded adapter, to write it again into a new thread if the thread dies.
+ *  - each slot's decoded adapter, to write it again into a new thread if the thread dies (memory
+ *    of the resident adapters' own size, at their rank, beside the thread's arena).
  * Writes and runs travel over one port, which is FIFO, and the thread handles them one at a
  * time (useLiteThreadServe.ts): a write reaches the arena before any run posted after it.
  *
  * If the thread dies, the batches it held fail with InferenceThreadError (the HTTP layer answers
  * 503 and charges nothing) and the next batch starts a new thread, which gets every resident
- * adapter written again before that batch. Errors of a run (a row over 128 tokens: RangeError)
+ * adapter written again before that batch. (A thread ended from outside while inside
+ * session.run takes the process with it, onnxruntime-node's doing: see release().) Errors of a run (a row over 128 tokens: RangeError)
  * come back as the same kind of error as from the executor on this thread; the answers, bit for
  * bit the same (the same executor, options and session settings).
  */
