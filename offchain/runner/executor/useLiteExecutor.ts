@@ -75,6 +75,24 @@ export function useLiteBytesPerSlot(maxRank: number, maxClasses: number): number
   return 4 * (factors + maxClasses * (USE_LITE.outputDim + 1));
 }
 
+/**
+ * Verifies `bytes` against the registered hash and the base and decodes them, refusing anything
+ * the PEFT loader does not fully understand (with its typed error) or that is larger than the
+ * slots hold. The executor's decode, and the inference thread's on the event loop.
+ */
+export function decodeUseLiteAdapter(
+  bytes: Uint8Array,
+  adapterHash: Hex,
+  limits: { maxRank: number; maxClasses: number },
+): PeftAdapter {
+  const { adapter } = decodePeftAdapter(bytes, { expectedHash: adapterHash, baseHash: USE_LITE_HASH });
+  const classes = adapter.head?.labels.length ?? 0;
+  if (adapter.config.r > limits.maxRank || classes > limits.maxClasses) {
+    throw new AdapterTooLargeError({ rank: adapter.config.r, classes, ...limits });
+  }
+  return adapter;
+}
+
 export class UseLiteExecutor implements AdapterSlots<PeftAdapter> {
   private readonly loaded: (LoadedAdapter | undefined)[];
 
@@ -129,13 +147,7 @@ export class UseLiteExecutor implements AdapterSlots<PeftAdapter> {
    * runner serves.
    */
   decode(bytes: Uint8Array, adapterHash: Hex): PeftAdapter {
-    const { adapter } = decodePeftAdapter(bytes, { expectedHash: adapterHash, baseHash: USE_LITE_HASH });
-    const { maxRank, maxClasses } = this.options;
-    const classes = adapter.head?.labels.length ?? 0;
-    if (adapter.config.r > maxRank || classes > maxClasses) {
-      throw new AdapterTooLargeError({ rank: adapter.config.r, classes, maxRank, maxClasses });
-    }
-    return adapter;
+    return decodeUseLiteAdapter(bytes, adapterHash, this.options);
   }
 
   /** Holds a decoded adapter in `slot`; returns the head's labels, or [] (it serves embeddings). */

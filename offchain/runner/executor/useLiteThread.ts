@@ -22,12 +22,10 @@ import { Worker } from "node:worker_threads";
 import type { Hex } from "viem";
 import { readUseLiteSource, useLiteDirectory } from "../../ml/base/useLite/source";
 import { UseLiteTokenizer } from "../../ml/base/useLite/tokenizer";
-import { USE_LITE_HASH } from "../../ml/base/useLite/useLiteBase";
-import { decodePeftAdapter, type PeftAdapter } from "../../ml/peft/adapterModel";
+import type { PeftAdapter } from "../../ml/peft/adapterModel";
 import type { AdapterSlots } from "../adapterCache";
 import type { ServingBackend } from "../inference";
-import { AdapterTooLargeError } from "./adapterArena";
-import type { TokenRow, UseLiteExecutorOptions } from "./useLiteExecutor";
+import { decodeUseLiteAdapter, type TokenRow, type UseLiteExecutorOptions } from "./useLiteExecutor";
 import {
   type FromThread,
   fromWire,
@@ -45,23 +43,6 @@ export class InferenceThreadError extends Error {
     super(message);
     this.name = "InferenceThreadError";
   }
-}
-
-/**
- * What UseLiteExecutor.decode does, on this thread without an executor: verifies `bytes` against
- * the registered hash and the base and decodes them, refusing an adapter above the slots' limits.
- */
-export function decodeUseLiteAdapter(
-  bytes: Uint8Array,
-  adapterHash: Hex,
-  limits: { maxRank: number; maxClasses: number },
-): PeftAdapter {
-  const { adapter } = decodePeftAdapter(bytes, { expectedHash: adapterHash, baseHash: USE_LITE_HASH });
-  const classes = adapter.head?.labels.length ?? 0;
-  if (adapter.config.r > limits.maxRank || classes > limits.maxClasses) {
-    throw new AdapterTooLargeError({ rank: adapter.config.r, classes, ...limits });
-  }
-  return adapter;
 }
 
 const WORKER_ENTRY = new URL("./useLiteThread.worker.mjs", import.meta.url);
