@@ -22,35 +22,14 @@ import { decodeSafetensors, encodeSafetensors } from "../../ml/peft/safetensors"
 import { PROVENANCE } from "../../ml/peft/testing/randomAdapter";
 import { AdapterCache, ModelRefusedError } from "../adapterCache";
 import { AdapterStore } from "../adapterStore";
-import { type PeftFixture, peftAdapterBytes } from "../testing/peftAdapters";
+import { MIXED_PEFT_FIXTURES, type PeftFixture, peftAdapterBytes } from "../testing/peftAdapters";
 import { AdapterTooLargeError } from "./adapterArena";
 import { type TokenRow, tokenBucket, UseLiteExecutor, type UseLiteLayout } from "./useLiteExecutor";
 
 const LAYOUTS: UseLiteLayout[] = ["gather", "grouped"];
 
 const TOLERANCE = 1e-4;
-const FIXTURES: Record<string, PeftFixture> = {
-  "classifier, default targets, r 8": { seed: 31, labels: ["bearish", "neutral", "bullish"] },
-  "embedding, all ten modules, r 4, rsLoRA": {
-    seed: 32,
-    lora: { r: 4, alpha: 8, useRslora: true, targetModules: USE_LITE_MODULE_NAMES },
-  },
-  "classifier, layer 0 attention + pooler, r 16, F16 file": {
-    seed: 33,
-    labels: ["ham", "spam"],
-    bScale: 0.1,
-    lora: {
-      r: 16,
-      alpha: 32,
-      targetModules: ["encoder.layer.0.attention.qkv", "encoder.layer.0.attention.output", "pooler.dense"],
-    },
-    dtype: "F16",
-  },
-  "embedding, layer 1 feed-forward, r 2": {
-    seed: 34,
-    lora: { r: 2, alpha: 4, targetModules: ["encoder.layer.1.ffn.in", "encoder.layer.1.ffn.out"] },
-  },
-};
+const FIXTURES = MIXED_PEFT_FIXTURES;
 const NAMES = Object.keys(FIXTURES);
 const adapters = NAMES.map((name) => peftAdapterBytes(FIXTURES[name] as PeftFixture));
 const base = useLiteBase();

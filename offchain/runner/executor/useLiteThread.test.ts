@@ -7,36 +7,16 @@
  */
 import type { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { USE_LITE, USE_LITE_MODULE_NAMES } from "../../ml/base/useLite/modules";
+import { USE_LITE } from "../../ml/base/useLite/modules";
 import { PARITY_SENTENCES } from "../../ml/base/useLite/testing/sentences";
 import { useLiteBase } from "../../ml/base/useLite/useLiteBase";
 import { AdapterHashMismatchError } from "../../ml/errors";
-import { type PeftFixture, peftAdapterBytes } from "../testing/peftAdapters";
+import { MIXED_PEFT_FIXTURES, peftAdapterBytes } from "../testing/peftAdapters";
 import { AdapterTooLargeError } from "./adapterArena";
 import { type TokenRow, tokenBucket, UseLiteExecutor, type UseLiteExecutorOptions } from "./useLiteExecutor";
 import { InferenceThreadError, UseLiteThread } from "./useLiteThread";
 
-/** Four adapters as useLiteExecutor.test.ts mixes them: heads and none, ranks, targets, F16. */
-const FIXTURES: PeftFixture[] = [
-  { seed: 31, labels: ["bearish", "neutral", "bullish"] },
-  { seed: 32, lora: { r: 4, alpha: 8, useRslora: true, targetModules: USE_LITE_MODULE_NAMES } },
-  {
-    seed: 33,
-    labels: ["ham", "spam"],
-    bScale: 0.1,
-    lora: {
-      r: 16,
-      alpha: 32,
-      targetModules: ["encoder.layer.0.attention.qkv", "encoder.layer.0.attention.output", "pooler.dense"],
-    },
-    dtype: "F16",
-  },
-  {
-    seed: 34,
-    lora: { r: 2, alpha: 4, targetModules: ["encoder.layer.1.ffn.in", "encoder.layer.1.ffn.out"] },
-  },
-];
-const adapters = FIXTURES.map(peftAdapterBytes);
+const adapters = Object.values(MIXED_PEFT_FIXTURES).map(peftAdapterBytes);
 const OPTIONS: UseLiteExecutorOptions = { slots: 6, maxRank: 16, maxClasses: 8 };
 /** The slot the ordering test overwrites (the others keep the four adapters). */
 const SPARE = 5;

@@ -4,6 +4,7 @@
  * and decoded back (what the reference computes with: F16 files are rounded on the way).
  */
 import type { Hex } from "viem";
+import { USE_LITE_MODULE_NAMES } from "../../ml/base/useLite/modules";
 import { savePeftAdapter } from "../../ml/peft/adapterDirectory";
 import { type DecodedPeftAdapter, decodePeftAdapter, encodePeftAdapter } from "../../ml/peft/adapterModel";
 import { createLoraConfig, type LoraOptions } from "../../ml/peft/config";
@@ -25,6 +26,33 @@ export interface PeftAdapterBytes {
   hash: Hex;
   decoded: DecodedPeftAdapter;
 }
+
+/**
+ * Four adapters that differ in every way a batch can mix them: with a head and without, ranks 2
+ * to 16, rsLoRA, different target modules, an F16 file (the executor's and the thread's tests).
+ */
+export const MIXED_PEFT_FIXTURES: Record<string, PeftFixture> = {
+  "classifier, default targets, r 8": { seed: 31, labels: ["bearish", "neutral", "bullish"] },
+  "embedding, all ten modules, r 4, rsLoRA": {
+    seed: 32,
+    lora: { r: 4, alpha: 8, useRslora: true, targetModules: USE_LITE_MODULE_NAMES },
+  },
+  "classifier, layer 0 attention + pooler, r 16, F16 file": {
+    seed: 33,
+    labels: ["ham", "spam"],
+    bScale: 0.1,
+    lora: {
+      r: 16,
+      alpha: 32,
+      targetModules: ["encoder.layer.0.attention.qkv", "encoder.layer.0.attention.output", "pooler.dense"],
+    },
+    dtype: "F16",
+  },
+  "embedding, layer 1 feed-forward, r 2": {
+    seed: 34,
+    lora: { r: 2, alpha: 4, targetModules: ["encoder.layer.1.ffn.in", "encoder.layer.1.ffn.out"] },
+  },
+};
 
 function adapterOf(fixture: PeftFixture) {
   const config = createLoraConfig({ ...fixture.lora, head: fixture.labels !== undefined });
