@@ -60,7 +60,13 @@ export class BaseAloneThread {
     });
   }
 
+  /**
+   * Asks the thread to close once its batches are done (ending a worker inside a session's run
+   * takes the whole process down with onnxruntime-node 1.30, see useLiteThread.ts).
+   */
   async release(): Promise<void> {
-    await this.worker.terminate();
+    const exited = new Promise((resolve) => this.worker.once("exit", resolve));
+    this.worker.postMessage({ close: true });
+    await exited;
   }
 }

@@ -88,7 +88,8 @@ export function decodeUseLiteAdapter(
   const { adapter } = decodePeftAdapter(bytes, { expectedHash: adapterHash, baseHash: USE_LITE_HASH });
   const classes = adapter.head?.labels.length ?? 0;
   if (adapter.config.r > limits.maxRank || classes > limits.maxClasses) {
-    throw new AdapterTooLargeError({ rank: adapter.config.r, classes, ...limits });
+    const { maxRank, maxClasses } = limits;
+    throw new AdapterTooLargeError({ rank: adapter.config.r, classes, maxRank, maxClasses });
   }
   return adapter;
 }
