@@ -12,7 +12,8 @@
 //   merged sessions          one merged-weights session per adapter, one run each
 //   one run per row          the runner's executor, called once per row
 //   tokens 8/32/128          the runner and the base alone on rows of exactly that many tokens
-// Then the realistic traffic of servingTraffic.ts. BENCH_THREADS sets onnxruntime's threads
+// The realistic traffic of servingTraffic.ts runs first (its event loop holds no copy of the base,
+// as the runner's does not), then the worst case above. BENCH_THREADS sets onnxruntime's threads
 // (1, the runner's default), BENCH_ROUNDS the rounds (5), BENCH_MERGED the merged sessions (32),
 // BENCH_TRAFFIC_THREAD=0 serves the traffic on the event loop instead of inference threads.
 import type * as ort from "onnxruntime-node";
@@ -21,6 +22,7 @@ import { denseBatch, runUseLite, useLiteBase } from "../ml/base/useLite/useLiteB
 import { createSession } from "../ml/onnx/session";
 import { buildMergedUseLiteOnnx, classify } from "../ml/peft/loraMath";
 import { type TokenRow, tokenBucket, UseLiteExecutor } from "../runner/executor/useLiteExecutor";
+import type { PeftAdapterBytes } from "../runner/testing/peftAdapters";
 import { benchAdapters, realisticRows, rowsOfLength } from "./servingInputs";
 import { measureTraffic } from "./servingTraffic";
 import { interleavedRates, type RoundRates, report } from "./table";
@@ -38,8 +40,16 @@ const WARM_UP = Number(process.env.BENCH_WARMUP ?? 2_000);
 /** Traffic served on inference threads, as the runner serves by default; BENCH_TRAFFIC_THREAD=0: on the event loop. */
 const TRAFFIC_THREAD = process.env.BENCH_TRAFFIC_THREAD !== "0";
 
-const adapters = benchAdapters(BATCH);
-const rows = realisticRows(BATCH);
+let inputs: { adapters: PeftAdapterBytes[]; rows: number[][] } | undefined;
+/**
+ * The worst case's adapters and rows, built when the batch part runs: tokenizing them builds the
+ * base on this thread, which the traffic part's event loop (as the runner's, with the inference
+ * thread) must not hold, or its garbage collections mark the base's arrays too.
+ */
+function batchInputs() {
+  inputs ??= { adapters: benchAdapters(BATCH), rows: realisticRows(BATCH) };
+  return inputs;
+}
 
 async function executor(maxRank: number) {
   const created = await UseLiteExecutor.create({
@@ -48,7 +58,7 @@ async function executor(maxRank: number) {
     maxClasses: MAX_CLASSES,
     threads: THREADS,
   });
-  for (const [slot, { bytes, hash }] of adapters.entries()) created.load(slot, bytes, hash);
+  for (const [slot, { bytes, hash }] of batchInputs().adapters.entries()) created.load(slot, bytes, hash);
   return created;
 }
 
@@ -66,6 +76,7 @@ function bucketedBase(session: ort.InferenceSession, ids: readonly number[][]) {
 }
 
 async function measureBatches() {
+  const { adapters, rows } = batchInputs();
   const runner = await executor(ARENA_RANK);
   const runner8 = ARENA_RANK === 8 ? runner : await executor(8);
   const plain = await createSession(useLiteBase().onnx, THREADS);
@@ -150,21 +161,6 @@ function section(title: string, table: Record<string, string | number>[], extra:
   else report(title, table, extra);
 }
 
-const tokens = rows.map((row) => row.length);
-if (ONLY !== "traffic") {
-  section(
-    `USE-lite serving, worst case: a batch of ${BATCH} rows over ${BATCH} adapters`,
-    batchTable(await measureBatches()),
-    {
-      adapters: "PEFT, rank 8 on all ten modules, 3-label head",
-      texts: `${BATCH / 2} crypto posts and ${BATCH / 2} e-mails: ${Math.min(...tokens)}–${Math.max(...tokens)} tokens (mean ${(tokens.reduce((a, b) => a + b, 0) / BATCH).toFixed(1)}), buckets ${[...new Set(tokens.map(tokenBucket))].sort((a, b) => a - b).join(", ")}`,
-      "onnxruntime threads": THREADS,
-      rounds: `${ROUNDS} interleaved rounds of ${MS_PER_ROUND} ms per method; the token rows compare with the base alone at the same length`,
-      aim: "runner ≥ 0.8× the base alone",
-    },
-  );
-}
-
 if (ONLY !== "batch") {
   const traffic = await measureTraffic({
     adapters: Number(process.env.BENCH_ADAPTERS ?? 1_000),
@@ -211,3 +207,18 @@ if (ONLY !== "batch") {
 }
 
 if (JSON_OUT) console.log(JSON.stringify({ benchmark: "bench:serving", sections }));
+
+if (ONLY !== "traffic") {
+  const tokens = batchInputs().rows.map((row) => row.length);
+  section(
+    `USE-lite serving, worst case: a batch of ${BATCH} rows over ${BATCH} adapters`,
+    batchTable(await measureBatches()),
+    {
+      adapters: "PEFT, rank 8 on all ten modules, 3-label head",
+      texts: `${BATCH / 2} crypto posts and ${BATCH / 2} e-mails: ${Math.min(...tokens)}–${Math.max(...tokens)} tokens (mean ${(tokens.reduce((a, b) => a + b, 0) / BATCH).toFixed(1)}), buckets ${[...new Set(tokens.map(tokenBucket))].sort((a, b) => a - b).join(", ")}`,
+      "onnxruntime threads": THREADS,
+      rounds: `${ROUNDS} interleaved rounds of ${MS_PER_ROUND} ms per method; the token rows compare with the base alone at the same length`,
+      aim: "runner ≥ 0.8× the base alone",
+    },
+  );
+}

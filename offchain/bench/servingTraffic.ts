@@ -109,7 +109,6 @@ export async function measureTraffic(options: TrafficOptions) {
     const plain = options.thread
       ? await BaseAloneThread.create(options.threads)
       : await createSession(useLiteBase().onnx, options.threads);
-    const tokenizer = useLiteBase().tokenizer;
     const baseScheduler = new Scheduler<number[], Float32Array>({
       ...batching,
       run: (rows) => (plain instanceof BaseAloneThread ? plain.run(rows) : baseAloneRun(plain, rows)),
@@ -125,7 +124,7 @@ export async function measureTraffic(options: TrafficOptions) {
     const baseCall = () => {
       zipf(); // the same draws, so that both walk the same texts
       const text = texts[Math.floor(rng.next() * texts.length)] as string;
-      return baseScheduler.submit("base", tokenizer.encode(text));
+      return baseScheduler.submit("base", executor.prepare(text)); // the same tokenizer
     };
 
     await closedLoop(options.warmUp, options.clients, runnerCall);
