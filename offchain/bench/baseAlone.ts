@@ -1,11 +1,12 @@
 // The base alone as the benchmarks serve it: USE-lite without LoRA, rows padded to their token
 // bucket as the runner's executor pads them (a lone row gets an empty second row), one run per
-// bucket; on the calling thread (baseAloneRun) or on a worker thread of its own (BaseAloneThread,
+// bucket; on the calling thread (baseAloneHere) or on a worker thread of its own (BaseAloneThread,
 // the counterpart of the runner's inference thread).
 import { Worker } from "node:worker_threads";
 import type * as ort from "onnxruntime-node";
 import { USE_LITE } from "../ml/base/useLite/modules";
-import { paddedBatch, runUseLite } from "../ml/base/useLite/useLiteBase";
+import { paddedBatch, runUseLite, useLiteBase } from "../ml/base/useLite/useLiteBase";
+import { createSession } from "../ml/onnx/session";
 import { tokenBucket } from "../runner/executor/useLiteExecutor";
 
 export async function baseAloneRun(
@@ -31,16 +32,36 @@ export async function baseAloneRun(
 
 const WORKER_ENTRY = new URL("./baseAlone.worker.mjs", import.meta.url);
 
+/** What serves the base alone: on this thread or on a worker of its own. */
+export interface BaseAlone {
+  run(rows: readonly (readonly number[])[]): Promise<Float32Array[]>;
+  release(): Promise<void>;
+}
+
+/** The base alone on this thread, one session. */
+export async function baseAloneHere(threads: number): Promise<BaseAlone> {
+  const session = await createSession(useLiteBase().onnx, threads);
+  return { run: (rows) => baseAloneRun(session, rows), release: () => session.release() };
+}
+
+interface Pending {
+  resolve(answers: Float32Array[]): void;
+  reject(error: Error): void;
+}
+
 /** The base alone on a worker thread: run() posts the rows and resolves with their embeddings. */
-export class BaseAloneThread {
-  private readonly pending = new Map<number, (answers: Float32Array[]) => void>();
+export class BaseAloneThread implements BaseAlone {
+  private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
   private constructor(private readonly worker: Worker) {
     worker.on("message", ({ id, answers }: { id: number; answers: Float32Array[] }) => {
-      this.pending.get(id)?.(answers);
+      this.pending.get(id)?.resolve(answers);
       this.pending.delete(id);
     });
+    // A thread that fails fails the batches it held, with its error, rather than leave them waiting.
+    worker.on("error", (error) => this.failAll(error));
+    worker.on("exit", (code) => this.failAll(new Error(`the base-alone thread exited (code ${code})`)));
   }
 
   static async create(threads: number): Promise<BaseAloneThread> {
@@ -54,8 +75,8 @@ export class BaseAloneThread {
 
   run(rows: readonly (readonly number[])[]): Promise<Float32Array[]> {
     const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, rows });
     });
   }
@@ -68,5 +89,10 @@ export class BaseAloneThread {
     const exited = new Promise((resolve) => this.worker.once("exit", resolve));
     this.worker.postMessage({ close: true });
     await exited;
+  }
+
+  private failAll(error: Error): void {
+    for (const { reject } of this.pending.values()) reject(error);
+    this.pending.clear();
   }
 }

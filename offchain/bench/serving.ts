@@ -6,6 +6,8 @@
 //                            rank BENCH_ARENA_RANK, default 16 as the runner's cache.maxRank):
 //                            32 rows over 32 adapters, one run per token bucket
 //   runner, arena rank 8     the same with an arena as large as the adapters' rank
+//   runner, ffn.out + pooler the same rows over adapters shaped as the committed ones (rank 8 on
+//                            layer 1's ffn.out and the pooler, the trainer's default targets)
 //   base alone, bucketed     the base graph without LoRA, rows padded to the same buckets (the
 //                            reference of the aims)
 //   base alone, one run      the base graph, one run padded to the longest row
@@ -23,7 +25,7 @@ import { createSession } from "../ml/onnx/session";
 import { buildMergedUseLiteOnnx, classify } from "../ml/peft/loraMath";
 import { type TokenRow, tokenBucket, UseLiteExecutor } from "../runner/executor/useLiteExecutor";
 import type { PeftAdapterBytes } from "../runner/testing/peftAdapters";
-import { benchAdapters, realisticRows, rowsOfLength } from "./servingInputs";
+import { benchAdapters, realisticRows, rowsOfLength, TRAINED_TARGETS } from "./servingInputs";
 import { measureTraffic } from "./servingTraffic";
 import { interleavedRates, type RoundRates, report } from "./table";
 
@@ -51,14 +53,14 @@ function batchInputs() {
   return inputs;
 }
 
-async function executor(maxRank: number) {
+async function executor(maxRank: number, adapters = batchInputs().adapters) {
   const created = await UseLiteExecutor.create({
     slots: BATCH,
     maxRank,
     maxClasses: MAX_CLASSES,
     threads: THREADS,
   });
-  for (const [slot, { bytes, hash }] of batchInputs().adapters.entries()) created.load(slot, bytes, hash);
+  for (const [slot, { bytes, hash }] of adapters.entries()) created.load(slot, bytes, hash);
   return created;
 }
 
@@ -79,6 +81,7 @@ async function measureBatches() {
   const { adapters, rows } = batchInputs();
   const runner = await executor(ARENA_RANK);
   const runner8 = ARENA_RANK === 8 ? runner : await executor(8);
+  const runnerTrained = await executor(ARENA_RANK, benchAdapters(BATCH, 100, TRAINED_TARGETS));
   const plain = await createSession(useLiteBase().onnx, THREADS);
   const source = loadUseLiteSource();
   const merged: ort.InferenceSession[] = [];
@@ -95,6 +98,7 @@ async function measureBatches() {
   const methods = {
     runner: () => runner.run(mixed),
     runnerRank8: () => runner8.run(mixed),
+    runnerTrained: () => runnerTrained.run(mixed),
     baseBucketed: bucketedBase(plain, rows),
     baseOneRun: () => runUseLite(plain, denseBatch(rows)),
     merged: async () => {
@@ -119,6 +123,7 @@ async function measureBatches() {
   await Promise.all([
     runner.release(),
     runner8.release(),
+    runnerTrained.release(),
     plain.release(),
     ...merged.map((s) => s.release()),
   ]);
@@ -142,6 +147,7 @@ function batchTable(rates: Record<string, RoundRates>) {
   return [
     row(`runner: 32 rows × 32 adapters, arena rank ${ARENA_RANK}`, r.runner as RoundRates, base),
     row("runner, arena rank 8 (as the adapters)", r.runnerRank8 as RoundRates, base),
+    row("runner, adapters targeting ffn.out of layer 1 + pooler", r.runnerTrained as RoundRates, base),
     row("base alone, bucketed as the runner", base, base),
     row("base alone, one run padded to the longest", r.baseOneRun as RoundRates, base),
     row(mergedLabel, r.merged as RoundRates, base),
@@ -201,6 +207,7 @@ if (ONLY !== "batch") {
         : "on the event loop",
       "cache hit rate": `${(traffic.hitRate * 100).toFixed(1)} % (after a warm-up of ${WARM_UP} requests)`,
       "cold loads": `${traffic.loads}: p50 ${traffic.coldP50.toFixed(3)} ms, p99 ${traffic.coldP99.toFixed(3)} ms, max ${traffic.coldMax.toFixed(3)} ms`,
+      "event loop's garbage collection in the runner's rounds": `${traffic.gc.ms.toFixed(0)} ms in ${traffic.gc.count} collections, ${traffic.gc.over3ms} over 3 ms`,
       aims: "runner ≥ 0.9× the base alone; cold-load p99 ≤ 5 ms",
     },
   );

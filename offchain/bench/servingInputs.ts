@@ -9,6 +9,7 @@ import { contentHash } from "../ml/hash";
 import { encodePeftAdapter } from "../ml/peft/adapterModel";
 import { createLoraConfig, type LoraOptions } from "../ml/peft/config";
 import { PROVENANCE, randomAdapter } from "../ml/peft/testing/randomAdapter";
+import { DEFAULT_TRAIN_TARGETS } from "../ml/useLiteTraining/targets";
 import type { AdapterStore } from "../runner/adapterStore";
 import { type PeftAdapterBytes, peftAdapterBytes } from "../runner/testing/peftAdapters";
 
@@ -17,6 +18,8 @@ const EMAILS = "offchain/ml/data/spam-assassin/emails.jsonl.gz";
 export const LABELS = ["negative", "neutral", "positive"];
 /** Rank 8 on all ten linear modules (the PEFT default's eight, the residual projection and the pooler). */
 export const ALL_TARGETS: LoraOptions = { r: 8, alpha: 16, targetModules: USE_LITE_MODULE_NAMES };
+/** Rank 8 on the trainer's default targets, as the committed adapters are. */
+export const TRAINED_TARGETS: LoraOptions = { r: 8, alpha: 16, targetModules: [...DEFAULT_TRAIN_TARGETS] };
 
 const textsOf = (jsonl: string) =>
   jsonl
@@ -47,11 +50,13 @@ export function rowsOfLength(count: number, tokens: number): number[][] {
   return long.slice(0, count).map((row) => row.slice(0, tokens));
 }
 
-/** `count` random adapters (rank 8 on all modules, a 3-label head), seeds from `seed`. */
-export function benchAdapters(count: number, seed = 100): PeftAdapterBytes[] {
-  return Array.from({ length: count }, (_, i) =>
-    peftAdapterBytes({ seed: seed + i, labels: LABELS, lora: ALL_TARGETS }),
-  );
+/** `count` random adapters (rank 8 on all modules unless `lora` says, a 3-label head), seeds from `seed`. */
+export function benchAdapters(
+  count: number,
+  seed = 100,
+  lora: LoraOptions = ALL_TARGETS,
+): PeftAdapterBytes[] {
+  return Array.from({ length: count }, (_, i) => peftAdapterBytes({ seed: seed + i, labels: LABELS, lora }));
 }
 
 /** `count` distinct adapter files in a store: one random adapter, a weight changed per file. */

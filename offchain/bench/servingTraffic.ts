@@ -7,9 +7,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
 import type { Hex } from "viem";
-import { useLiteBase } from "../ml/base/useLite/useLiteBase";
-import { createSession } from "../ml/onnx/session";
 import { Rng } from "../ml/random";
 import { AdapterCache } from "../runner/adapterCache";
 import { AdapterStore } from "../runner/adapterStore";
@@ -17,7 +16,7 @@ import { type TokenRow, UseLiteExecutor, useLiteBytesPerSlot } from "../runner/e
 import { UseLiteThread } from "../runner/executor/useLiteThread";
 import { InferenceService } from "../runner/inference";
 import { Scheduler } from "../runner/scheduler";
-import { BaseAloneThread, baseAloneRun } from "./baseAlone";
+import { BaseAloneThread, baseAloneHere } from "./baseAlone";
 import { fillAdapterStore, percentile, realisticTexts } from "./servingInputs";
 
 export interface TrafficOptions {
@@ -45,6 +44,38 @@ class TimedCache extends AdapterCache {
     const held = super.acquire(...args);
     if (this.stats.loads > loads) this.coldLoadsMs.push(performance.now() - started);
     return held;
+  }
+}
+
+/**
+ * The event loop's garbage collections within the runner's rounds (where its cold loads run):
+ * their time, their count and how many paused it over 3 ms. Entries are matched to the rounds by
+ * their start, since the observer reports them later.
+ */
+class GarbageCollections {
+  private readonly entries: PerformanceEntry[] = [];
+  private readonly rounds: [number, number][] = [];
+  private readonly observer = new PerformanceObserver((list) => this.entries.push(...list.getEntries()));
+
+  constructor() {
+    this.observer.observe({ entryTypes: ["gc"] });
+  }
+
+  during(start: number, end: number): void {
+    this.rounds.push([start, end]);
+  }
+
+  stop(): { ms: number; count: number; over3ms: number } {
+    this.entries.push(...this.observer.takeRecords());
+    this.observer.disconnect();
+    const inRounds = this.entries.filter((e) =>
+      this.rounds.some(([a, b]) => e.startTime >= a && e.startTime < b),
+    );
+    return {
+      ms: inRounds.reduce((sum, e) => sum + e.duration, 0),
+      count: inRounds.length,
+      over3ms: inRounds.filter((e) => e.duration > 3).length,
+    };
   }
 }
 
@@ -108,10 +139,10 @@ export async function measureTraffic(options: TrafficOptions) {
     const service = new InferenceService(backend, cache, batching);
     const plain = options.thread
       ? await BaseAloneThread.create(options.threads)
-      : await createSession(useLiteBase().onnx, options.threads);
+      : await baseAloneHere(options.threads);
     const baseScheduler = new Scheduler<number[], Float32Array>({
       ...batching,
-      run: (rows) => (plain instanceof BaseAloneThread ? plain.run(rows) : baseAloneRun(plain, rows)),
+      run: (rows) => plain.run(rows),
     });
     const texts = realisticTexts(512);
     const rng = new Rng(23);
@@ -134,14 +165,18 @@ export async function measureTraffic(options: TrafficOptions) {
     const batchesBefore = { runner: runnerBatches, base: baseScheduler.stats.batches };
     const runner: number[] = [];
     const base: number[] = [];
+    const collections = new GarbageCollections();
     for (let round = 0; round < options.rounds; round++) {
       const order = round % 2 === 0 ? ["runner", "base"] : ["base", "runner"];
       for (const which of order) {
-        if (which === "runner")
+        if (which === "runner") {
+          const started = performance.now();
           runner.push(await closedLoop(options.requestsPerRound, options.clients, runnerCall));
-        else base.push(await closedLoop(options.requestsPerRound, options.clients, baseCall));
+          collections.during(started, performance.now());
+        } else base.push(await closedLoop(options.requestsPerRound, options.clients, baseCall));
       }
     }
+    const gc = collections.stop();
     const hits = cache.stats.hits - before.hits;
     const loads = cache.stats.loads - before.loads;
     const cold = [...cache.coldLoadsMs].sort((a, b) => a - b);
@@ -160,6 +195,7 @@ export async function measureTraffic(options: TrafficOptions) {
       coldMax: cold.at(-1) ?? 0,
       runnerBatchRows: requests / (runnerBatches - batchesBefore.runner),
       baseBatchRows: requests / (baseScheduler.stats.batches - batchesBefore.base),
+      gc,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
